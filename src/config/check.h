@@ -1,0 +1,55 @@
+// Small validation helpers shared by the finalize() implementations.
+#pragma once
+
+#include <algorithm>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "xlstm/config/error.h"
+
+namespace xlstm::config_check {
+
+inline void require(bool ok, const std::string& key, const std::string& message) {
+  if (!ok) throw ConfigError(key, message);
+}
+
+inline void positive(long value, const std::string& key) {
+  require(value > 0, key, "must be positive, got " + std::to_string(value));
+}
+
+inline void non_negative(long value, const std::string& key) {
+  require(value >= 0, key, "must be >= 0, got " + std::to_string(value));
+}
+
+inline void probability(double value, const std::string& key) {
+  std::ostringstream text;
+  text << "must be in [0, 1), got " << value;
+  require(value >= 0.0 && value < 1.0, key, text.str());
+}
+
+inline void one_of(const std::string& value, const std::vector<std::string>& allowed,
+                   const std::string& key) {
+  if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + ("'" + a + "'");
+  throw ConfigError(key, "unknown value '" + value + "'; expected one of " + list);
+}
+
+inline void divides(long divisor, long dividend, const std::string& key,
+                    const std::string& what) {
+  require(divisor > 0 && dividend % divisor == 0, key,
+          std::to_string(divisor) + " does not divide " + what + " = " + std::to_string(dividend));
+}
+
+/// Runs `body`, re-throwing its ConfigError one nesting level further out (under `prefix`).
+template <class F>
+void nested(const std::string& prefix, F&& body) {
+  try {
+    body();
+  } catch (const ConfigError& e) {
+    throw e.nested(prefix);
+  }
+}
+
+}  // namespace xlstm::config_check

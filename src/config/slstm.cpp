@@ -1,0 +1,74 @@
+#include "xlstm/config/slstm.h"
+
+#include "check.h"
+
+namespace xlstm {
+using namespace config_check;
+
+namespace {
+const std::vector<std::string> kDtypes = {"bfloat16", "float16", "float32"};
+
+void check_dtype(const std::optional<std::string>& dtype, const std::string& key) {
+  if (dtype) one_of(*dtype, kDtypes, key);
+}
+}  // namespace
+
+void sLSTMCellConfig::finalize() {
+  if (num_heads <= 0) num_heads = 1;  // as the official __post_init__ does
+  positive(hidden_size, "hidden_size");
+  divides(num_heads, hidden_size, "num_heads", "hidden_size");
+  one_of(backend, {"vanilla", "cuda"}, "backend");
+  one_of(function, {"slstm"}, "function");
+  num_states = 4;
+  require(num_gates == 4, "num_gates", "the sLSTM has exactly 4 gates");
+  one_of(bias_init, {"powerlaw_blockdependent", "small_init", "standard", "zeros"}, "bias_init");
+  one_of(recurrent_weight_init, {"zeros", "standard"}, "recurrent_weight_init");
+  non_negative(_block_idx, "_block_idx");
+  positive(_num_blocks, "_num_blocks");
+  require(_block_idx < _num_blocks, "_block_idx", "must be < _num_blocks");
+  positive(batch_size, "batch_size");
+  one_of(input_shape, {"BSGNH", "SBGNH"}, "input_shape");
+  one_of(internal_input_shape, {"SBNGH", "SBGNH", "SBNHG"}, "internal_input_shape");
+  one_of(output_shape, {"BNSH", "SBH", "BSH", "SBNH"}, "output_shape");
+  if (gradient_recurrent_clipval)
+    require(*gradient_recurrent_clipval > 0, "gradient_recurrent_clipval", "must be positive");
+  if (forward_clipval) require(*forward_clipval > 0, "forward_clipval", "must be positive");
+  require(!initial_val.empty(), "initial_val", "must hold at least one value");
+
+  // The dtype defaults chain of the official __post_init__.
+  one_of(dtype, kDtypes, "dtype");
+  if (!dtype_b) dtype_b = dtype;
+  if (!dtype_a) dtype_a = dtype_b;
+  if (!dtype_r) dtype_r = dtype;
+  if (!dtype_w) dtype_w = dtype;
+  if (!dtype_s) dtype_s = dtype_w;
+  if (!dtype_g) dtype_g = dtype_r;
+  check_dtype(dtype_b, "dtype_b");
+  check_dtype(dtype_a, "dtype_a");
+  check_dtype(dtype_r, "dtype_r");
+  check_dtype(dtype_w, "dtype_w");
+  check_dtype(dtype_s, "dtype_s");
+  check_dtype(dtype_g, "dtype_g");
+}
+
+void sLSTMLayerConfig::finalize() {
+  positive(embedding_dim, "embedding_dim");
+  non_negative(conv1d_kernel_size, "conv1d_kernel_size");
+  probability(dropout, "dropout");
+  hidden_size = embedding_dim;
+  if (num_heads > 0) divides(num_heads, embedding_dim, "num_heads", "embedding_dim");
+  sLSTMCellConfig::finalize();
+}
+
+void sLSTMBlockConfig::finalize() {
+  if (_block_idx) slstm._block_idx = *_block_idx;
+  if (_num_blocks) slstm._num_blocks = *_num_blocks;
+  nested("slstm", [&] { slstm.finalize(); });
+  if (feedforward) {
+    if (_num_blocks) feedforward->_num_blocks = *_num_blocks;
+    feedforward->embedding_dim = slstm.embedding_dim;
+    nested("feedforward", [&] { feedforward->finalize(); });
+  }
+}
+
+}  // namespace xlstm
