@@ -30,6 +30,23 @@ void xLSTMBlockConfig::finalize() {
   }
 }
 
+xLSTMBlockConfig to_xlstm_block_config(const mLSTMBlockConfig& config) {
+  xLSTMBlockConfig block;
+  block.mlstm = config.mlstm;
+  block._num_blocks = config._num_blocks;
+  block._block_idx = config._block_idx;
+  return block;
+}
+
+xLSTMBlockConfig to_xlstm_block_config(const sLSTMBlockConfig& config) {
+  xLSTMBlockConfig block;
+  block.slstm = config.slstm;
+  block.feedforward = config.feedforward;
+  block._num_blocks = config._num_blocks;
+  block._block_idx = config._block_idx;
+  return block;
+}
+
 std::vector<int> xLSTMBlockStackConfig::block_map() const {
   std::vector<int> map;
   std::istringstream in(_block_map);
@@ -41,15 +58,10 @@ xLSTMBlockConfig xLSTMBlockStackConfig::block_config(int block_idx) const {
   const auto map = block_map();
   require(block_idx >= 0 && block_idx < static_cast<int>(map.size()), "num_blocks",
           "block index " + std::to_string(block_idx) + " out of range");
-  xLSTMBlockConfig block;
+  xLSTMBlockConfig block = map[block_idx] == 0 ? to_xlstm_block_config(*mlstm_block)
+                                                : to_xlstm_block_config(*slstm_block);
   block._num_blocks = num_blocks;
   block._block_idx = block_idx;
-  if (map[block_idx] == 0) {
-    block.mlstm = mlstm_block->mlstm;
-  } else {
-    block.slstm = slstm_block->slstm;
-    block.feedforward = slstm_block->feedforward;
-  }
   const std::string prefix = map[block_idx] == 0 ? "mlstm_block" : "slstm_block";
   nested(prefix, [&] { block.finalize(); });
   return block;

@@ -24,6 +24,10 @@ struct xLSTMBlockConfig {
   void finalize();
 };
 
+/// The xLSTMBlock config that an mLSTM / sLSTM block config stands for (not yet finalized).
+xLSTMBlockConfig to_xlstm_block_config(const mLSTMBlockConfig& config);
+xLSTMBlockConfig to_xlstm_block_config(const sLSTMBlockConfig& config);
+
 /// Python `slstm_at`: a list of block indices, or the string "all".
 struct SlstmAt {
   bool all = false;

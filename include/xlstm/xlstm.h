@@ -1,0 +1,12 @@
+// The umbrella header of xlstm-cpp: every config, module and I/O function.
+#pragma once
+
+#include "xlstm/blocks/mlstm/block.h"
+#include "xlstm/blocks/slstm/block.h"
+#include "xlstm/blocks/xlstm_block.h"
+#include "xlstm/config/experiment.h"
+#include "xlstm/config/yaml.h"
+#include "xlstm/io/safetensors.h"
+#include "xlstm/io/state_dict.h"
+#include "xlstm/xlstm_block_stack.h"
+#include "xlstm/xlstm_lm_model.h"

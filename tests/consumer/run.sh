@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs the built library into a temporary prefix and builds + runs tests/consumer against it.
+# Usage: run.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+src=$1 build=$2
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+cmake --install "$build" --prefix "$work/prefix" > /dev/null
+cmake -S "$src/tests/consumer" -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" > /dev/null
+cmake --build "$work/build" > /dev/null
+"$work/build/consumer"
