@@ -1,0 +1,164 @@
+// The golden fixtures of the official package (tests/data/reference): parameter names, forward, step,
+// chunkwise and piecewise forward, every gradient, initialisation and the LM's weight-decay groups.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+
+#include "support/fixtures.h"
+#include "xlstm/io/state_dict.h"
+#include "xlstm/model.h"
+
+namespace xlstm {
+namespace {
+using testing::max_rel_diff;
+using testing::reference_dir;
+using testing::with_prefix;
+
+constexpr double kTolerance = 1e-5;
+
+struct Case {
+  std::string dir;
+  io::TensorMap tensors;
+  std::string meta;
+  Model model;
+
+  explicit Case(const std::string& name)
+      : dir(reference_dir(name)),
+        tensors(io::load_safetensors(dir + "/tensors.safetensors")),
+        meta(testing::read_text(dir + "/meta.json")),
+        model(Model::from_yaml_file(dir + "/config.yaml")) {
+    io::load_state_dict(model.module(), with_prefix(tensors, "state."));
+    model.module().eval();
+  }
+  const torch::Tensor& at(const std::string& key) const {
+    auto it = tensors.find(key);
+    TORCH_CHECK(it != tensors.end(), "fixture has no tensor ", key);
+    return it->second;
+  }
+};
+
+class ReferenceFixture : public ::testing::TestWithParam<std::string> {
+ protected:
+  Case& fixture() {
+    if (!case_) case_ = std::make_unique<Case>(GetParam());
+    return *case_;
+  }
+  std::unique_ptr<Case> case_;
+};
+
+TEST_P(ReferenceFixture, ParameterNamesAndCount) {
+  auto& f = fixture();
+  std::set<std::string> ours, python;
+  for (const auto& item : f.model.module().named_parameters()) ours.insert(item.key());
+  for (const auto& item : with_prefix(f.tensors, "state.")) python.insert(item.first);
+  EXPECT_EQ(ours, python);
+
+  std::set<const void*> unique;
+  int64_t count = 0;
+  for (const auto& p : f.model.module().parameters()) {
+    if (unique.insert(p.unsafeGetTensorImpl()).second) count += p.numel();
+  }
+  EXPECT_EQ(count, testing::json_int(f.meta, "param_count"));
+}
+
+TEST_P(ReferenceFixture, Forward) {
+  auto& f = fixture();
+  torch::NoGradGuard no_grad;
+  EXPECT_LE(max_rel_diff(f.model.forward(f.at("input")), f.at("output")), kTolerance);
+}
+
+TEST_P(ReferenceFixture, StepLoopMatchesPythonStep) {
+  auto& f = fixture();
+  torch::NoGradGuard no_grad;
+  EXPECT_LE(max_rel_diff(f.model.step_sequence(f.at("input")), f.at("step_output")), kTolerance);
+}
+
+TEST_P(ReferenceFixture, ChunkwiseAndPiecewiseForward) {
+  auto& f = fixture();
+  torch::NoGradGuard no_grad;
+  const auto& input = f.at("input");
+  EXPECT_LE(max_rel_diff(f.model.forward_with_state(input).first, f.at("output")), kTolerance);
+
+  const int64_t split = input.size(1) / 3 + 1;
+  auto [head, state] = f.model.forward_with_state(input.narrow(1, 0, split));
+  auto tail = f.model.forward_with_state(input.narrow(1, split, input.size(1) - split), state).first;
+  EXPECT_LE(max_rel_diff(torch::cat({head, tail}, 1), f.at("output")), kTolerance);
+}
+
+TEST_P(ReferenceFixture, Gradients) {
+  auto& f = fixture();
+  auto input = f.at("input").clone();
+  const bool stack = input.is_floating_point();
+  if (stack) input.requires_grad_(true);
+  (f.model.forward(input) * f.at("probe")).sum().backward();
+
+  std::map<std::string, torch::Tensor> ours;
+  for (const auto& item : f.model.module().named_parameters()) ours[item.key()] = item.value();
+  const auto expected = with_prefix(f.tensors, "grad.");
+  ASSERT_FALSE(expected.empty());
+  for (const auto& [name, grad] : expected) {
+    ASSERT_TRUE(ours.count(name)) << name;
+    ASSERT_TRUE(ours[name].grad().defined()) << name;
+    EXPECT_LE(max_rel_diff(ours[name].grad(), grad), kTolerance) << name;
+  }
+  if (stack) EXPECT_LE(max_rel_diff(input.grad(), f.at("input_grad")), kTolerance);
+}
+
+// Parameters that the official reset_parameters() draws at random; every other one is deterministic.
+const std::regex kRandomInit(
+    R"((conv1d\.conv\.(weight|bias)|proj_(up|down)\.weight|[qkv]_proj\.weight|xlstm\.[fizo]gate\.weight)"
+    R"(|mlstm_cell\.igate\.bias|token_embedding\.weight|lm_head\.weight)$)");
+
+TEST_P(ReferenceFixture, Initialisation) {
+  auto& f = fixture();
+  const auto init = with_prefix(f.tensors, "init.");
+  if (init.empty()) GTEST_SKIP() << "no init.* tensors in this fixture";
+  torch::manual_seed(0);
+  auto fresh = Model::from_yaml_file(f.dir + "/config.yaml");
+  std::map<std::string, torch::Tensor> ours;
+  for (const auto& item : fresh.module().named_parameters()) ours[item.key()] = item.value();
+  for (const auto& [name, expected] : init) {
+    ASSERT_TRUE(ours.count(name)) << name;
+    const auto actual = ours[name].detach();
+    if (!std::regex_search(name, kRandomInit)) {
+      EXPECT_TRUE(torch::equal(actual, expected)) << name << " must initialise deterministically";
+    } else if (expected.numel() >= 64) {
+      const double std_ref = expected.std().item<double>(), std_ours = actual.std().item<double>();
+      EXPECT_NEAR(std_ours / std_ref, 1.0, 0.2) << name;
+      EXPECT_NEAR(actual.mean().item<double>(), expected.mean().item<double>(), 0.5 * std_ref) << name;
+    }
+  }
+}
+
+TEST_P(ReferenceFixture, CheckpointInCudaLayoutLoads) {
+  auto& f = fixture();
+  auto weights = with_prefix(f.tensors, "state.");
+  const auto cuda_layout = with_prefix(f.tensors, "state_cuda_layout.");
+  if (cuda_layout.empty()) GTEST_SKIP() << "no sLSTM cell in this fixture";
+  for (const auto& [name, tensor] : cuda_layout) weights[name] = tensor;
+  auto model = Model::from_yaml_file(f.dir + "/config.yaml");
+  io::load_state_dict(model.module(), weights);
+  model.module().eval();
+  torch::NoGradGuard no_grad;
+  EXPECT_LE(max_rel_diff(model.forward(f.at("input")), f.at("output")), kTolerance);
+}
+
+TEST_P(ReferenceFixture, WeightDecayGroups) {
+  auto& f = fixture();
+  if (!f.model.is_lm()) GTEST_SKIP() << "weight-decay groups belong to the LM model";
+  auto& lm = dynamic_cast<xLSTMLMModelImpl&>(f.model.module());
+  const auto groups = lm.weight_decay_groups();
+  using Names = std::set<std::string>;
+  EXPECT_EQ(Names(groups.weight_decay_names.begin(), groups.weight_decay_names.end()),
+            [&] { auto v = testing::json_string_array(f.meta, "weight_decay_params"); return Names(v.begin(), v.end()); }());
+  EXPECT_EQ(Names(groups.no_weight_decay_names.begin(), groups.no_weight_decay_names.end()),
+            [&] { auto v = testing::json_string_array(f.meta, "no_weight_decay_params"); return Names(v.begin(), v.end()); }());
+}
+
+INSTANTIATE_TEST_SUITE_P(Official, ReferenceFixture,
+                         ::testing::Values("mlstm_stack_small", "slstm_stack_small", "readme_stack",
+                                           "lm_parity_xlstm11", "lm_tied"));
+
+}  // namespace
+}  // namespace xlstm
