@@ -15,8 +15,8 @@ void check_shapes(const char* where, const torch::Tensor& logits, const torch::T
 
 }  // namespace
 
-torch::Tensor cross_entropy_loss(const torch::Tensor& logits, const torch::Tensor& targets) {
-  check_shapes("cross_entropy_loss", logits, targets);
+torch::Tensor sequence_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets) {
+  check_shapes("sequence_cross_entropy", logits, targets);
   const int64_t vocab_size = logits.size(-1);
   auto flat = logits.reshape({-1, vocab_size});
   if (flat.scalar_type() == torch::kHalf || flat.scalar_type() == torch::kBFloat16) {

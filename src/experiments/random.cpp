@@ -5,7 +5,6 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
-#include <unordered_map>
 
 namespace xlstm {
 namespace experiments {
@@ -53,21 +52,15 @@ std::vector<int64_t> Rng::sample_without_replacement(int64_t low, int64_t high, 
                                 std::to_string(count) + " distinct values from [" +
                                 std::to_string(low) + ", " + std::to_string(high) + "]");
   }
-  // Partial Fisher-Yates over the virtual array low..high; `swapped` holds the moved entries.
-  std::unordered_map<int64_t, int64_t> swapped;
-  const auto at = [&](int64_t i) {
-    const auto it = swapped.find(i);
-    return it == swapped.end() ? low + i : it->second;
-  };
-  const int64_t n = high - low + 1;
-  std::vector<int64_t> result(static_cast<size_t>(count));
+  // Partial Fisher-Yates: the first `count` entries of a random permutation of low..high.
+  std::vector<int64_t> pool(static_cast<size_t>(high - low + 1));
+  std::iota(pool.begin(), pool.end(), low);
   for (int64_t i = 0; i < count; ++i) {
-    const int64_t j = uniform_int(i, n - 1);
-    const int64_t picked = at(j);
-    swapped[j] = at(i);
-    result[static_cast<size_t>(i)] = picked;
+    std::swap(pool[static_cast<size_t>(i)],
+              pool[static_cast<size_t>(uniform_int(i, static_cast<int64_t>(pool.size()) - 1))]);
   }
-  return result;
+  pool.resize(static_cast<size_t>(count));
+  return pool;
 }
 
 std::vector<int64_t> Rng::weighted_sample_without_replacement(const std::vector<double>& weights,

@@ -13,7 +13,7 @@ namespace experiments {
 /// Mean cross entropy of `logits` [..., V] against `targets` [...] over the positions with a target
 /// (F.cross_entropy(logits.view(-1, V), targets.view(-1), ignore_index=-1)); computed in float32
 /// for half/bfloat16 logits, as autocast does. NaN when no position has a target, as in PyTorch.
-torch::Tensor cross_entropy_loss(const torch::Tensor& logits, const torch::Tensor& targets);
+torch::Tensor sequence_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets);
 
 /// Accuracy of argmax(logits) over the positions with a target, accumulated over update() calls
 /// until reset(). The counts stay on the logits' device: update() does not synchronise.
