@@ -135,6 +135,7 @@ int64_t FormalLanguageOptions::batch_sequence_length() const {
 
 FormalLanguageExample generate_formal_language_example(const FormalLanguageOptions& options,
                                                        uint64_t example_seed) {
+  options.validate();  // the writes below rely on size <= context_length
   Rng rng(example_seed);
   FormalLanguageExample ex;
   ex.tokens.assign(static_cast<size_t>(options.context_length), 0);

@@ -1,5 +1,6 @@
 #include "xlstm/experiments/mqar.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -54,6 +55,7 @@ std::string MqarOptions::name() const {
 }
 
 MqarExample generate_mqar_example(const MqarOptions& options, uint64_t example_seed) {
+  options.validate();
   Rng rng(example_seed);
   const int64_t n = options.num_kv_pairs;
   const int64_t half = options.vocab_size / 2;

@@ -312,6 +312,9 @@ TEST(FormalLanguage, InvalidOptionsNameTheField) {
   o.vocab_size = 4;
   EXPECT_EQ(field_of(o), "vocab_size");
   EXPECT_THROW(FormalLanguageGenerator{o}, ConfigError);
+  o = parity_options();
+  o.max_sequence_length = 300;  // the free function checks too: no write past context_length
+  EXPECT_THROW(generate_formal_language_example(o, 1), ConfigError);
 }
 
 }  // namespace
