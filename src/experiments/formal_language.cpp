@@ -156,6 +156,7 @@ FormalLanguageExample generate_formal_language_example(const FormalLanguageOptio
 
 Batch collate_formal_language(const FormalLanguageOptions& options,
                               const std::vector<FormalLanguageExample>& examples) {
+  options.validate();
   const int64_t length = options.context_length;
   const int64_t seq_len = options.batch_sequence_length();
   const auto batch_size = static_cast<int64_t>(examples.size());
