@@ -1,0 +1,53 @@
+// A batch of a synthetic task as the training loop consumes it (the official DataLoader yields
+// `(inputs, labels)`).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
+namespace xlstm {
+namespace experiments {
+
+/// Target value of positions that carry no loss (the official `target_pad_idx` / `ignore_index`).
+constexpr int64_t kIgnoreIndex = -1;
+
+struct Batch {
+  torch::Tensor inputs;   ///< int64 [B, S] token ids
+  torch::Tensor targets;  ///< int64 [B, S] token ids, kIgnoreIndex where no loss is taken
+
+  int64_t size() const { return inputs.defined() ? inputs.size(0) : 0; }
+  /// Both tensors moved to `device` (non_blocking copies from pinned memory overlap compute).
+  Batch to(const torch::Device& device, bool non_blocking = false) const {
+    return {inputs.to(device, non_blocking), targets.to(device, non_blocking)};
+  }
+};
+
+/// Walks a stream of examples 0, 1, 2, ... in batches. With `count` > 0 it walks a data set of
+/// `count` examples like the official DataLoader (no shuffling, drop_last false): the last batch of
+/// an epoch is smaller and the next epoch starts again at example 0. count 0 = endless stream.
+class ExampleCursor {
+ public:
+  explicit ExampleCursor(int64_t count = 0) : count_(count) {
+    TORCH_CHECK(count >= 0, "ExampleCursor: count must be >= 0, got ", count);
+  }
+  /// {first example, number of examples} of the next batch; advances past it.
+  std::pair<int64_t, int64_t> advance(int64_t batch_size) {
+    TORCH_CHECK(batch_size > 0, "ExampleCursor: batch_size must be > 0, got ", batch_size);
+    const int64_t first = position_;
+    const int64_t size = count_ > 0 ? std::min(batch_size, count_ - first) : batch_size;
+    position_ = count_ > 0 && first + size == count_ ? 0 : first + size;
+    return {first, size};
+  }
+  int64_t position() const { return position_; }
+  int64_t count() const { return count_; }
+
+ private:
+  int64_t count_;
+  int64_t position_ = 0;
+};
+
+}  // namespace experiments
+}  // namespace xlstm
