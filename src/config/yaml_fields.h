@@ -153,6 +153,7 @@ void write_value(Emitter& out, std::optional<T>& value) {
 
 template <class T>
 void write_value(Emitter& out, std::map<std::string, T>& value) {
+  if (value.empty()) out << YAML::Flow;
   out << YAML::BeginMap;
   for (auto& [key, item] : value) {
     out << YAML::Key << key << YAML::Value;

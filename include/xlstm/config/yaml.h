@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "xlstm/config/components.h"
+#include "xlstm/config/error.h"
 #include "xlstm/config/mlstm.h"
 #include "xlstm/config/slstm.h"
 #include "xlstm/config/xlstm.h"
