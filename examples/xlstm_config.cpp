@@ -29,13 +29,15 @@ std::string resolved_yaml(const std::string& path, const std::string& kind) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Load, validate and print an xLSTM YAML config (block stack, LM model or experiment)"};
+  CLI::App app{
+      "Load, validate and print an xLSTM YAML config (block stack, LM model or experiment)"};
   std::string path;
   std::string kind = "auto";
   app.add_option("file", path, "YAML config file")->required();
-  app.add_option("--kind", kind,
-                 "what the file holds; auto: an experiment if it has a `model` section, an LM model "
-                 "if it has `vocab_size`, else a block stack")
+  app.add_option(
+         "--kind", kind,
+         "what the file holds; auto: an experiment if it has a `model` section, an LM model "
+         "if it has `vocab_size`, else a block stack")
       ->check(CLI::IsMember({"auto", "stack", "lm", "experiment"}));
   CLI11_PARSE(app, argc, argv);
 

@@ -1,5 +1,6 @@
-// One field list per config struct (`visit_fields`), walked by a Reader (strict YAML -> struct, like
-// dacite's strict mode) or a Writer (struct -> YAML). The lists live in yaml.cpp / experiment.cpp.
+// One field list per config struct (`visit_fields`), walked by a Reader (strict YAML -> struct,
+// like dacite's strict mode) or a Writer (struct -> YAML). The lists live in yaml.cpp /
+// experiment.cpp.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -199,7 +200,8 @@ auto write_value(Emitter& out, Config& value)
 
 // ---- whole documents --------------------------------------------------------------------------
 
-/// Parses, interpolates, maps strictly and finalizes; finalize() errors are located in the document.
+/// Parses, interpolates, maps strictly and finalizes; finalize() errors are located in the
+/// document.
 template <class Config>
 void load_document(const std::string& text, const std::string& source, Config& config) {
   Node root = parse_yaml(text, source);
@@ -239,7 +241,9 @@ std::string dump_document(const Config& config) {
 }  // namespace xlstm::yaml_detail
 
 /// Instantiates the public load and dump functions for one config struct (inside namespace xlstm).
-#define XLSTM_YAML_INSTANTIATE(Config)                                                            \
+#define XLSTM_YAML_INSTANTIATE(Config)                                                             \
   template void yaml_detail::load_string<Config>(const std::string&, const std::string&, Config&); \
-  template void yaml_detail::load_file<Config>(const std::string&, Config&);                      \
-  std::string to_yaml(const Config& config) { return yaml_detail::dump_document(config); }
+  template void yaml_detail::load_file<Config>(const std::string&, Config&);                       \
+  std::string to_yaml(const Config& config) {                                                      \
+    return yaml_detail::dump_document(config);                                                     \
+  }

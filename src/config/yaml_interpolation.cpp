@@ -1,7 +1,7 @@
-// OmegaConf-style interpolation: `${a.b.c}` (absolute), `${.x}` (relative to the enclosing container,
-// each further dot one level up), list items as `${a.0}` or `${a[0]}`, nested `${a.${b}}`, `\${` for a
-// literal `${`. A value that is exactly one interpolation takes the target (type and all); an
-// interpolation inside a longer string is replaced by the target's text.
+// OmegaConf-style interpolation: `${a.b.c}` (absolute), `${.x}` (relative to the enclosing
+// container, each further dot one level up), list items as `${a.0}` or `${a[0]}`, nested
+// `${a.${b}}`, `\${` for a literal `${`. A value that is exactly one interpolation takes the target
+// (type and all); an interpolation inside a longer string is replaced by the target's text.
 #include <set>
 
 #include "xlstm/config/error.h"
@@ -42,7 +42,8 @@ class Resolver {
     resolve_value(node, ancestors, path);
     if (node.kind == Node::Kind::Mapping) {
       ancestors.push_back({&node, path});
-      for (auto& [key, child] : node.entries) resolve_deep(child, ancestors, join_key_path(path, key));
+      for (auto& [key, child] : node.entries)
+        resolve_deep(child, ancestors, join_key_path(path, key));
       ancestors.pop_back();
     } else if (node.kind == Node::Kind::Sequence) {
       ancestors.push_back({&node, path});
@@ -85,7 +86,8 @@ class Resolver {
     return result;
   }
 
-  /// Splits `text` into literal pieces and `${...}` references, resolving references nested in keys.
+  /// Splits `text` into literal pieces and `${...}` references, resolving references nested in
+  /// keys.
   std::vector<Piece> split(const std::string& text, const std::string& path, int line) {
     std::vector<Piece> pieces;
     std::string literal;
@@ -142,7 +144,8 @@ class Resolver {
     if (dots > ancestors.size())
       throw error(path, line, "'" + text + "' goes above the root of the document");
     // `${.x}` starts at the enclosing container, each further dot one level up.
-    std::vector<Frame> chain(ancestors.begin(), ancestors.end() - (dots ? dots - 1 : ancestors.size()));
+    std::vector<Frame> chain(ancestors.begin(),
+                             ancestors.end() - (dots ? dots - 1 : ancestors.size()));
     if (chain.empty()) chain.push_back({&root_, ""});
     const auto segments = segments_of(key.substr(dots), text, path, line);
     if (segments.empty()) throw error(path, line, "'" + text + "': empty interpolation key");

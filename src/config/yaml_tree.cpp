@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <regex>
 #include <set>
 
@@ -21,13 +22,20 @@ const Node* Node::find(const std::string& key) const {
 
 std::string describe(const Node& node) {
   switch (node.kind) {
-    case Node::Kind::Null: return "null";
-    case Node::Kind::Bool: return "a boolean (" + node.text + ")";
-    case Node::Kind::Int: return "an integer (" + node.text + ")";
-    case Node::Kind::Float: return "a float (" + node.text + ")";
-    case Node::Kind::String: return "a string ('" + node.text + "')";
-    case Node::Kind::Sequence: return "a list";
-    case Node::Kind::Mapping: return "a mapping";
+    case Node::Kind::Null:
+      return "null";
+    case Node::Kind::Bool:
+      return "a boolean (" + node.text + ")";
+    case Node::Kind::Int:
+      return "an integer (" + node.text + ")";
+    case Node::Kind::Float:
+      return "a float (" + node.text + ")";
+    case Node::Kind::String:
+      return "a string ('" + node.text + "')";
+    case Node::Kind::Sequence:
+      return "a list";
+    case Node::Kind::Mapping:
+      return "a mapping";
   }
   return "a value";
 }
@@ -59,7 +67,9 @@ Node convert(const YAML::Node& in, int line, const std::string& source) {
   out.line = line;
   switch (in.Type()) {
     case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null: out.kind = Node::Kind::Null; break;
+    case YAML::NodeType::Null:
+      out.kind = Node::Kind::Null;
+      break;
     case YAML::NodeType::Scalar:
       out.text = in.Scalar();
       // "!" marks a quoted scalar; an explicit !!str tag also keeps the text a string.
@@ -107,7 +117,8 @@ Node parse_yaml(const std::string& text, const std::string& source) {
   try {
     document = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    throw ConfigError("", "YAML syntax error: " + e.msg, location(source, e.mark.line + 1));
+    throw ConfigError("", "YAML syntax error: " + e.msg,
+                      location(source, std::max(e.mark.line, 0) + 1));
   }
   const int line = document.IsNull() ? 1 : document.Mark().line + 1;
   return convert(document, line, source);

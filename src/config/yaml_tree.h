@@ -1,5 +1,5 @@
-// The YAML document as a small typed tree: scalars typed like PyYAML/OmegaConf read them, every node
-// remembering its 1-based line. Interpolation and the strict field mapping work on this tree.
+// The YAML document as a small typed tree: scalars typed like PyYAML/OmegaConf read them, every
+// node remembering its 1-based line. Interpolation and the strict field mapping work on this tree.
 #pragma once
 
 #include <string>
@@ -12,7 +12,7 @@ struct Node {
   enum class Kind { Null, Bool, Int, Float, String, Sequence, Mapping };
 
   Kind kind = Kind::Null;
-  std::string text;  // the scalar as written (strings: the value)
+  std::string text;                                   // the scalar as written (strings: the value)
   std::vector<std::pair<std::string, Node>> entries;  // Mapping, in document order
   std::vector<Node> items;                            // Sequence
   int line = 1;          // where the value starts; a mapping value: the line of its key

@@ -59,8 +59,8 @@ std::string float_text(double value) {
 }  // namespace
 
 void read_value(const Node& node, int& value, const Place& place) {
-  value = static_cast<int>(parse_integer(node, place, std::numeric_limits<int>::min(),
-                                         std::numeric_limits<int>::max()));
+  value = static_cast<int>(
+      parse_integer(node, place, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
 }
 
 void read_value(const Node& node, int64_t& value, const Place& place) {
@@ -76,8 +76,8 @@ void read_value(const Node& node, bool& value, const Place& place) {
   if (node.kind != Node::Kind::Bool)
     throw place.error(node, "expected a boolean, got " + describe(node));
   const char first = node.text[0];
-  value = first == 't' || first == 'T' || first == 'y' || first == 'Y' ||
-          node.text == "on" || node.text == "On" || node.text == "ON";
+  value = first == 't' || first == 'T' || first == 'y' || first == 'Y' || node.text == "on" ||
+          node.text == "On" || node.text == "ON";
 }
 
 void read_value(const Node& node, std::string& value, const Place& place) {
@@ -110,13 +110,21 @@ void read_value(const Node& node, SlstmAt& value, const Place& place) {
   }
 }
 
-void write_value(Emitter& out, int value) { out << value; }
+void write_value(Emitter& out, int value) {
+  out << value;
+}
 
-void write_value(Emitter& out, int64_t value) { out << value; }
+void write_value(Emitter& out, int64_t value) {
+  out << value;
+}
 
-void write_value(Emitter& out, double value) { out << float_text(value); }
+void write_value(Emitter& out, double value) {
+  out << float_text(value);
+}
 
-void write_value(Emitter& out, bool value) { out << (value ? "true" : "false"); }
+void write_value(Emitter& out, bool value) {
+  out << (value ? "true" : "false");
+}
 
 void write_value(Emitter& out, const std::string& value) {
   // A literal `${` is escaped so that loading the output does not interpolate it.

@@ -34,8 +34,9 @@ void expect_scalar(const Node& node, Node::Kind kind, const std::string& text) {
 }
 
 TEST(Interpolation, AbsoluteKeepsTheTargetType) {
-  const Node root = resolved("a: {b: {c: 3, f: 0.5, s: '3', t: true, n: null}}\n"
-                             "i: ${a.b.c}\nf: ${a.b.f}\ns: ${a.b.s}\nt: ${a.b.t}\nn: ${a.b.n}\n");
+  const Node root = resolved(
+      "a: {b: {c: 3, f: 0.5, s: '3', t: true, n: null}}\n"
+      "i: ${a.b.c}\nf: ${a.b.f}\ns: ${a.b.s}\nt: ${a.b.t}\nn: ${a.b.n}\n");
   expect_scalar(at(root, "i"), Node::Kind::Int, "3");
   expect_scalar(at(root, "f"), Node::Kind::Float, "0.5");
   expect_scalar(at(root, "s"), Node::Kind::String, "3");  // a quoted '3' stays a string
@@ -45,8 +46,9 @@ TEST(Interpolation, AbsoluteKeepsTheTargetType) {
 }
 
 TEST(Interpolation, WholeContainersAreCopied) {
-  const Node root = resolved("base: {x: 1, list: [4, 5]}\ncopy: ${base}\nitem: ${base.list.1}\n"
-                             "bracket: ${base.list[0]}\n");
+  const Node root = resolved(
+      "base: {x: 1, list: [4, 5]}\ncopy: ${base}\nitem: ${base.list.1}\n"
+      "bracket: ${base.list[0]}\n");
   expect_scalar(at(root, "copy.x"), Node::Kind::Int, "1");
   expect_scalar(at(root, "copy.list.1"), Node::Kind::Int, "5");
   expect_scalar(at(root, "item"), Node::Kind::Int, "5");
@@ -54,9 +56,10 @@ TEST(Interpolation, WholeContainersAreCopied) {
 }
 
 TEST(Interpolation, RelativeToTheEnclosingMapping) {
-  const Node root = resolved("x: 1\nouter:\n  x: 2\n  inner:\n    x: 3\n"
-                             "    own: ${.x}\n    up: ${..x}\n    top: ${...x}\n    abs: ${x}\n"
-                             "list: [7, '${.0}']\n");
+  const Node root = resolved(
+      "x: 1\nouter:\n  x: 2\n  inner:\n    x: 3\n"
+      "    own: ${.x}\n    up: ${..x}\n    top: ${...x}\n    abs: ${x}\n"
+      "list: [7, '${.0}']\n");
   expect_scalar(at(root, "outer.inner.own"), Node::Kind::Int, "3");
   expect_scalar(at(root, "outer.inner.up"), Node::Kind::Int, "2");
   expect_scalar(at(root, "outer.inner.top"), Node::Kind::Int, "1");
@@ -65,16 +68,18 @@ TEST(Interpolation, RelativeToTheEnclosingMapping) {
 }
 
 TEST(Interpolation, ChainsAndNestedKeys) {
-  const Node root = resolved("a: ${b}\nb: ${c.d}\nc: {d: ${e}}\ne: 42\n"
-                             "which: d\npick: ${c.${which}}\n");
+  const Node root = resolved(
+      "a: ${b}\nb: ${c.d}\nc: {d: '${e}'}\ne: 42\n"
+      "which: d\npick: ${c.${which}}\n");
   expect_scalar(at(root, "a"), Node::Kind::Int, "42");
   expect_scalar(at(root, "c.d"), Node::Kind::Int, "42");
   expect_scalar(at(root, "pick"), Node::Kind::Int, "42");
 }
 
 TEST(Interpolation, InsideAStringGivesAString) {
-  const Node root = resolved("n: 4\nname: run_${n}_of_${m.k}\nm: {k: x}\nlit: 'cost \\${n}'\n"
-                             "num: '${n}0'\n");
+  const Node root = resolved(
+      "n: 4\nname: run_${n}_of_${m.k}\nm: {k: x}\nlit: 'cost \\${n}'\n"
+      "num: '${n}0'\n");
   expect_scalar(at(root, "name"), Node::Kind::String, "run_4_of_x");
   expect_scalar(at(root, "lit"), Node::Kind::String, "cost ${n}");  // escaped: no interpolation
   expect_scalar(at(root, "num"), Node::Kind::String, "40");
@@ -96,7 +101,7 @@ TEST(Interpolation, ErrorsNameTheReferenceAndItsLocation) {
   expect_interpolation_error("a: 1\nb:\n  c: ${a.x}\n", "b.c", 3, "'${a.x}'");
   expect_interpolation_error("a: 1\nb: ${missing}\n", "b", 2, "key 'missing' not found");
   expect_interpolation_error("a: ${b}\nb: ${c}\nc: ${a}\n", "a", 1, "cycle");
-  expect_interpolation_error("a: {x: ${a}}\n", "a.x", 1, "cycle");
+  expect_interpolation_error("a: {x: '${a}'}\n", "a.x", 1, "cycle");
   expect_interpolation_error("a: ${...x}\n", "a", 1, "above the root");
   expect_interpolation_error("a: ${oc.env:HOME}\n", "a", 1, "resolvers");
   expect_interpolation_error("a: [1]\nb: x${a}\n", "b", 2, "inserts a list into a string");

@@ -53,8 +53,8 @@ class OutFeatures : public ::testing::TestWithParam<OutFeaturesCase> {};
 TEST_P(OutFeatures, RoundHalfToEvenLikePython) {
   const auto& c = GetParam();
   const auto cfg = from_yaml_string<LinearHeadwiseExpandConfig>(
-      "in_features: " + std::to_string(c.in_features) + "\nnum_heads: 1\nexpand_factor_up: " +
-      std::to_string(c.expand_factor_up) + "\n");
+      "in_features: " + std::to_string(c.in_features) +
+      "\nnum_heads: 1\nexpand_factor_up: " + std::to_string(c.expand_factor_up) + "\n");
   EXPECT_EQ(cfg._out_features, c.out_features);
 }
 

@@ -32,9 +32,9 @@ class DerivedValuesOfFiles : public ::testing::TestWithParam<Derived> {};
 
 TEST_P(DerivedValuesOfFiles, MatchPython) {
   const auto& expected = GetParam();
-  const xLSTMBlockStackConfig cfg =
-      expected.is_lm ? from_yaml_file<xLSTMLMModelConfig>(expected.file)
-                     : from_yaml_file<xLSTMBlockStackConfig>(expected.file);
+  const xLSTMBlockStackConfig cfg = expected.is_lm
+                                        ? from_yaml_file<xLSTMLMModelConfig>(expected.file)
+                                        : from_yaml_file<xLSTMBlockStackConfig>(expected.file);
   EXPECT_EQ(cfg._block_map, expected.block_map);
   EXPECT_EQ(cfg.slstm_at.indices, expected.slstm_at);
   EXPECT_FALSE(cfg.slstm_at.all);
@@ -68,9 +68,15 @@ TEST(YamlLoad, EveryShippedAndReferenceConfigLoads) {
       const std::string path = entry.path().string();
       SCOPED_TRACE(path);
       switch (detect_config_file_kind(path)) {
-        case ConfigFileKind::Experiment: from_yaml_file<ExperimentConfig>(path); break;
-        case ConfigFileKind::LMModel: from_yaml_file<xLSTMLMModelConfig>(path); break;
-        case ConfigFileKind::BlockStack: from_yaml_file<xLSTMBlockStackConfig>(path); break;
+        case ConfigFileKind::Experiment:
+          from_yaml_file<ExperimentConfig>(path);
+          break;
+        case ConfigFileKind::LMModel:
+          from_yaml_file<xLSTMLMModelConfig>(path);
+          break;
+        case ConfigFileKind::BlockStack:
+          from_yaml_file<xLSTMBlockStackConfig>(path);
+          break;
       }
       ++loaded;
     }
@@ -106,8 +112,9 @@ TEST(YamlLoad, ParityExperimentsResolveLikeOmegaConf) {
   EXPECT_EQ(*kwargs.subpar->at("test").min_sequence_length, 40);
   EXPECT_EQ(*kwargs.subpar->at("validation").max_sequence_length, 256);
 
-  EXPECT_EQ(from_yaml_file<ExperimentConfig>(shipped_config("parity_xlstm01.yaml")).model._block_map,
-            "1,1");
+  EXPECT_EQ(
+      from_yaml_file<ExperimentConfig>(shipped_config("parity_xlstm01.yaml")).model._block_map,
+      "1,1");
   const auto mlstm_only = from_yaml_file<ExperimentConfig>(shipped_config("parity_xlstm10.yaml"));
   EXPECT_EQ(mlstm_only.model._block_map, "0,0");
   EXPECT_FALSE(mlstm_only.dataset.form_language.subpar->count("test"));
@@ -142,7 +149,8 @@ TEST(YamlLoad, IntegersAreAcceptedForFloats) {
 TEST(YamlLoad, NullsAndSpecialValues) {
   const auto cfg = from_yaml_string<xLSTMBlockStackConfig>(
       "slstm_block:\n"
-      "  slstm: {num_heads: 2, gradient_recurrent_clipval: null, dtype_b: ~, initial_val: [0, 0.5]}\n"
+      "  slstm: {num_heads: 2, gradient_recurrent_clipval: null, dtype_b: ~, initial_val: [0, "
+      "0.5]}\n"
       "  feedforward: null\n"
       "embedding_dim: 16\nnum_blocks: 3\nslstm_at: all\n");
   EXPECT_FALSE(cfg.slstm_block->feedforward.has_value());
@@ -160,7 +168,8 @@ TEST(YamlLoad, ScalarsAreTypedLikePyYaml) {
   const auto cfg = from_yaml_string<TrainingConfig>("lr: 1e-3\nenable_mixed_precision: yes\n");
   EXPECT_DOUBLE_EQ(cfg.lr, 1e-3);
   EXPECT_TRUE(cfg.enable_mixed_precision);
-  EXPECT_EQ(from_yaml_string<TrainingConfig>("num_steps: 1_000\n").num_steps, 1000);
+  EXPECT_EQ(from_yaml_string<TrainingConfig>("num_steps: 1_000\nlr_warmup_steps: 10\n").num_steps,
+            1000);
 }
 
 TEST(YamlLoad, EmptyDocumentGivesTheDefaults) {

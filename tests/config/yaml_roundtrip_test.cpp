@@ -106,8 +106,8 @@ TEST(YamlRoundTrip, BlockStackOmitsAnAbsentBlockKind) {
         EXPECT_EQ(c.slstm_at.indices, (std::vector<int>{0, 1}));
         EXPECT_EQ(c.slstm_block->slstm.dropout, 0.25);
       });
-  const std::string text = to_yaml(from_yaml_string<xLSTMBlockStackConfig>(
-      "slstm_block: {}\nembedding_dim: 32\n"));
+  const std::string text =
+      to_yaml(from_yaml_string<xLSTMBlockStackConfig>("slstm_block: {}\nembedding_dim: 32\n"));
   EXPECT_EQ(text.find("mlstm_block"), std::string::npos);
   EXPECT_NE(text.find("_block_map: \"1\""), std::string::npos);  // a string, not the integer 1
 }

@@ -1,5 +1,6 @@
 // The experiment file of the official `experiments/*.yaml` (read by `experiments/main.py`): a
-// `training` section, the `model` (an xLSTMLMModelConfig) and the `dataset` (a name and its kwargs).
+// `training` section, the `model` (an xLSTMLMModelConfig) and the `dataset` (a name and its
+// kwargs).
 #pragma once
 
 #include <cstdint>
@@ -46,10 +47,12 @@ struct SplitCounts {
   int64_t test = 1;
 };
 
-/// Python `FormLangDatasetConfig` (experiments/data/formal_language/formal_language_dataset.py): the
-/// arguments of the task generators plus the dataset options; defaults as the Python dataclass has them.
+/// Python `FormLangDatasetConfig` (experiments/data/formal_language/formal_language_dataset.py):
+/// the arguments of the task generators plus the dataset options; defaults as the Python dataclass
+/// has them.
 struct FormLangDatasetConfig {
-  std::string synth_lang_type = "parity";  // parity | cycle_navigation | even_pairs | modular_arithmetic
+  std::string synth_lang_type =
+      "parity";  // parity | cycle_navigation | even_pairs | modular_arithmetic
   int vocab_size = 3;
   int context_length = 20;
   std::optional<int> min_sequence_length;  // null: max_sequence_length

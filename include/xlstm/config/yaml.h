@@ -1,10 +1,11 @@
-// YAML in and out for the config structs (Python: OmegaConf + dacite `from_dict(..., strict=True)`).
+// YAML in and out for the config structs (Python: OmegaConf + dacite `from_dict(...,
+// strict=True)`).
 //
-// Loading parses the document, resolves OmegaConf-style `${...}` interpolations, maps every key onto
-// the struct strictly (unknown keys, wrong types and bad values are errors) and calls `finalize()`.
-// Every failure is an `xlstm::ConfigError` naming the key path and the `file:line` of the value.
-// `to_yaml` writes every field, derived ones included, under the Python names; loading its output
-// gives the same struct back.
+// Loading parses the document, resolves OmegaConf-style `${...}` interpolations, maps every key
+// onto the struct strictly (unknown keys, wrong types and bad values are errors) and calls
+// `finalize()`. Every failure is an `xlstm::ConfigError` naming the key path and the `file:line` of
+// the value. `to_yaml` writes every field, derived ones included, under the Python names; loading
+// its output gives the same struct back.
 #pragma once
 
 #include <string>
