@@ -138,7 +138,7 @@ void visit_fields(Visitor& v, DatasetConfig& c) {
   if (c.name == "form_language")
     v("kwargs", c.form_language);
   else
-    v.fail("name", "unknown dataset '" + c.name + "'");
+    v.fail("name", "unknown dataset '" + c.name + "'; known: form_language");
 }
 
 template <class Visitor>

@@ -62,6 +62,21 @@ std::string location(const std::string& source, int line) {
 
 namespace {
 
+/// YAML merge key (`<<: *base` or `<<: [*a, *b]`): adds the keys that the mapping does not set
+/// itself; of several merged mappings the earlier ones win.
+void merge_into(Node& mapping, const Node& merged, const std::string& source) {
+  if (merged.kind == Node::Kind::Sequence) {
+    for (const auto& item : merged.items) merge_into(mapping, item, source);
+    return;
+  }
+  if (merged.kind != Node::Kind::Mapping)
+    throw ConfigError("<<",
+                      "a merge key takes a mapping or a list of mappings, got " + describe(merged),
+                      location(source, merged.line));
+  for (const auto& [key, value] : merged.entries)
+    if (!mapping.find(key)) mapping.entries.emplace_back(key, value);
+}
+
 Node convert(const YAML::Node& in, int line, const std::string& source) {
   Node out;
   out.line = line;
@@ -91,6 +106,7 @@ Node convert(const YAML::Node& in, int line, const std::string& source) {
     case YAML::NodeType::Map: {
       out.kind = Node::Kind::Mapping;
       std::set<std::string> seen;
+      std::vector<Node> merged;  // the values of `<<` merge keys
       for (const auto& entry : in) {
         const int key_line = entry.first.Mark().line + 1;
         if (!entry.first.IsScalar())
@@ -99,11 +115,16 @@ Node convert(const YAML::Node& in, int line, const std::string& source) {
         if (!seen.insert(key).second)
           throw ConfigError(key, "duplicate key", location(source, key_line));
         try {
-          out.entries.emplace_back(key, convert(entry.second, key_line, source));
+          Node value = convert(entry.second, key_line, source);
+          if (key == "<<" && entry.first.Tag() == "?")
+            merged.push_back(std::move(value));
+          else
+            out.entries.emplace_back(key, std::move(value));
         } catch (const ConfigError& e) {
           throw e.nested(key);
         }
       }
+      for (const auto& value : merged) merge_into(out, value, source);
       break;
     }
   }

@@ -85,6 +85,16 @@ TEST(Interpolation, InsideAStringGivesAString) {
   expect_scalar(at(root, "num"), Node::Kind::String, "40");
 }
 
+TEST(YamlTree, MergeKeysAddWhatTheMappingDoesNotSet) {
+  const Node root = resolved(
+      "base: &b {x: 1, y: 2}\nother: &o {z: 3, x: 9}\n"
+      "m:\n  <<: [*b, *o]\n  y: 5\n");
+  expect_scalar(at(root, "m.x"), Node::Kind::Int, "1");  // the first merged mapping wins
+  expect_scalar(at(root, "m.y"), Node::Kind::Int, "5");  // the mapping's own key wins
+  expect_scalar(at(root, "m.z"), Node::Kind::Int, "3");
+  EXPECT_THROW(resolved("m:\n  <<: 3\n"), ConfigError);
+}
+
 void expect_interpolation_error(const std::string& yaml, const std::string& key_path, int line,
                                 const std::string& part) {
   try {
