@@ -1,8 +1,4 @@
-// save_weights / load_weights and the torch.save (.pt) format.
-#include <fstream>
-#include <iterator>
-
-#include "atomic_file.h"
+// save_weights / load_weights: the file format chosen by the extension.
 #include "xlstm/io/state_dict.h"
 
 namespace xlstm::io {
@@ -23,42 +19,6 @@ Format format_of(const std::string& path) {
 }
 
 }  // namespace
-
-TensorMap load_pt(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("torch.save file '" + path + "': cannot open");
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
-                                std::istreambuf_iterator<char>());
-  torch::IValue value;
-  try {
-    value = torch::pickle_load(bytes);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(
-        "torch.save file '" + path +
-        "': cannot unpickle (zip format of torch >= 1.6 expected): " + e.what());
-  }
-  if (!value.isGenericDict())
-    throw std::runtime_error("torch.save file '" + path + "': holds a " + value.tagKind() +
-                             ", not a dict of name -> tensor");
-  TensorMap tensors;
-  for (const auto& entry : value.toGenericDict()) {
-    if (!entry.key().isString() || !entry.value().isTensor())
-      throw std::runtime_error("torch.save file '" + path + "': entry of kind " +
-                               entry.key().tagKind() + " -> " + entry.value().tagKind() +
-                               " is not a name -> tensor");
-    tensors.emplace(entry.key().toStringRef(), entry.value().toTensor());
-  }
-  return tensors;
-}
-
-void save_pt(const std::string& path, const TensorMap& tensors) {
-  c10::Dict<std::string, torch::Tensor> dict;
-  for (const auto& [name, tensor] : tensors) dict.insert(name, tensor.detach().to(torch::kCPU));
-  const std::vector<char> bytes = torch::pickle_save(torch::IValue(dict));
-  AtomicFileWriter out(path);
-  out.write(bytes.data(), bytes.size());
-  out.commit();
-}
 
 void save_weights(const std::string& path, const torch::nn::Module& module,
                   const Metadata& metadata) {
