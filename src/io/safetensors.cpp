@@ -248,8 +248,15 @@ void save_safetensors(const std::string& path, const TensorMap& tensors, const M
     }
     header += "}";
   }
+  // Larger items first (then by name), as the reference writer does: with the data section
+  // 8-byte aligned, every tensor starts at a multiple of its item size.
+  std::vector<std::pair<std::string, torch::Tensor>> ordered(tensors.begin(), tensors.end());
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
+    return a.second.defined() && b.second.defined() &&
+           a.second.element_size() > b.second.element_size();
+  });
   uint64_t offset = 0;
-  for (const auto& [key, tensor] : tensors) {
+  for (const auto& [key, tensor] : ordered) {
     if (key == kMetadataKey) fail(path, "a tensor cannot be named \"__metadata__\"");
     if (!tensor.defined()) fail(path, "tensor '" + key + "' is undefined");
     const std::string dtype = dtype_name(key, tensor.scalar_type());

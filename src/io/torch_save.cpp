@@ -313,10 +313,12 @@ class PickleMachine {
       const std::string record = "data/" + a[2]->text;
       if (!zip_.hasRecord(record)) fail("missing record " + record);
       auto [bytes, nbytes] = zip_.getRecord(record);
-      torch::Tensor t = torch::empty({a[4]->integer}, torch::TensorOptions().dtype(type->second));
-      if (nbytes != t.numel() * t.element_size())
+      const uint64_t numel = static_cast<uint64_t>(a[4]->integer);
+      const uint64_t itemsize = c10::elementSize(type->second);
+      if (numel > nbytes / itemsize || numel * itemsize != nbytes)  // checked before allocating
         fail("record " + record + " holds " + std::to_string(nbytes) + " bytes, not " +
-             std::to_string(t.numel() * t.element_size()));
+             std::to_string(numel) + " * " + std::to_string(itemsize));
+      torch::Tensor t = torch::empty({a[4]->integer}, torch::TensorOptions().dtype(type->second));
       if (nbytes > 0) std::memcpy(t.data_ptr(), bytes.get(), nbytes);
       cached = storages_.emplace(a[2]->text, t).first;
     }

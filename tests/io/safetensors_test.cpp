@@ -52,6 +52,11 @@ TEST(IoSafetensors, RoundTripsEveryDtype) {
   const json::Value header = json::parse(bytes.substr(8, n));
   for (const auto& [name, dtype] : dtypes)
     EXPECT_EQ(header.find(std::string(name) + ".matrix")->find("dtype")->text, name);
+  // Every tensor's data starts at a multiple of its item size.
+  for (const auto& [key, entry] : header.members)
+    EXPECT_EQ(*entry.find("data_offsets")->items[0].as_uint64() % tensors.at(key).element_size(),
+              0u)
+        << key;
 }
 
 TEST(IoSafetensors, HeaderIsPaddedAndDataContiguous) {
@@ -68,10 +73,12 @@ TEST(IoSafetensors, HeaderIsPaddedAndDataContiguous) {
   EXPECT_EQ(header.front(), '{');
   EXPECT_EQ(header.find_last_not_of(' '), header.find_last_of('}'));
   const json::Value v = json::parse(header);
-  EXPECT_EQ(v.find("a")->find("data_offsets")->items[1].as_uint64(), 3u);
-  EXPECT_EQ(v.find("b")->find("data_offsets")->items[0].as_uint64(), 3u);
+  // Larger items first: b (F32) at [0, 8), then a (I8) at [8, 11).
+  EXPECT_EQ(v.find("b")->find("data_offsets")->items[0].as_uint64(), 0u);
+  EXPECT_EQ(v.find("a")->find("data_offsets")->items[0].as_uint64(), 8u);
+  EXPECT_EQ(v.find("a")->find("data_offsets")->items[1].as_uint64(), 11u);
   EXPECT_EQ(v.find("__metadata__")->find("k")->text, "v");
-  EXPECT_EQ(static_cast<signed char>(bytes[8 + n + 2]), 2);  // a = [0, 1, 2] as raw bytes
+  EXPECT_EQ(static_cast<signed char>(bytes[8 + n + 8 + 2]), 2);  // a = [0, 1, 2] as raw bytes
 }
 
 TEST(IoSafetensors, MetadataRoundTrips) {
