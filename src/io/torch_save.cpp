@@ -18,23 +18,23 @@
 namespace xlstm::io {
 namespace {
 
-struct PyObject;
-using Obj = std::shared_ptr<PyObject>;
+struct PickleValue;
+using Value = std::shared_ptr<PickleValue>;
 
 // A Python value on the pickle stack. `global` is a "module.name" reference.
-struct PyObject {
+struct PickleValue {
   enum class Kind { none, boolean, integer, floating, string, global, tuple, list, dict, tensor };
   Kind kind = Kind::none;
   int64_t integer = 0;
   double floating = 0;
-  std::string text;                          // string, or global name
-  std::vector<Obj> items;                    // tuple, list
-  std::vector<std::pair<Obj, Obj>> entries;  // dict, in insertion order
+  std::string text;                              // string, or global name
+  std::vector<Value> items;                      // tuple, list
+  std::vector<std::pair<Value, Value>> entries;  // dict, in insertion order
   torch::Tensor tensor;
 };
 
-Obj make(PyObject::Kind kind) {
-  auto o = std::make_shared<PyObject>();
+Value make(PickleValue::Kind kind) {
+  auto o = std::make_shared<PickleValue>();
   o->kind = kind;
   return o;
 }
@@ -52,7 +52,7 @@ class PickleMachine {
                 const char* data, size_t size)
       : path_(path), zip_(zip), data_(data), size_(size) {}
 
-  Obj run() {
+  Value run() {
     while (true) {
       const unsigned char op = byte();
       if (op == '.') break;  // STOP
@@ -90,47 +90,47 @@ class PickleMachine {
     return s;
   }
 
-  Obj pop() {
+  Value pop() {
     if (stack_.size() <= mark_floor()) fail("pickle stack underflow");
-    Obj o = stack_.back();
+    Value o = stack_.back();
     stack_.pop_back();
     return o;
   }
   size_t mark_floor() const { return marks_.empty() ? 0 : marks_.back(); }
-  std::vector<Obj> pop_to_mark() {
+  std::vector<Value> pop_to_mark() {
     if (marks_.empty()) fail("pickle MARK missing");
-    std::vector<Obj> items(stack_.begin() + marks_.back(), stack_.end());
+    std::vector<Value> items(stack_.begin() + marks_.back(), stack_.end());
     stack_.resize(marks_.back());
     marks_.pop_back();
     return items;
   }
-  Obj& top() {
+  Value& top() {
     if (stack_.size() <= mark_floor()) fail("pickle stack underflow");
     return stack_.back();
   }
-  void push(Obj o) { stack_.push_back(std::move(o)); }
+  void push(Value o) { stack_.push_back(std::move(o)); }
 
-  Obj integer(int64_t v) {
-    Obj o = make(PyObject::Kind::integer);
+  Value integer(int64_t v) {
+    Value o = make(PickleValue::Kind::integer);
     o->integer = v;
     return o;
   }
-  Obj string(std::string s, PyObject::Kind kind = PyObject::Kind::string) {
-    Obj o = make(kind);
+  Value string(std::string s, PickleValue::Kind kind = PickleValue::Kind::string) {
+    Value o = make(kind);
     o->text = std::move(s);
     return o;
   }
-  Obj tuple(std::vector<Obj> items) {
-    Obj o = make(PyObject::Kind::tuple);
+  Value tuple(std::vector<Value> items) {
+    Value o = make(PickleValue::Kind::tuple);
     o->items = std::move(items);
     return o;
   }
-  Obj& expect(Obj& o, PyObject::Kind kind, const char* what) {
+  Value& expect(Value& o, PickleValue::Kind kind, const char* what) {
     if (o->kind != kind) fail(std::string("expected ") + what);
     return o;
   }
-  void set_items(Obj& dict, const std::vector<Obj>& kv) {
-    expect(dict, PyObject::Kind::dict, "a dict before SETITEM(S)");
+  void set_items(Value& dict, const std::vector<Value>& kv) {
+    expect(dict, PickleValue::Kind::dict, "a dict before SETITEM(S)");
     if (kv.size() % 2 != 0) fail("odd number of SETITEMS values");
     for (size_t i = 0; i < kv.size(); i += 2) dict->entries.emplace_back(kv[i], kv[i + 1]);
   }
@@ -145,7 +145,7 @@ class PickleMachine {
   }
 
   void step(unsigned char op) {
-    using K = PyObject::Kind;
+    using K = PickleValue::Kind;
     switch (op) {
       case 0x80:
         take(1);
@@ -159,7 +159,7 @@ class PickleMachine {
         break;
       }
       case 0x93: {  // STACK_GLOBAL
-        Obj name = pop(), module = pop();
+        Value name = pop(), module = pop();
         push(string(expect(module, K::string, "a module name")->text + "." +
                         expect(name, K::string, "a global name")->text,
                     K::global));
@@ -192,7 +192,7 @@ class PickleMachine {
       case 0x85:
       case 0x86:
       case 0x87: {  // TUPLE1..3
-        std::vector<Obj> items(op - 0x84);
+        std::vector<Value> items(op - 0x84);
         for (size_t i = items.size(); i-- > 0;) items[i] = pop();
         push(tuple(std::move(items)));
         break;
@@ -201,12 +201,12 @@ class PickleMachine {
         push(make(K::list));
         break;
       case 'a': {  // APPEND
-        Obj v = pop();
+        Value v = pop();
         expect(top(), K::list, "a list before APPEND")->items.push_back(v);
         break;
       }
       case 'e': {  // APPENDS
-        std::vector<Obj> items = pop_to_mark();
+        std::vector<Value> items = pop_to_mark();
         auto& list = expect(top(), K::list, "a list before APPENDS")->items;
         list.insert(list.end(), items.begin(), items.end());
         break;
@@ -215,12 +215,12 @@ class PickleMachine {
         push(make(K::dict));
         break;
       case 's': {  // SETITEM
-        Obj v = pop(), k = pop();
+        Value v = pop(), k = pop();
         set_items(top(), {k, v});
         break;
       }
       case 'u': {  // SETITEMS
-        std::vector<Obj> kv = pop_to_mark();
+        std::vector<Value> kv = pop_to_mark();
         set_items(top(), kv);
         break;
       }
@@ -254,7 +254,7 @@ class PickleMachine {
         const char* p = take(8);
         uint64_t bits = 0;
         for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<unsigned char>(p[i]);
-        Obj o = make(K::floating);
+        Value o = make(K::floating);
         std::memcpy(&o->floating, &bits, 8);
         push(o);
         break;
@@ -264,7 +264,7 @@ class PickleMachine {
         break;
       case 0x88:
       case 0x89: {  // NEWTRUE, NEWFALSE
-        Obj o = make(K::boolean);
+        Value o = make(K::boolean);
         o->integer = op == 0x88;
         push(o);
         break;
@@ -276,8 +276,8 @@ class PickleMachine {
         push(top());
         break;     // DUP
       case 'R': {  // REDUCE
-        Obj args = pop();
-        Obj callable = pop();
+        Value args = pop();
+        Value callable = pop();
         push(call(expect(callable, K::global, "a global before REDUCE")->text,
                   expect(args, K::tuple, "an argument tuple")->items));
         break;
@@ -293,17 +293,17 @@ class PickleMachine {
     }
   }
 
-  Obj text_of(uint64_t n) {
+  Value text_of(uint64_t n) {
     if (n > size_) fail("truncated pickle");
     return string(std::string(take(n), n));
   }
 
   // A persistent id ('storage', storage type, record key, location, numel): a flat CPU tensor.
-  Obj storage(const Obj& pid) {
+  Value storage(const Value& pid) {
     const auto& a = pid->items;
-    if (pid->kind != PyObject::Kind::tuple || a.size() != 5 || a[0]->text != "storage" ||
-        a[1]->kind != PyObject::Kind::global || a[2]->kind != PyObject::Kind::string ||
-        a[4]->kind != PyObject::Kind::integer || a[4]->integer < 0)
+    if (pid->kind != PickleValue::Kind::tuple || a.size() != 5 || a[0]->text != "storage" ||
+        a[1]->kind != PickleValue::Kind::global || a[2]->kind != PickleValue::Kind::string ||
+        a[4]->kind != PickleValue::Kind::integer || a[4]->integer < 0)
       fail("unsupported persistent id");
     auto cached = storages_.find(a[2]->text);
     if (cached == storages_.end()) {
@@ -322,34 +322,34 @@ class PickleMachine {
       if (nbytes > 0) std::memcpy(t.data_ptr(), bytes.get(), nbytes);
       cached = storages_.emplace(a[2]->text, t).first;
     }
-    Obj o = make(PyObject::Kind::tensor);
+    Value o = make(PickleValue::Kind::tensor);
     o->tensor = cached->second;
     return o;
   }
 
-  std::vector<int64_t> int_tuple(const Obj& o) {
-    if (o->kind != PyObject::Kind::tuple) fail("expected a tuple of integers");
+  std::vector<int64_t> int_tuple(const Value& o) {
+    if (o->kind != PickleValue::Kind::tuple) fail("expected a tuple of integers");
     std::vector<int64_t> v;
-    for (const Obj& item : o->items) {
-      if (item->kind != PyObject::Kind::integer) fail("expected a tuple of integers");
+    for (const Value& item : o->items) {
+      if (item->kind != PickleValue::Kind::integer) fail("expected a tuple of integers");
       v.push_back(item->integer);
     }
     return v;
   }
 
-  Obj call(const std::string& name, const std::vector<Obj>& args) {
+  Value call(const std::string& name, const std::vector<Value>& args) {
     if (name == "collections.OrderedDict") {
       if (!args.empty()) fail("OrderedDict with constructor arguments");
-      return make(PyObject::Kind::dict);
+      return make(PickleValue::Kind::dict);
     }
     if (name == "torch._utils._rebuild_tensor_v2") {
       // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-      if (args.size() < 4 || args[0]->kind != PyObject::Kind::tensor ||
-          args[1]->kind != PyObject::Kind::integer)
+      if (args.size() < 4 || args[0]->kind != PickleValue::Kind::tensor ||
+          args[1]->kind != PickleValue::Kind::integer)
         fail("malformed _rebuild_tensor_v2 arguments");
       const std::vector<int64_t> size = int_tuple(args[2]), stride = int_tuple(args[3]);
       if (size.size() != stride.size()) fail("tensor size and stride of different lengths");
-      Obj o = make(PyObject::Kind::tensor);
+      Value o = make(PickleValue::Kind::tensor);
       try {  // as_strided checks that the view stays inside the storage
         o->tensor = args[0]->tensor.as_strided(size, stride, args[1]->integer);
       } catch (const c10::Error& e) {
@@ -366,9 +366,9 @@ class PickleMachine {
   const char* data_;
   size_t size_;
   size_t pos_ = 0;
-  std::vector<Obj> stack_;
+  std::vector<Value> stack_;
   std::vector<size_t> marks_;
-  std::vector<Obj> memo_;
+  std::vector<Value> memo_;
   std::unordered_map<std::string, torch::Tensor> storages_;
 };
 
@@ -386,12 +386,12 @@ TensorMap load_pt(const std::string& path) {
   if (!zip->hasRecord("data.pkl"))
     throw std::runtime_error("torch.save file '" + path + "': no data.pkl record");
   auto [pickle, size] = zip->getRecord("data.pkl");
-  const Obj root = PickleMachine(path, *zip, static_cast<const char*>(pickle.get()), size).run();
-  if (root->kind != PyObject::Kind::dict)
+  const Value root = PickleMachine(path, *zip, static_cast<const char*>(pickle.get()), size).run();
+  if (root->kind != PickleValue::Kind::dict)
     throw std::runtime_error("torch.save file '" + path + "': holds no dict of name -> tensor");
   TensorMap tensors;
   for (const auto& [key, value] : root->entries) {
-    if (key->kind != PyObject::Kind::string || value->kind != PyObject::Kind::tensor)
+    if (key->kind != PickleValue::Kind::string || value->kind != PickleValue::Kind::tensor)
       throw std::runtime_error("torch.save file '" + path +
                                "': an entry is not a name -> tensor pair");
     if (!tensors.emplace(key->text, value->tensor).second)
