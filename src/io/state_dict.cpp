@@ -18,20 +18,26 @@ bool fits(const torch::Tensor& target, const torch::Tensor& source) {
          (target.is_floating_point() && source.is_floating_point());
 }
 
+// Parameters, then buffers, under their dotted names in module order.
+std::vector<std::pair<std::string, torch::Tensor>> named_tensors(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& item : module.named_parameters()) out.emplace_back(item.key(), item.value());
+  for (const auto& item : module.named_buffers()) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
 // The module's tensors grouped by identity: a tied parameter is one group with several names.
 struct Target {
   torch::Tensor tensor;
   std::vector<std::string> names;
 };
 
-std::vector<Target> targets_of(const TensorMap& expected_in_order,
-                               const std::vector<std::string>& order) {
+std::vector<Target> targets_of(const std::vector<std::pair<std::string, torch::Tensor>>& named) {
   std::vector<Target> targets;
   std::unordered_map<const void*, size_t> index_of;
-  for (const std::string& name : order) {
-    const torch::Tensor& t = expected_in_order.at(name);
-    const auto [it, inserted] = index_of.emplace(t.unsafeGetTensorImpl(), targets.size());
-    if (inserted) targets.push_back({t, {}});
+  for (const auto& [name, tensor] : named) {
+    const auto [it, inserted] = index_of.emplace(tensor.unsafeGetTensorImpl(), targets.size());
+    if (inserted) targets.push_back({tensor, {}});
     targets[it->second].names.push_back(name);
   }
   return targets;
@@ -63,27 +69,18 @@ StateDictError::StateDictError(LoadReport report)
 
 TensorMap state_dict(const torch::nn::Module& module) {
   TensorMap out;
-  for (const auto& item : module.named_parameters()) out.emplace(item.key(), item.value().detach());
-  for (const auto& item : module.named_buffers()) out.emplace(item.key(), item.value().detach());
+  for (const auto& [name, tensor] : named_tensors(module)) out.emplace(name, tensor.detach());
   return out;
 }
 
 LoadReport load_state_dict(torch::nn::Module& module, const TensorMap& tensors, bool strict) {
-  std::vector<std::string> order;
-  TensorMap expected;
-  for (const auto& item : module.named_parameters()) {
-    order.push_back(item.key());
-    expected.emplace(item.key(), item.value());
-  }
-  for (const auto& item : module.named_buffers()) {
-    order.push_back(item.key());
-    expected.emplace(item.key(), item.value());
-  }
+  const auto named = named_tensors(module);
+  const TensorMap expected(named.begin(), named.end());
   const TensorMap checkpoint = match_slstm_layout(tensors, expected);
 
   LoadReport report;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;  // (target, source)
-  for (const Target& target : targets_of(expected, order)) {
+  for (const Target& target : targets_of(named)) {
     std::vector<std::string> given;
     for (const std::string& name : target.names)
       if (checkpoint.count(name)) given.push_back(name);
@@ -94,23 +91,23 @@ LoadReport load_state_dict(torch::nn::Module& module, const TensorMap& tensors, 
       }
       continue;
     }
+    const torch::Tensor& first = checkpoint.at(given.front());
     bool group_fits = true;
     for (const std::string& name : given) {
       const torch::Tensor& source = checkpoint.at(name);
       if (!fits(target.tensor, source)) {
-        report.mismatched.push_back(name);
         report.details[name] =
             "expected " + describe(target.tensor) + ", found " + describe(source);
-        group_fits = false;
-      } else if (name != given.front() &&
-                 !torch::equal(source.to(checkpoint.at(given.front()).options()),
-                               checkpoint.at(given.front()))) {
-        report.mismatched.push_back(name);
+      } else if (name != given.front() && !torch::equal(source.to(first.options()), first)) {
+        // the names of a tied parameter disagree
         report.details[name] = "tied with '" + given.front() + "' but holds different values";
-        group_fits = false;
+      } else {
+        continue;
       }
+      report.mismatched.push_back(name);
+      group_fits = false;
     }
-    if (group_fits) copies.emplace_back(target.tensor, checkpoint.at(given.front()));
+    if (group_fits) copies.emplace_back(target.tensor, first);
   }
   for (const auto& [name, tensor] : checkpoint) {
     if (expected.count(name)) continue;

@@ -89,21 +89,24 @@ std::shared_ptr<torch::nn::Module> module_like(const TensorMap& like) {
 }
 
 TEST(IoSlstmLayout, LoadStateDictAcceptsEitherBackendsCheckpoint) {
-  const TensorMap t = fixture("slstm_stack_small");
-  const TensorMap vanilla = with_prefix(t, "state.");
-  TensorMap cuda_checkpoint = vanilla;
-  for (const auto& [key, value] : with_prefix(t, "state_cuda_layout."))
-    cuda_checkpoint[key] = value;
+  for (const char* name : kCases) {
+    SCOPED_TRACE(name);
+    const TensorMap t = fixture(name);
+    const TensorMap vanilla = with_prefix(t, "state.");
+    TensorMap cuda_checkpoint = vanilla;
+    for (const auto& [key, value] : with_prefix(t, "state_cuda_layout."))
+      cuda_checkpoint[key] = value;
 
-  const auto vanilla_module = module_like(vanilla);
-  EXPECT_TRUE(load_state_dict(*vanilla_module, cuda_checkpoint).ok());
-  for (const auto& [key, value] : state_dict(*vanilla_module))
-    EXPECT_TRUE(torch::equal(value, vanilla.at(key))) << key;
+    const auto vanilla_module = module_like(vanilla);
+    EXPECT_TRUE(load_state_dict(*vanilla_module, cuda_checkpoint).ok());
+    for (const auto& [key, value] : state_dict(*vanilla_module))
+      EXPECT_TRUE(torch::equal(value, vanilla.at(key))) << key;
 
-  const auto cuda_module = module_like(cuda_checkpoint);
-  EXPECT_TRUE(load_state_dict(*cuda_module, vanilla).ok());
-  for (const auto& [key, value] : state_dict(*cuda_module))
-    EXPECT_TRUE(torch::equal(value, cuda_checkpoint.at(key))) << key;
+    const auto cuda_module = module_like(cuda_checkpoint);
+    EXPECT_TRUE(load_state_dict(*cuda_module, vanilla).ok());
+    for (const auto& [key, value] : state_dict(*cuda_module))
+      EXPECT_TRUE(torch::equal(value, cuda_checkpoint.at(key))) << key;
+  }
 }
 
 TEST(IoSlstmLayout, DetectsLayoutsAndRejectsOtherShapes) {
