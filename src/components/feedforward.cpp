@@ -45,13 +45,10 @@ torch::Tensor GatedFeedForwardImpl::forward(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() >= 1 && x.size(-1) == config.embedding_dim,
               "GatedFeedForward: expected input [..., ", config.embedding_dim, "], got ",
               x.sizes());
-  const auto dtype = compute_dtype(x);
-  const auto gate_and_up =
-      torch::linear(x.to(dtype), proj_up->weight.to(dtype), cast_to(proj_up->bias, dtype))
-          .chunk(2, -1);
+  const torch::Tensor input = x.to(compute_dtype(x));
+  const auto gate_and_up = linear_as_input(input, proj_up).chunk(2, -1);
   const torch::Tensor hidden = act_fn(gate_and_up[0]) * gate_and_up[1];
-  return dropout(torch::linear(hidden, proj_down->weight.to(dtype), cast_to(proj_down->bias, dtype))
-                     .to(x.scalar_type()));
+  return dropout(linear_as_input(hidden, proj_down).to(x.scalar_type()));
 }
 
 GatedFeedForward create_feedforward(const FeedForwardConfig& config) {

@@ -16,4 +16,9 @@ inline torch::Tensor cast_to(const torch::Tensor& t, torch::ScalarType dtype) {
   return t.defined() ? t.to(dtype) : t;
 }
 
+/// F.linear(x, layer.weight, layer.bias) with the parameters cast to x's dtype.
+inline torch::Tensor linear_as_input(const torch::Tensor& x, const torch::nn::Linear& layer) {
+  return torch::linear(x, layer->weight.to(x.scalar_type()), cast_to(layer->bias, x.scalar_type()));
+}
+
 }  // namespace xlstm
