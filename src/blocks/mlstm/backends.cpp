@@ -68,7 +68,7 @@ std::pair<torch::Tensor, CellState> chunk_group(const torch::Tensor& q, const to
   const torch::Tensor log_d =
       torch::where(causal, b.unsqueeze(-1) - b.unsqueeze(-2) + igate.unsqueeze(-2),
                    torch::full({}, kNegInf, q.options()));
-  const torch::Tensor intra_max = std::get<0>(log_d.max(-1, /*keepdim=*/true));  // [.., L, 1]
+  const torch::Tensor intra_max = log_d.amax(-1, /*keepdim=*/true);  // [.., L, 1]
 
   // What each chunk adds to the memory, stabilised by its own maximum (the last row of log D).
   const torch::Tensor last_row = log_d.select(-2, chunk_len - 1);       // [B, NH, NC, L]
@@ -149,8 +149,8 @@ torch::Tensor parallel_stabilized_simple(const torch::Tensor& queries, const tor
   const torch::Tensor log_fg = torch::where(causal, log_f_cumsum - log_f_cumsum.transpose(-2, -1),
                                             torch::full({}, kNegInf, q.options()));
   const torch::Tensor log_d = log_fg + igate_preact.to(dtype).transpose(-2, -1);  // [B, NH, S, S]
-  const torch::Tensor max_log_d = stabilize_rowwise ? std::get<0>(log_d.max(-1, /*keepdim=*/true))
-                                                    : log_d.amax({-2, -1}, /*keepdim=*/true);
+  const torch::Tensor max_log_d =
+      stabilize_rowwise ? log_d.amax(-1, /*keepdim=*/true) : log_d.amax({-2, -1}, /*keepdim=*/true);
   const torch::Tensor d = torch::exp(log_d - max_log_d);
   const torch::Tensor keys_scaled = k / std::sqrt(static_cast<double>(head_dim));
   const torch::Tensor c = torch::matmul(q, keys_scaled.transpose(-2, -1)) * d;
@@ -185,7 +185,10 @@ std::pair<torch::Tensor, CellState> recurrent_step_stabilized_simple(
   // C' = f C + i k v^T, n' = f n + i k (paper eqs. 19-20, keys scaled by 1/sqrt(DH)).
   const torch::Tensor c_new = torch::addcmul(f_act * state.C.to(dtype), i_scaled_k, v_row);
   const torch::Tensor n_new = torch::addcmul(i_scaled_k, f_act, state.n.to(dtype));
-  const torch::Tensor h = normalise(torch::matmul(q_row, c_new), torch::matmul(q_row, n_new), m_new,
+  // q^T C' and q^T n' as broadcast products: cheaper than batched matrix-vector products.
+  const torch::Tensor q_col = q_row.transpose(-1, -2);
+  const torch::Tensor h = normalise((q_col * c_new).sum(-2, /*keepdim=*/true),
+                                    (q_col * n_new).sum(-2, /*keepdim=*/true), m_new,
                                     eps);  // [B, NH, 1, DH]
   return {h.to(q.scalar_type()), CellState{c_new, n_new, m_new}};
 }
