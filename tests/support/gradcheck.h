@@ -38,7 +38,8 @@ inline std::vector<torch::Tensor> analytic_gradients(
   for (const auto& t : inputs) leaves.push_back(t.detach().clone().requires_grad_(true));
   loss(leaves).backward();
   std::vector<torch::Tensor> grads;
-  for (const auto& t : leaves) grads.push_back(t.grad().defined() ? t.grad() : torch::zeros_like(t));
+  for (const auto& t : leaves)
+    grads.push_back(t.grad().defined() ? t.grad() : torch::zeros_like(t));
   return grads;
 }
 

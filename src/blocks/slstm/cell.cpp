@@ -121,8 +121,8 @@ std::pair<torch::Tensor, torch::Tensor> sLSTMCellImpl::forward(const torch::Tens
   if (state0.defined()) {
     TORCH_CHECK(state0.dim() == 3 && state0.size(0) == config.num_states && state0.size(1) == B &&
                     state0.size(2) == config.hidden_size,
-                "sLSTMCell: expected state [", config.num_states, ", ", B, ", ",
-                config.hidden_size, "], got ", state0.sizes());
+                "sLSTMCell: expected state [", config.num_states, ", ", B, ", ", config.hidden_size,
+                "], got ", state0.sizes());
   } else {
     state0 = torch::zeros({config.num_states, B, config.hidden_size}, wx.options());
   }
@@ -133,8 +133,8 @@ std::pair<torch::Tensor, torch::Tensor> sLSTMCellImpl::forward(const torch::Tens
 std::pair<torch::Tensor, torch::Tensor> sLSTMCellImpl::step(const torch::Tensor& wx,
                                                             const torch::Tensor& state) {
   const int64_t seq_dim = config.input_shape == "BSGNH" ? 1 : 0;
-  TORCH_CHECK(wx.dim() == 3 && wx.size(seq_dim) == 1, "sLSTMCell::step: expected one position, got ",
-              wx.sizes());
+  TORCH_CHECK(wx.dim() == 3 && wx.size(seq_dim) == 1,
+              "sLSTMCell::step: expected one position, got ", wx.sizes());
   return forward(wx, state);
 }
 

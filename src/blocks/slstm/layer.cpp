@@ -49,8 +49,8 @@ sLSTMLayerImpl::sLSTMLayerImpl(sLSTMLayerConfig config_) : config(std::move(conf
   zgate = register_module("zgate", gate_projection(config));
   ogate = register_module("ogate", gate_projection(config));
   slstm_cell = register_module("slstm_cell", sLSTMCell(static_cast<sLSTMCellConfig>(config)));
-  group_norm = register_module(
-      "group_norm", MultiHeadLayerNorm(config.embedding_dim, config.group_norm_weight));
+  group_norm = register_module("group_norm",
+                               MultiHeadLayerNorm(config.embedding_dim, config.group_norm_weight));
   dropout = register_module("dropout", torch::nn::Dropout(config.dropout));
 }
 

@@ -48,9 +48,8 @@ Step pointwise(const torch::Tensor& raw, const torch::Tensor& c_prev, const torc
   s.c = s.fgate * c_prev + s.igate * s.zval;
   s.n = s.fgate * n_prev + s.igate;
   s.y_raw = s.ogate * s.c / s.n;
-  s.y = options.forward_clipval
-            ? s.y_raw.clamp(-*options.forward_clipval, *options.forward_clipval)
-            : s.y_raw;
+  s.y = options.forward_clipval ? s.y_raw.clamp(-*options.forward_clipval, *options.forward_clipval)
+                                : s.y_raw;
   return s;
 }
 
@@ -102,16 +101,15 @@ BackwardResult recurrence_backward_aten(const ForwardResult& saved, const torch:
     const torch::Tensor c_prev = first ? state0[1] : saved.c[t - 1];
     const torch::Tensor n_prev = first ? state0[2] : saved.n[t - 1];
     const torch::Tensor m_prev = first ? state0[3] : saved.m[t - 1];
-    const Step s = pointwise(saved.raw[t], c_prev, n_prev, m_prev, first_step_quirk && first,
-                             options);
+    const Step s =
+        pointwise(saved.raw[t], c_prev, n_prev, m_prev, first_step_quirk && first, options);
     torch::Tensor dy = options.gradient_recurrent_clipval
                            ? dy_rec.clamp(-*options.gradient_recurrent_clipval,
                                           *options.gradient_recurrent_clipval)
                            : dy_rec;
     if (grad_y.defined()) dy = dy + grad_y[t];
     if (t == S - 1 && grad_final.defined()) dy = dy + grad_final[0];
-    if (options.forward_clipval)
-      dy = dy.masked_fill(s.y_raw.abs() > *options.forward_clipval, 0.0);
+    if (options.forward_clipval) dy = dy.masked_fill(s.y_raw.abs() > *options.forward_clipval, 0.0);
     const torch::Tensor d_raw_o = dy * s.c / s.n * s.ogate * (1 - s.ogate);
     dc = dc + dy * s.ogate / s.n;
     dn = dn - dy * s.y_raw / s.n;
@@ -121,11 +119,10 @@ BackwardResult recurrence_backward_aten(const ForwardResult& saved, const torch:
         ((dc * c_prev + dn * n_prev) * s.fgate).masked_fill(s.f_exp > 1, 0.0);
     const torch::Tensor dm_new = dm - d_log_i - d_log_f;
     // Share of dm_new that goes to i~ (torch.maximum splits ties in halves).
-    const torch::Tensor to_input =
-        first_step_quirk && first
-            ? torch::ones_like(dm_new)
-            : (s.raw_i > s.log_f_plus_m).to(dm_new.dtype()) +
-                  0.5 * (s.raw_i == s.log_f_plus_m).to(dm_new.dtype());
+    const torch::Tensor to_input = first_step_quirk && first
+                                       ? torch::ones_like(dm_new)
+                                       : (s.raw_i > s.log_f_plus_m).to(dm_new.dtype()) +
+                                             0.5 * (s.raw_i == s.log_f_plus_m).to(dm_new.dtype());
     const torch::Tensor d_log_f_plus_m = d_log_f + dm_new * (1 - to_input);
     const torch::Tensor d_raw_i = d_log_i + dm_new * to_input;
     const torch::Tensor d_raw_f = d_log_f_plus_m * torch::sigmoid(-s.raw_f);

@@ -105,7 +105,8 @@ void backward_loop(const T* raw, const T* state0, const T* R, const T* y, const 
         const int64_t out = t * d.B * d.H + offset;
         for (int64_t o = 0; o < d.DH; ++o) {
           T dy_r = dy_rec[o];
-          if (recurrent_clip > T(0)) dy_r = std::min(std::max(dy_r, -recurrent_clip), recurrent_clip);
+          if (recurrent_clip > T(0))
+            dy_r = std::min(std::max(dy_r, -recurrent_clip), recurrent_clip);
           T dy = dy_r + (grad_y ? grad_y[out + o] : T(0));
           if (t == d.S - 1 && grad_final) dy += grad_final[offset + o];
           const T raw_f = gates[d.H + o];
@@ -179,14 +180,14 @@ BackwardResult recurrence_backward_cpu(const ForwardResult& saved, const torch::
   r.d_wx = torch::empty_like(saved.raw);
   r.d_state0 = torch::empty_like(state0);
   AT_DISPATCH_FLOATING_TYPES(saved.raw.scalar_type(), "slstm_backward", [&] {
-    backward_loop<scalar_t>(
-        saved.raw.data_ptr<scalar_t>(), state0.data_ptr<scalar_t>(),
-        recurrent_kernel.data_ptr<scalar_t>(), saved.y.data_ptr<scalar_t>(),
-        saved.c.data_ptr<scalar_t>(), saved.n.data_ptr<scalar_t>(), saved.m.data_ptr<scalar_t>(),
-        ptr_or_null<scalar_t>(grad_y), ptr_or_null<scalar_t>(grad_final),
-        r.d_wx.data_ptr<scalar_t>(), r.d_state0.data_ptr<scalar_t>(), d, first_step_quirk,
-        options.forward_clipval.value_or(0.0), options.gradient_recurrent_cut,
-        options.gradient_recurrent_clipval.value_or(0.0));
+    backward_loop<scalar_t>(saved.raw.data_ptr<scalar_t>(), state0.data_ptr<scalar_t>(),
+                            recurrent_kernel.data_ptr<scalar_t>(), saved.y.data_ptr<scalar_t>(),
+                            saved.c.data_ptr<scalar_t>(), saved.n.data_ptr<scalar_t>(),
+                            saved.m.data_ptr<scalar_t>(), ptr_or_null<scalar_t>(grad_y),
+                            ptr_or_null<scalar_t>(grad_final), r.d_wx.data_ptr<scalar_t>(),
+                            r.d_state0.data_ptr<scalar_t>(), d, first_step_quirk,
+                            options.forward_clipval.value_or(0.0), options.gradient_recurrent_cut,
+                            options.gradient_recurrent_clipval.value_or(0.0));
   });
   return r;
 }

@@ -17,11 +17,11 @@ detail::ForwardResult run_forward(const torch::Tensor& wx, const torch::Tensor& 
                                   const torch::Tensor& R, const torch::Tensor& bias,
                                   const RecurrenceOptions& options, bool first_step_quirk,
                                   bool keep_preactivations) {
-  return wx.device().is_cpu() ? detail::recurrence_forward_cpu(wx, state0, R, bias, options,
-                                                               first_step_quirk, keep_preactivations)
-                              : detail::recurrence_forward_aten(
-                                    wx, state0, R, bias, options, first_step_quirk,
-                                    keep_preactivations);
+  return wx.device().is_cpu()
+             ? detail::recurrence_forward_cpu(wx, state0, R, bias, options, first_step_quirk,
+                                              keep_preactivations)
+             : detail::recurrence_forward_aten(wx, state0, R, bias, options, first_step_quirk,
+                                               keep_preactivations);
 }
 
 torch::Tensor final_state(const detail::ForwardResult& r) {
@@ -75,9 +75,8 @@ struct RecurrenceFunction : torch::autograd::Function<RecurrenceFunction> {
     const int64_t S = r.raw.size(0), B = r.raw.size(1), NH = R.size(0), DH = R.size(2);
     const torch::Tensor y_prev = torch::cat({state0[0].unsqueeze(0), r.y.slice(0, 0, S - 1)});
     const torch::Tensor d_raw = g.d_wx.view({S * B, kGates, NH, DH}).permute({2, 1, 3, 0});
-    const torch::Tensor d_R =
-        torch::bmm(d_raw.reshape({NH, kGates * DH, S * B}),
-                   y_prev.view({S * B, NH, DH}).permute({1, 0, 2}));
+    const torch::Tensor d_R = torch::bmm(d_raw.reshape({NH, kGates * DH, S * B}),
+                                         y_prev.view({S * B, NH, DH}).permute({1, 0, 2}));
     const torch::Tensor d_bias = g.d_wx.sum(0).sum(0);
     return {g.d_wx, g.d_state0, d_R, d_bias, torch::Tensor(), torch::Tensor()};
   }
@@ -88,24 +87,22 @@ void check_inputs(const torch::Tensor& wx, const torch::Tensor& state0, const to
   TORCH_CHECK(wx.dim() == 3 && R.dim() == 3 && state0.dim() == 3 && bias.dim() == 1,
               "sLSTM recurrence: expected wx [S, B, 4H], state0 [4, B, H], recurrent_kernel "
               "[NH, 4*DH, DH], bias [4H]; got wx ",
-              wx.sizes(), ", state0 ", state0.sizes(), ", recurrent_kernel ", R.sizes(),
-              ", bias ", bias.sizes());
+              wx.sizes(), ", state0 ", state0.sizes(), ", recurrent_kernel ", R.sizes(), ", bias ",
+              bias.sizes());
   const int64_t NH = R.size(0), DH = R.size(2), H = NH * DH;
   TORCH_CHECK(NH == options.num_heads && R.size(1) == kGates * DH,
-              "sLSTM recurrence: recurrent_kernel ", R.sizes(), " is not [num_heads=",
-              options.num_heads, ", 4*DH, DH]");
+              "sLSTM recurrence: recurrent_kernel ", R.sizes(),
+              " is not [num_heads=", options.num_heads, ", 4*DH, DH]");
   TORCH_CHECK(wx.size(0) > 0, "sLSTM recurrence: empty sequence, wx ", wx.sizes());
-  TORCH_CHECK(wx.size(2) == kGates * H && bias.size(0) == kGates * H,
-              "sLSTM recurrence: wx ", wx.sizes(), " and bias ", bias.sizes(),
-              " must end in 4*H = ", kGates * H);
+  TORCH_CHECK(wx.size(2) == kGates * H && bias.size(0) == kGates * H, "sLSTM recurrence: wx ",
+              wx.sizes(), " and bias ", bias.sizes(), " must end in 4*H = ", kGates * H);
   TORCH_CHECK(state0.size(0) == 4 && state0.size(1) == wx.size(1) && state0.size(2) == H,
               "sLSTM recurrence: state0 ", state0.sizes(), " is not [4, B=", wx.size(1), ", H=", H,
               "]");
-  TORCH_CHECK(wx.device() == state0.device() && wx.device() == R.device() &&
-                  wx.device() == bias.device(),
-              "sLSTM recurrence: all tensors must be on one device (wx on ", wx.device(),
-              ", state0 on ", state0.device(), ", recurrent_kernel on ", R.device(), ", bias on ",
-              bias.device(), ")");
+  TORCH_CHECK(
+      wx.device() == state0.device() && wx.device() == R.device() && wx.device() == bias.device(),
+      "sLSTM recurrence: all tensors must be on one device (wx on ", wx.device(), ", state0 on ",
+      state0.device(), ", recurrent_kernel on ", R.device(), ", bias on ", bias.device(), ")");
 }
 
 }  // namespace
@@ -115,10 +112,11 @@ RecurrenceResult recurrence_vanilla(const torch::Tensor& wx, const torch::Tensor
                                     const torch::Tensor& bias, const RecurrenceOptions& options) {
   check_inputs(wx, state0, recurrent_kernel, bias, options);
   // One compute dtype for all: the promoted one, float32 for the half types.
-  auto dtype = at::promote_types(at::promote_types(wx.scalar_type(), state0.scalar_type()),
-                                 at::promote_types(recurrent_kernel.scalar_type(),
-                                                   bias.scalar_type()));
-  TORCH_CHECK(at::isFloatingType(dtype), "sLSTM recurrence: floating tensors expected, got ", dtype);
+  auto dtype =
+      at::promote_types(at::promote_types(wx.scalar_type(), state0.scalar_type()),
+                        at::promote_types(recurrent_kernel.scalar_type(), bias.scalar_type()));
+  TORCH_CHECK(at::isFloatingType(dtype), "sLSTM recurrence: floating tensors expected, got ",
+              dtype);
   if (dtype != torch::kFloat64) dtype = torch::kFloat32;
   const auto prepare = [dtype](const torch::Tensor& t) { return t.to(dtype).contiguous(); };
   const torch::Tensor wx_c = prepare(wx), state0_c = prepare(state0);
@@ -130,9 +128,9 @@ RecurrenceResult recurrence_vanilla(const torch::Tensor& wx, const torch::Tensor
   const bool first_step_quirk = (state0_c[2] == 0).all().item<bool>();
 
   torch::Tensor y, final;
-  const bool needs_grad = torch::GradMode::is_enabled() &&
-                          (wx.requires_grad() || state0.requires_grad() ||
-                           recurrent_kernel.requires_grad() || bias.requires_grad());
+  const bool needs_grad =
+      torch::GradMode::is_enabled() && (wx.requires_grad() || state0.requires_grad() ||
+                                        recurrent_kernel.requires_grad() || bias.requires_grad());
   if (needs_grad) {
     const variable_list out =
         RecurrenceFunction::apply(wx_c, state0_c, R_c, bias_c, options, first_step_quirk);

@@ -21,7 +21,8 @@ sLSTMLayer make_layer(int kernel_size, uint64_t seed = 0) {
   sLSTMLayer layer(config);
   layer->reset_parameters();
   torch::NoGradGuard no_grad;
-  for (auto& p : layer->parameters()) p.add_(0.1 * torch::randn_like(p));  // make every weight matter
+  for (auto& p : layer->parameters())
+    p.add_(0.1 * torch::randn_like(p));  // make every weight matter
   layer->eval();
   return layer;
 }
@@ -29,10 +30,15 @@ sLSTMLayer make_layer(int kernel_size, uint64_t seed = 0) {
 TEST(sLSTMLayer, ParameterNamesMatchThePythonStateDict) {
   std::vector<std::string> names;
   for (const auto& item : make_layer(4)->named_parameters()) names.push_back(item.key());
-  const std::vector<std::string> expected = {
-      "conv1d.conv.weight", "conv1d.conv.bias", "fgate.weight",           "igate.weight",
-      "zgate.weight",       "ogate.weight",     "slstm_cell._recurrent_kernel_",
-      "slstm_cell._bias_",  "group_norm.weight"};
+  const std::vector<std::string> expected = {"conv1d.conv.weight",
+                                             "conv1d.conv.bias",
+                                             "fgate.weight",
+                                             "igate.weight",
+                                             "zgate.weight",
+                                             "ogate.weight",
+                                             "slstm_cell._recurrent_kernel_",
+                                             "slstm_cell._bias_",
+                                             "group_norm.weight"};
   EXPECT_EQ(names, expected);
   EXPECT_EQ(make_layer(0)->named_parameters().size(), expected.size() - 2);
 }
@@ -43,9 +49,8 @@ TEST(sLSTMLayer, MirrorsTheOfficialWiring) {
   // conv + SiLU feed fgate and igate, the raw input zgate and ogate; the projections go to the
   // cell's slots (i, f, z, o) in the order (fgate, igate, zgate, ogate).
   const torch::Tensor x_conv = torch::silu(layer->conv1d(x));
-  const torch::Tensor wx = torch::cat({layer->fgate(x_conv), layer->igate(x_conv), layer->zgate(x),
-                                       layer->ogate(x)},
-                                      -1);
+  const torch::Tensor wx = torch::cat(
+      {layer->fgate(x_conv), layer->igate(x_conv), layer->zgate(x), layer->ogate(x)}, -1);
   const torch::Tensor y = layer->slstm_cell(wx).first;  // [B, NH, S, DH]
   const torch::Tensor expected = layer->group_norm(y).transpose(1, 2).reshape({2, 7, 16});
   EXPECT_LT(max_abs_diff(layer(x), expected), 1e-6);
@@ -73,8 +78,10 @@ TEST(sLSTMLayer, PiecesAndStepsEqualTheWholeSequence) {
       state = s;
     }
     EXPECT_LT(max_abs_diff(torch::cat(ys, 1), y), 1e-5);
-    for (auto [a, b] : {std::pair{state.y, state_full.y}, {state.c, state_full.c},
-                        {state.n, state_full.n}, {state.m, state_full.m}})
+    for (auto [a, b] : {std::pair{state.y, state_full.y},
+                        {state.c, state_full.c},
+                        {state.n, state_full.n},
+                        {state.m, state_full.m}})
       EXPECT_LT(max_abs_diff(a, b), 1e-5);
     EXPECT_EQ(state.y.sizes(), torch::IntArrayRef({3, 16}));
     if (kernel_size > 0) {

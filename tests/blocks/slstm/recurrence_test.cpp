@@ -238,8 +238,8 @@ TEST(sLSTMRecurrence, PiecesWithCarriedStateEqualOnePiece) {
   torch::Tensor state = in.state0;
   std::vector<torch::Tensor> ys;
   for (int64_t t = 0; t < 20; ++t) {
-    auto [y_t, s] = recurrence_vanilla(in.wx.slice(0, t, t + 1), state, in.R, in.bias,
-                                       options_for(4));
+    auto [y_t, s] =
+        recurrence_vanilla(in.wx.slice(0, t, t + 1), state, in.R, in.bias, options_for(4));
     ys.push_back(y_t);
     state = s;
   }
@@ -282,20 +282,24 @@ TEST(sLSTMRecurrence, AtenPathEqualsCpuLoops) {
   for (bool zero_state : {false, true}) {
     const Inputs in = make_inputs(13, 3, 4, 3, zero_state);
     const bool quirk = zero_state;
-    const auto cpu = detail::recurrence_forward_cpu(in.wx, in.state0, in.R, in.bias, options,
-                                                    quirk, true);
-    const auto aten = detail::recurrence_forward_aten(in.wx, in.state0, in.R, in.bias, options,
-                                                      quirk, true);
-    for (auto [a, b] : {std::pair{cpu.y, aten.y}, {cpu.c, aten.c}, {cpu.n, aten.n},
-                        {cpu.m, aten.m}, {cpu.raw, aten.raw}})
+    const auto cpu =
+        detail::recurrence_forward_cpu(in.wx, in.state0, in.R, in.bias, options, quirk, true);
+    const auto aten =
+        detail::recurrence_forward_aten(in.wx, in.state0, in.R, in.bias, options, quirk, true);
+    for (auto [a, b] : {std::pair{cpu.y, aten.y},
+                        {cpu.c, aten.c},
+                        {cpu.n, aten.n},
+                        {cpu.m, aten.m},
+                        {cpu.raw, aten.raw}})
       EXPECT_LT(max_rel_diff(a, b), 1e-13);
-    const torch::Tensor grad_y = torch::randn_like(cpu.y), grad_final = torch::randn_like(in.state0);
+    const torch::Tensor grad_y = torch::randn_like(cpu.y),
+                        grad_final = torch::randn_like(in.state0);
     for (bool cut : {false, true}) {
       options.gradient_recurrent_cut = cut;
-      const auto g_cpu = detail::recurrence_backward_cpu(cpu, in.state0, in.R, grad_y, grad_final,
-                                                         options, quirk);
-      const auto g_aten = detail::recurrence_backward_aten(cpu, in.state0, in.R, grad_y,
-                                                           grad_final, options, quirk);
+      const auto g_cpu =
+          detail::recurrence_backward_cpu(cpu, in.state0, in.R, grad_y, grad_final, options, quirk);
+      const auto g_aten = detail::recurrence_backward_aten(cpu, in.state0, in.R, grad_y, grad_final,
+                                                           options, quirk);
       EXPECT_LT(max_rel_diff(g_cpu.d_wx, g_aten.d_wx), 1e-12);
       EXPECT_LT(max_rel_diff(g_cpu.d_state0, g_aten.d_state0), 1e-12);
     }
