@@ -1,0 +1,234 @@
+// Shared pieces of the persistent sLSTM kernels: the launch plan (how a head's units and the batch
+// are split over blocks), the per-group barrier, element conversion and the gate nonlinearities.
+//
+// Work split: a "group" is one head times one batch tile; its K blocks each own U hidden units of
+// the head (all four gate rows of those units, so the pointwise step needs no exchange) and keep
+// that slice of R in shared memory for the whole sequence. Per step a block multiplies its slice
+// with the previous hidden state of the group (staged in shared memory), applies the pointwise cell
+// update for its units, publishes y_t (or dg_t in the backward pass) through global memory and
+// meets the other K-1 blocks of its group at a barrier. Groups are independent; they run in waves
+// when they do not all fit on the device at once. Inside a block a "tile" is one unit times four
+// batch rows; KS consecutive lanes split the reduction dimension of a tile and combine through warp
+// shuffles.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <string>
+
+#include "slstm/slstm_kernels.h"
+
+namespace xlstm::kernels::slstm::detail {
+
+constexpr int kThreads = 256;
+constexpr int kBatchGroup = 4;  // batch rows per tile
+constexpr int kPad = 4;         // floats of padding per shared-memory row (bank spread)
+
+inline int ceil_div(int a, int b) {
+  return (a + b - 1) / b;
+}
+inline int round_up(int a, int b) {
+  return ceil_div(a, b) * b;
+}
+
+enum class Direction { kForward, kBackward };
+
+struct Plan {
+  int batch_tile = 0;  // BT: batch rows per group
+  int units = 0;       // U: hidden units per block
+  int slices = 0;      // K: blocks per group
+  int groups = 0;      // num_heads * ceil(batch / BT)
+  int split_k = 1;     // KS: lanes per tile
+  int tiles = 0;       // U * ceil(BT / 4)
+  int ld = 0;          // shared-memory row stride in floats
+  std::size_t smem_bytes = 0;
+};
+
+// Forward rows are the 4*U gate rows of length DH; backward rows are the U columns of R (length
+// 4*DH) and the tile holds dg_{t+1} (length 4*DH per batch row).
+inline std::size_t smem_bytes(Direction dir, int head_dim, int units, int batch_tile) {
+  const int bt4 = round_up(batch_tile, kBatchGroup);
+  if (dir == Direction::kForward) {
+    const std::size_t ld = head_dim + kPad;
+    return sizeof(float) * ((4 * units + bt4) * ld + 3 * units * batch_tile + 4 * units);
+  }
+  const std::size_t ld = 4 * head_dim + kPad;
+  return sizeof(float) * ((units + bt4) * ld + 2 * units * batch_tile);
+}
+
+struct DeviceLimits {
+  int sms = 0;
+  int smem_optin = 0;
+};
+
+inline cudaError_t device_limits(DeviceLimits* limits) {
+  int device = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&limits->sms, cudaDevAttrMultiProcessorCount, device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&limits->smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                                 device);
+  return err;
+}
+
+// Chooses the batch tile and units per block that minimise an estimate of the time per step: the
+// block's multiply-adds plus a fixed cost for the barrier, times the number of waves. Returns a
+// plan with slices == 0 when nothing fits.
+inline Plan make_plan(Direction dir, const Sizes& s, const DeviceLimits& lim) {
+  const int dh = s.head_dim;
+  const double barrier_cycles = 3000.0, fma_per_cycle = 128.0;
+  Plan best;
+  double best_cost = 0.0;
+  // Batch tiles: the whole batch when it is tiny, else 4, 8, 16, 32 up to the first that covers it.
+  int candidates[4] = {std::min(s.batch, 4), 0, 0, 0};
+  for (int i = 1; i < 4 && candidates[i - 1] < s.batch; ++i) candidates[i] = 2 * candidates[i - 1];
+  for (int bt : candidates) {
+    if (bt == 0) break;
+    const int groups = s.num_heads * ceil_div(s.batch, bt);
+    int max_units = 0;
+    while (max_units < dh &&
+           smem_bytes(dir, dh, max_units + 1, bt) <= static_cast<std::size_t>(lim.smem_optin))
+      ++max_units;
+    if (max_units == 0) continue;
+    const int slices_if_one_wave = std::max(1, lim.sms / groups);
+    int units = std::min(max_units, ceil_div(dh, slices_if_one_wave));
+    const int slices = ceil_div(dh, units);
+    if (slices > lim.sms) continue;  // a group must be co-resident
+    units = ceil_div(dh, slices);
+    const int waves = ceil_div(groups * slices, lim.sms);
+    const double cost =
+        waves * (barrier_cycles + 4.0 * units * round_up(bt, 4) * dh / fma_per_cycle);
+    if (best.slices == 0 || cost < best_cost) {
+      best_cost = cost;
+      best.batch_tile = bt;
+      best.units = units;
+      best.slices = slices;
+      best.groups = groups;
+    }
+  }
+  if (best.slices == 0) return best;
+  best.tiles = best.units * ceil_div(best.batch_tile, kBatchGroup);
+  const int chunks = dir == Direction::kForward ? dh / 4 : dh;  // float4 chunks per row
+  best.split_k = 32;
+  while (best.split_k > 1 && (best.tiles * best.split_k > kThreads || best.split_k > chunks))
+    best.split_k /= 2;
+  best.ld = (dir == Direction::kForward ? dh : 4 * dh) + kPad;
+  best.smem_bytes = smem_bytes(dir, dh, best.units, best.batch_tile);
+  return best;
+}
+
+inline std::string check_sizes(const Sizes& s) {
+  if (s.steps < 1 || s.batch < 1 || s.num_heads < 1)
+    return "steps, batch and num_heads must be positive (got S=" + std::to_string(s.steps) +
+           ", B=" + std::to_string(s.batch) + ", NH=" + std::to_string(s.num_heads) + ")";
+  if (s.head_dim < 4 || s.head_dim % 4 != 0)
+    return "head_dim must be a positive multiple of 4 (got " + std::to_string(s.head_dim) + ")";
+  return {};
+}
+
+// ---- device helpers -----------------------------------------------------------------------------
+
+template <typename T>
+__device__ __forceinline__ float to_float(T v);
+template <>
+__device__ __forceinline__ float to_float<float>(float v) {
+  return v;
+}
+template <>
+__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
+template <>
+__device__ __forceinline__ float to_float<__half>(__half v) {
+  return __half2float(v);
+}
+
+template <typename T>
+__device__ __forceinline__ T from_float(float v);
+template <>
+__device__ __forceinline__ float from_float<float>(float v) {
+  return v;
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+  return __float2bfloat16(v);
+}
+template <>
+__device__ __forceinline__ __half from_float<__half>(float v) {
+  return __float2half(v);
+}
+
+__device__ __forceinline__ float sigmoid(float x) {
+  return 1.f / (1.f + expf(-x));
+}
+__device__ __forceinline__ float logsigmoid(float x) {
+  return x < 0.f ? x - log1pf(expf(x)) : -log1pf(expf(-x));
+}
+__device__ __forceinline__ float dot4(float4 a, float4 b) {
+  return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
+}
+
+__device__ __forceinline__ unsigned load_acquire(const unsigned* p) {
+  unsigned v;
+  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+
+// All blocks of a group arrive once per step; `target` = blocks per group * steps done so far. The
+// fences make this block's global writes visible before the arrival and the others' after the wait.
+__device__ __forceinline__ void group_barrier(unsigned* counter, unsigned target) {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    atomicAdd(counter, 1u);
+    while (load_acquire(counter) < target) {
+    }
+    __threadfence();
+  }
+  __syncthreads();
+}
+
+// Copies `rows` rows of `row_floats` floats (global row stride `src_stride`, rows past `valid_rows`
+// zero) into shared memory with row stride `ld`, bypassing L1 (other blocks wrote the source).
+__device__ __forceinline__ void stage_rows(float* dst, int ld, const float* src,
+                                           std::size_t src_stride, int rows, int valid_rows,
+                                           int row_floats) {
+  const int chunks = row_floats / 4;
+  for (int i = threadIdx.x; i < rows * chunks; i += kThreads) {
+    const int row = i / chunks, c = i % chunks;
+    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (row < valid_rows) v = __ldcg(reinterpret_cast<const float4*>(src + row * src_stride) + c);
+    *reinterpret_cast<float4*>(dst + row * ld + 4 * c) = v;
+  }
+}
+
+// Launches `kernel` cooperatively (all blocks of a wave co-resident) over groups in waves.
+template <typename Params>
+cudaError_t launch_waves(void (*kernel)(Params), Params params, const Plan& plan,
+                         const DeviceLimits& lim, cudaStream_t stream) {
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         static_cast<int>(plan.smem_bytes));
+  if (err != cudaSuccess) return err;
+  int per_sm = 0;
+  err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, plan.smem_bytes);
+  if (err != cudaSuccess) return err;
+  const int groups_per_wave = per_sm * lim.sms / plan.slices;
+  if (groups_per_wave < 1) return cudaErrorCooperativeLaunchTooLarge;
+  for (int g0 = 0; g0 < plan.groups; g0 += groups_per_wave) {
+    params.group0 = g0;
+    const int groups = std::min(groups_per_wave, plan.groups - g0);
+    void* args[] = {&params};
+    err = cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(kernel),
+                                      dim3(groups * plan.slices), dim3(kThreads), args,
+                                      plan.smem_bytes, stream);
+    if (err != cudaSuccess) return err;
+  }
+  return cudaSuccess;
+}
+
+}  // namespace xlstm::kernels::slstm::detail
