@@ -1,15 +1,22 @@
 // Shared pieces of the persistent sLSTM kernels: the launch plan (how a head's units and the batch
-// are split over blocks), the per-group barrier, element conversion and the gate nonlinearities.
+// are split over blocks), the group barrier, element conversion and the gate nonlinearities.
 //
 // Work split: a "group" is one head times one batch tile; its K blocks each own U hidden units of
 // the head (all four gate rows of those units, so the pointwise step needs no exchange) and keep
 // that slice of R in shared memory for the whole sequence. Per step a block multiplies its slice
 // with the previous hidden state of the group (staged in shared memory), applies the pointwise cell
-// update for its units, publishes y_t (or dg_t in the backward pass) through global memory and
-// meets the other K-1 blocks of its group at a barrier. Groups are independent; they run in waves
-// when they do not all fit on the device at once. Inside a block a "tile" is one unit times four
-// batch rows; KS consecutive lanes split the reduction dimension of a tile and combine through warp
-// shuffles.
+// update for its units, publishes y_t (dg_t in the backward pass) and meets the other K-1 blocks of
+// its group. Groups are independent. Inside a block a "tile" is one unit times four batch rows; KS
+// consecutive lanes split the reduction dimension of a tile and combine through warp shuffles; each
+// thread owns at most one tile, so it loads its next step's inputs before the barrier.
+//
+// Two ways to exchange a step's results within a group:
+// - cluster (sm_90, at most 16 blocks per group): the group is a thread-block cluster; blocks
+// publish
+//   into their own shared memory, meet at the hardware cluster barrier and read each other's shared
+//   memory (distributed shared memory). Clusters are scheduled whole.
+// - global (any GPU): blocks publish through global memory (L2) and meet at an atomic counter; the
+//   launch is cooperative so that all blocks of a wave are resident, groups run in waves.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -38,6 +45,7 @@ inline int round_up(int a, int b) {
 enum class Direction { kForward, kBackward };
 
 struct Plan {
+  bool cluster = false;
   int batch_tile = 0;  // BT: batch rows per group
   int units = 0;       // U: hidden units per block
   int slices = 0;      // K: blocks per group
@@ -46,23 +54,38 @@ struct Plan {
   int tiles = 0;       // U * ceil(BT / 4)
   int ld = 0;          // shared-memory row stride in floats
   std::size_t smem_bytes = 0;
+  double cost = 0.0;  // estimated cycles per step
 };
+
+// The part of a plan that the kernels read (group0: first group of the launch).
+struct Split {
+  int cluster, batch_tile, units, slices, split_k, tiles, ld, group0;
+};
+
+inline Split split_of(const Plan& p) {
+  return {p.cluster ? 1 : 0, p.batch_tile, p.units, p.slices, p.split_k, p.tiles, p.ld, 0};
+}
 
 // Forward rows are the 4*U gate rows of length DH; backward rows are the U columns of R (length
 // 4*DH) and the tile holds dg_{t+1} (length 4*DH per batch row).
+// Both end with the cluster mode's two publish buffers ([2][BT][U] y values, [2][BT][4][U] dg).
 inline std::size_t smem_bytes(Direction dir, int head_dim, int units, int batch_tile) {
   const int bt4 = round_up(batch_tile, kBatchGroup);
   if (dir == Direction::kForward) {
     const std::size_t ld = head_dim + kPad;
-    return sizeof(float) * ((4 * units + bt4) * ld + 3 * units * batch_tile + 4 * units);
+    return sizeof(float) *
+           ((4 * units + bt4) * ld + 3 * units * batch_tile + 4 * units + 2 * batch_tile * units);
   }
   const std::size_t ld = 4 * head_dim + kPad;
-  return sizeof(float) * ((units + bt4) * ld + 2 * units * batch_tile);
+  return sizeof(float) * ((units + bt4) * ld + 2 * units * batch_tile + 8 * batch_tile * units);
 }
+
+constexpr int kMaxClusterBlocks = 16;  // non-portable cluster size on sm_90
 
 struct DeviceLimits {
   int sms = 0;
   int smem_optin = 0;
+  int major = 0;
 };
 
 inline cudaError_t device_limits(DeviceLimits* limits) {
@@ -73,15 +96,18 @@ inline cudaError_t device_limits(DeviceLimits* limits) {
   if (err == cudaSuccess)
     err = cudaDeviceGetAttribute(&limits->smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin,
                                  device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&limits->major, cudaDevAttrComputeCapabilityMajor, device);
   return err;
 }
 
 // Chooses the batch tile and units per block that minimise an estimate of the time per step: the
 // block's multiply-adds plus a fixed cost for the barrier, times the number of waves. Returns a
 // plan with slices == 0 when nothing fits.
-inline Plan make_plan(Direction dir, const Sizes& s, const DeviceLimits& lim) {
+inline Plan make_plan(Direction dir, const Sizes& s, const DeviceLimits& lim, bool cluster) {
   const int dh = s.head_dim;
-  const double barrier_cycles = 3000.0, fma_per_cycle = 128.0;
+  const double barrier_cycles = cluster ? 1000.0 : 3000.0, fma_per_cycle = 128.0;
+  const int max_slices = cluster ? kMaxClusterBlocks : lim.sms;
   Plan best;
   double best_cost = 0.0;
   // Batch tiles: the whole batch when it is tiny, else 4, 8, 16, 32 up to the first that covers it.
@@ -94,11 +120,12 @@ inline Plan make_plan(Direction dir, const Sizes& s, const DeviceLimits& lim) {
     while (max_units < dh &&
            smem_bytes(dir, dh, max_units + 1, bt) <= static_cast<std::size_t>(lim.smem_optin))
       ++max_units;
+    max_units = std::min(max_units, kThreads / ceil_div(bt, kBatchGroup));  // one tile a thread
     if (max_units == 0) continue;
     const int slices_if_one_wave = std::max(1, lim.sms / groups);
     int units = std::min(max_units, ceil_div(dh, slices_if_one_wave));
     const int slices = ceil_div(dh, units);
-    if (slices > lim.sms) continue;  // a group must be co-resident
+    if (slices > max_slices) continue;  // a group must be co-resident
     units = ceil_div(dh, slices);
     const int waves = ceil_div(groups * slices, lim.sms);
     const double cost =
@@ -112,11 +139,13 @@ inline Plan make_plan(Direction dir, const Sizes& s, const DeviceLimits& lim) {
     }
   }
   if (best.slices == 0) return best;
+  best.cluster = cluster;
   best.tiles = best.units * ceil_div(best.batch_tile, kBatchGroup);
   const int chunks = dir == Direction::kForward ? dh / 4 : dh;  // float4 chunks per row
   best.split_k = 32;
   while (best.split_k > 1 && (best.tiles * best.split_k > kThreads || best.split_k > chunks))
     best.split_k /= 2;
+  best.cost = best_cost;
   best.ld = (dir == Direction::kForward ? dh : 4 * dh) + kPad;
   best.smem_bytes = smem_bytes(dir, dh, best.units, best.batch_tile);
   return best;
@@ -164,10 +193,10 @@ __device__ __forceinline__ __half from_float<__half>(float v) {
 }
 
 __device__ __forceinline__ float sigmoid(float x) {
-  return 1.f / (1.f + expf(-x));
+  return 1.f / (1.f + __expf(-x));
 }
 __device__ __forceinline__ float logsigmoid(float x) {
-  return x < 0.f ? x - log1pf(expf(x)) : -log1pf(expf(-x));
+  return fminf(x, 0.f) - log1pf(__expf(-fabsf(x)));
 }
 __device__ __forceinline__ float dot4(float4 a, float4 b) {
   return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
@@ -179,16 +208,36 @@ __device__ __forceinline__ unsigned load_acquire(const unsigned* p) {
   return v;
 }
 
+// Cluster mode: barrier of all threads of the cluster; the release / acquire pair orders the
+// shared-memory writes before it with the peers' reads after it.
+__device__ __forceinline__ void cluster_sync() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile(
+      "barrier.cluster.arrive.release.aligned;\n\t"
+      "barrier.cluster.wait.acquire.aligned;" ::
+          : "memory");
+#endif
+}
+
+// Cluster mode: the address of `p` (this block's shared memory) in the block of cluster rank
+// `rank`.
+__device__ __forceinline__ const float* cluster_peer(const float* p, int rank) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  return static_cast<const float*>(__cluster_map_shared_rank(const_cast<float*>(p), rank));
+#else
+  return p;
+#endif
+}
+
 // All blocks of a group arrive once per step; `target` = blocks per group * steps done so far. The
-// fences make this block's global writes visible before the arrival and the others' after the wait.
+// release arrival (after the block barrier) publishes the block's global writes, the acquire poll
+// makes the others' visible.
 __device__ __forceinline__ void group_barrier(unsigned* counter, unsigned target) {
   __syncthreads();
   if (threadIdx.x == 0) {
-    __threadfence();
-    atomicAdd(counter, 1u);
+    asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(counter) : "memory");
     while (load_acquire(counter) < target) {
     }
-    __threadfence();
   }
   __syncthreads();
 }
@@ -207,7 +256,39 @@ __device__ __forceinline__ void stage_rows(float* dst, int ld, const float* src,
   }
 }
 
-// Launches `kernel` cooperatively (all blocks of a wave co-resident) over groups in waves.
+// Cluster mode: one cluster per group. Returns cudaErrorNotSupported (nothing launched) when the
+// device cannot hold such a cluster, so that the caller can fall back to the global mode.
+template <typename Params>
+cudaError_t launch_clusters(void (*kernel)(Params), Params params, const Plan& plan,
+                            cudaStream_t stream) {
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         static_cast<int>(plan.smem_bytes));
+  if (err == cudaSuccess && plan.slices > 8)
+    err = cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+  if (err != cudaSuccess) return err;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(plan.groups * plan.slices);
+  config.blockDim = dim3(kThreads);
+  config.dynamicSmemBytes = plan.smem_bytes;
+  config.stream = stream;
+  cudaLaunchAttribute attribute;
+  attribute.id = cudaLaunchAttributeClusterDimension;
+  attribute.val.clusterDim.x = plan.slices;
+  attribute.val.clusterDim.y = 1;
+  attribute.val.clusterDim.z = 1;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  int clusters = 0;
+  err = cudaOccupancyMaxActiveClusters(&clusters, kernel, &config);
+  if (err != cudaSuccess || clusters < 1) {
+    cudaGetLastError();  // the query's error is not sticky; clear it
+    return cudaErrorNotSupported;
+  }
+  params.split = split_of(plan);
+  return cudaLaunchKernelEx(&config, kernel, params);
+}
+
+// Global mode: launches `kernel` cooperatively (all blocks of a wave co-resident), groups in waves.
 template <typename Params>
 cudaError_t launch_waves(void (*kernel)(Params), Params params, const Plan& plan,
                          const DeviceLimits& lim, cudaStream_t stream) {
@@ -219,8 +300,9 @@ cudaError_t launch_waves(void (*kernel)(Params), Params params, const Plan& plan
   if (err != cudaSuccess) return err;
   const int groups_per_wave = per_sm * lim.sms / plan.slices;
   if (groups_per_wave < 1) return cudaErrorCooperativeLaunchTooLarge;
+  params.split = split_of(plan);
   for (int g0 = 0; g0 < plan.groups; g0 += groups_per_wave) {
-    params.group0 = g0;
+    params.split.group0 = g0;
     const int groups = std::min(groups_per_wave, plan.groups - g0);
     void* args[] = {&params};
     err = cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(kernel),
@@ -229,6 +311,29 @@ cudaError_t launch_waves(void (*kernel)(Params), Params params, const Plan& plan
     if (err != cudaSuccess) return err;
   }
   return cudaSuccess;
+}
+
+// The cheaper of the two modes by the plan's estimate; cluster mode only on sm_90 and newer.
+inline Plan choose_plan(Direction dir, const Sizes& s, const DeviceLimits& lim,
+                        bool allow_cluster) {
+  const Plan global = make_plan(dir, s, lim, false);
+  if (lim.major < 9 || !allow_cluster) return global;
+  const Plan cluster = make_plan(dir, s, lim, true);
+  if (cluster.slices == 0) return global;
+  return global.slices == 0 || cluster.cost <= global.cost ? cluster : global;
+}
+
+// Launches in the planned mode, falling back to the global mode when no cluster fits.
+template <typename Params>
+cudaError_t launch(void (*kernel)(Params), Params params, Plan plan, Direction dir, const Sizes& s,
+                   const DeviceLimits& lim, cudaStream_t stream) {
+  if (plan.cluster) {
+    const cudaError_t err = launch_clusters(kernel, params, plan, stream);
+    if (err != cudaErrorNotSupported) return err;
+    plan = make_plan(dir, s, lim, false);
+    if (plan.slices == 0) return cudaErrorInvalidConfiguration;
+  }
+  return launch_waves(kernel, params, plan, lim, stream);
 }
 
 }  // namespace xlstm::kernels::slstm::detail

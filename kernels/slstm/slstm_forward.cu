@@ -12,8 +12,8 @@ namespace detail {
 namespace {
 
 struct ForwardParams {
+  Split split;
   int steps, batch, num_heads, head_dim, hidden;
-  int batch_tile, units, slices, split_k, tiles, ld, group0;
   const void* wx;
   const float* r;
   const float* bias;
@@ -28,9 +28,9 @@ struct ForwardParams {
   float clipval;
 };
 
-// Where y_t (float32) is published to the other blocks: the saved states when training, else a
-// two-slot ring (a slot is rewritten only after every block has passed the barrier that follows its
-// last read).
+// Global mode: where y_t (float32) is published, the saved states when training, else a two-slot
+// ring (a slot is rewritten only after every block has passed the barrier that follows its last
+// read).
 __device__ __forceinline__ float* published_y(const ForwardParams& p, int t) {
   const std::size_t bh = static_cast<std::size_t>(p.batch) * p.hidden;
   if (p.saved_states) return p.saved_states + (t + 1) * 4 * bh;
@@ -38,20 +38,22 @@ __device__ __forceinline__ float* published_y(const ForwardParams& p, int t) {
 }
 
 template <typename T>
-__global__ void __launch_bounds__(kThreads) forward_kernel(ForwardParams p) {
+__global__ void __launch_bounds__(kThreads, 1) forward_kernel(ForwardParams p) {
   extern __shared__ float4 smem4[];
-  const int group = p.group0 + blockIdx.x / p.slices, slice = blockIdx.x % p.slices;
-  const int head = group % p.num_heads, b0 = (group / p.num_heads) * p.batch_tile;
-  const int u0 = slice * p.units, nu = min(p.units, p.head_dim - u0);
-  const int nb = min(p.batch_tile, p.batch - b0);
-  const int bt4 = (p.batch_tile + 3) / 4 * 4, ld = p.ld, dh = p.head_dim, H = p.hidden;
+  const Split& sp = p.split;
+  const int group = sp.group0 + blockIdx.x / sp.slices, slice = blockIdx.x % sp.slices;
+  const int head = group % p.num_heads, b0 = (group / p.num_heads) * sp.batch_tile;
+  const int U = sp.units, BT = sp.batch_tile, u0 = slice * U, nu = min(U, p.head_dim - u0);
+  const int nb = min(BT, p.batch - b0);
+  const int bt4 = (BT + 3) / 4 * 4, ld = sp.ld, dh = p.head_dim, H = p.hidden;
   const std::size_t bh = static_cast<std::size_t>(p.batch) * H;
   float* rs = reinterpret_cast<float*>(smem4);  // [4U][ld]: rows (unit, gate)
-  float* ys = rs + 4 * p.units * ld;            // [BT4][ld]: y_{t-1} of the batch tile
+  float* ys = rs + 4 * U * ld;                  // [BT4][ld]: y_{t-1} of the batch tile
   float* cs = ys + bt4 * ld;                    // [U][BT] cell states
-  float* ns = cs + p.units * p.batch_tile;
-  float* ms = ns + p.units * p.batch_tile;
-  float* bs = ms + p.units * p.batch_tile;  // [4][U]
+  float* ns = cs + U * BT;
+  float* ms = ns + U * BT;
+  float* bs = ms + U * BT;  // [4][U] bias
+  float* pub = bs + 4 * U;  // cluster mode: [2][BT][U] published y_t
   const int tid = threadIdx.x;
 
   const float* r_block = p.r + (static_cast<std::size_t>(head) * dh + u0) * 4 * dh;
@@ -61,109 +63,123 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(ForwardParams p) {
         reinterpret_cast<const float4*>(r_block + static_cast<std::size_t>(row) * dh)[c];
   }
   for (int i = tid; i < 4 * nu; i += kThreads)
-    bs[(i / nu) * p.units + i % nu] = p.bias[(i / nu) * H + head * dh + u0 + i % nu];
+    bs[(i / nu) * U + i % nu] = p.bias[(i / nu) * H + head * dh + u0 + i % nu];
   for (int i = tid; i < nu * nb; i += kThreads) {
     const int u = i / nb, bl = i % nb;
     const std::size_t idx = static_cast<std::size_t>(b0 + bl) * H + head * dh + u0 + u;
-    cs[u * p.batch_tile + bl] = p.state0[bh + idx];
-    ns[u * p.batch_tile + bl] = p.state0[2 * bh + idx];
-    ms[u * p.batch_tile + bl] = p.state0[3 * bh + idx];
+    cs[u * BT + bl] = p.state0[bh + idx];
+    ns[u * BT + bl] = p.state0[2 * bh + idx];
+    ms[u * BT + bl] = p.state0[3 * bh + idx];
   }
   stage_rows(ys, ld, p.state0 + static_cast<std::size_t>(b0) * H + head * dh, H, bt4, nb, dh);
   const bool zero_start = *p.start_from_zero != 0;
   const T* wx = static_cast<const T*>(p.wx);
   T* y_out = static_cast<T*>(p.y);
 
-  const int ks = p.split_k, lane_k = tid % ks, tiles_per_pass = kThreads / ks;
-  const int passes = (p.tiles + tiles_per_pass - 1) / tiles_per_pass;
+  // This thread's tile (unit u, batch rows bg*4..bg*4+3) and the rows whose update it finishes.
+  const int ks = sp.split_k, lane_k = tid % ks, tile = tid / ks;
+  const int u = tile % U, bg = tile / U;
+  const bool valid = tile < sp.tiles && u < nu;
+  bool mine[4];
+#pragma unroll
+  for (int bb = 0; bb < 4; ++bb) mine[bb] = valid && bb % ks == lane_k && bg * 4 + bb < nb;
+  float wxv[4][4];  // [batch row][gate] input projections of the coming step
+  const auto load_wx = [&](int t) {
+#pragma unroll
+    for (int bb = 0; bb < 4; ++bb) {
+      const std::size_t o =
+          (static_cast<std::size_t>(t) * p.batch + b0 + bg * 4 + bb) * 4 * H + head * dh + u0 + u;
+#pragma unroll
+      for (int g = 0; g < 4; ++g) wxv[bb][g] = mine[bb] ? to_float(wx[o + g * H]) : 0.f;
+    }
+  };
+  load_wx(0);
+  __syncthreads();  // ys, rs, states
+
   for (int t = 0; t < p.steps; ++t) {
-    __syncthreads();  // ys holds y_{t-1}
-    for (int pass = 0; pass < passes; ++pass) {
-      const int tile = pass * tiles_per_pass + tid / ks;
-      const int u = tile % p.units, bg = tile / p.units;
-      const bool valid = tile < p.tiles && u < nu;
-      // Prefetch the input projections of the batch rows this lane finishes.
-      float wxv[4][4];
+    float acc[4][4] = {};  // [gate][batch row]
+    if (valid) {
+      const float* rrow = rs + u * 4 * ld;
+      const float* yrow = ys + bg * 4 * ld;
+      for (int c = lane_k; c < dh / 4; c += ks) {
+        float4 rv[4], yv[4];
 #pragma unroll
-      for (int bb = 0; bb < 4; ++bb) {
-        const int bl = bg * 4 + bb;
-        const bool mine = valid && bb % ks == lane_k && bl < nb;
-        const std::size_t o =
-            (static_cast<std::size_t>(t) * p.batch + b0 + bl) * 4 * H + head * dh + u0 + u;
+        for (int g = 0; g < 4; ++g) rv[g] = *reinterpret_cast<const float4*>(rrow + g * ld + 4 * c);
 #pragma unroll
-        for (int g = 0; g < 4; ++g) wxv[bb][g] = mine ? to_float(wx[o + g * H]) : 0.f;
-      }
-      float acc[4][4] = {};  // [gate][batch row]
-      if (valid) {
-        const float* rrow = rs + u * 4 * ld;
-        const float* yrow = ys + bg * 4 * ld;
-        for (int c = lane_k; c < dh / 4; c += ks) {
-          float4 rv[4], yv[4];
-#pragma unroll
-          for (int g = 0; g < 4; ++g)
-            rv[g] = *reinterpret_cast<const float4*>(rrow + g * ld + 4 * c);
-#pragma unroll
-          for (int bb = 0; bb < 4; ++bb)
-            yv[bb] = *reinterpret_cast<const float4*>(yrow + bb * ld + 4 * c);
-#pragma unroll
-          for (int g = 0; g < 4; ++g)
-#pragma unroll
-            for (int bb = 0; bb < 4; ++bb) acc[g][bb] += dot4(rv[g], yv[bb]);
-        }
-      }
-      for (int off = ks / 2; off > 0; off /= 2)
+        for (int bb = 0; bb < 4; ++bb)
+          yv[bb] = *reinterpret_cast<const float4*>(yrow + bb * ld + 4 * c);
 #pragma unroll
         for (int g = 0; g < 4; ++g)
 #pragma unroll
-          for (int bb = 0; bb < 4; ++bb)
-            acc[g][bb] += __shfl_xor_sync(0xffffffffu, acc[g][bb], off);
-#pragma unroll
-      for (int bb = 0; bb < 4; ++bb) {
-        const int bl = bg * 4 + bb;
-        if (!(valid && bb % ks == lane_k && bl < nb)) continue;
-        const int s = u * p.batch_tile + bl;
-        const float iraw = wxv[bb][0] + acc[0][bb] + bs[u];
-        const float fraw = wxv[bb][1] + acc[1][bb] + bs[p.units + u];
-        const float zraw = wxv[bb][2] + acc[2][bb] + bs[2 * p.units + u];
-        const float oraw = wxv[bb][3] + acc[3][bb] + bs[3 * p.units + u];
-        const float logf = ms[s] + logsigmoid(fraw);
-        const float m = (t == 0 && zero_start) ? iraw : fmaxf(iraw, logf);
-        const float ig = fminf(expf(iraw - m), 1.f), fg = fminf(expf(logf - m), 1.f);
-        const float z = tanhf(zraw), og = sigmoid(oraw);
-        const float c = fg * cs[s] + ig * z, n = fg * ns[s] + ig;
-        float y = og * c / n;
-        if (p.clipval > 0.f) y = fminf(fmaxf(y, -p.clipval), p.clipval);
-        cs[s] = c;
-        ns[s] = n;
-        ms[s] = m;
-        const std::size_t idx = static_cast<std::size_t>(b0 + bl) * H + head * dh + u0 + u;
-        y_out[t * bh + idx] = from_float<T>(y);
-        __stcg(published_y(p, t) + idx, y);
-        if (p.saved_states) {
-          float* st = p.saved_states + (t + 1) * 4 * bh + idx;
-          st[bh] = c;
-          st[2 * bh] = n;
-          st[3 * bh] = m;
-          float* gt = p.saved_gates + t * 4 * bh + idx;
-          gt[0] = ig;
-          gt[bh] = fraw;
-          gt[2 * bh] = z;
-          gt[3 * bh] = og;
-        }
-        if (t == p.steps - 1) {
-          p.final_state[idx] = y;
-          p.final_state[bh + idx] = c;
-          p.final_state[2 * bh + idx] = n;
-          p.final_state[3 * bh + idx] = m;
-        }
+          for (int bb = 0; bb < 4; ++bb) acc[g][bb] += dot4(rv[g], yv[bb]);
       }
     }
-    if (t + 1 < p.steps) {
-      group_barrier(p.counters + group, static_cast<unsigned>(p.slices * (t + 1)));
+    for (int off = ks / 2; off > 0; off /= 2)
+#pragma unroll
+      for (int g = 0; g < 4; ++g)
+#pragma unroll
+        for (int bb = 0; bb < 4; ++bb) acc[g][bb] += __shfl_xor_sync(0xffffffffu, acc[g][bb], off);
+#pragma unroll
+    for (int bb = 0; bb < 4; ++bb) {
+      if (!mine[bb]) continue;
+      const int bl = bg * 4 + bb, s = u * BT + bl;
+      const float iraw = wxv[bb][0] + acc[0][bb] + bs[u];
+      const float fraw = wxv[bb][1] + acc[1][bb] + bs[U + u];
+      const float zraw = wxv[bb][2] + acc[2][bb] + bs[2 * U + u];
+      const float oraw = wxv[bb][3] + acc[3][bb] + bs[3 * U + u];
+      const float logf = ms[s] + logsigmoid(fraw);
+      const float m = (t == 0 && zero_start) ? iraw : fmaxf(iraw, logf);
+      const float ig = fminf(__expf(iraw - m), 1.f), fg = fminf(__expf(logf - m), 1.f);
+      const float z = tanhf(zraw), og = sigmoid(oraw);
+      const float c = fg * cs[s] + ig * z, n = fg * ns[s] + ig;
+      float y = og * c / n;
+      if (p.clipval > 0.f) y = fminf(fmaxf(y, -p.clipval), p.clipval);
+      cs[s] = c;
+      ns[s] = n;
+      ms[s] = m;
+      const std::size_t idx = static_cast<std::size_t>(b0 + bl) * H + head * dh + u0 + u;
+      y_out[t * bh + idx] = from_float<T>(y);
+      if (sp.cluster)
+        pub[(t % 2) * BT * U + bl * U + u] = y;
+      else
+        __stcg(published_y(p, t) + idx, y);
+      if (p.saved_states) {
+        float* st = p.saved_states + (t + 1) * 4 * bh + idx;
+        if (sp.cluster) st[0] = y;
+        st[bh] = c;
+        st[2 * bh] = n;
+        st[3 * bh] = m;
+        float* gt = p.saved_gates + t * 4 * bh + idx;
+        gt[0] = ig;
+        gt[bh] = fraw;
+        gt[2 * bh] = z;
+        gt[3 * bh] = og;
+      }
+      if (t == p.steps - 1) {
+        p.final_state[idx] = y;
+        p.final_state[bh + idx] = c;
+        p.final_state[2 * bh + idx] = n;
+        p.final_state[3 * bh + idx] = m;
+      }
+    }
+    if (t + 1 == p.steps) break;
+    load_wx(t + 1);
+    if (sp.cluster) {
+      cluster_sync();
+      // y_t of unit k lives in the shared memory of block k / U of the cluster.
+      for (int i = tid; i < bt4 * dh; i += kThreads) {
+        const int bl = i / dh, k = i % dh;
+        ys[bl * ld + k] =
+            bl < nb ? *cluster_peer(pub + (t % 2) * BT * U + bl * U + k % U, k / U) : 0.f;
+      }
+    } else {
+      group_barrier(p.counters + group, static_cast<unsigned>(sp.slices * (t + 1)));
       stage_rows(ys, ld, published_y(p, t) + static_cast<std::size_t>(b0) * H + head * dh, H, bt4,
                  nb, dh);
     }
+    __syncthreads();  // ys holds y_t
   }
+  if (sp.cluster) cluster_sync();  // peers may still read this block's shared memory
 }
 
 }  // namespace
@@ -182,7 +198,7 @@ cudaError_t forward(const ForwardArgs& a, void* workspace, cudaStream_t stream) 
   cudaError_t err = device_limits(&lim);
   if (err != cudaSuccess) return err;
   const Sizes& s = a.sizes;
-  const Plan plan = make_plan(Direction::kForward, s, lim);
+  const Plan plan = choose_plan(Direction::kForward, s, lim, a.allow_cluster);
   if (plan.slices == 0) return cudaErrorInvalidConfiguration;
   ForwardParams p{};
   p.steps = s.steps;
@@ -190,12 +206,6 @@ cudaError_t forward(const ForwardArgs& a, void* workspace, cudaStream_t stream) 
   p.num_heads = s.num_heads;
   p.head_dim = s.head_dim;
   p.hidden = s.num_heads * s.head_dim;
-  p.batch_tile = plan.batch_tile;
-  p.units = plan.units;
-  p.slices = plan.slices;
-  p.split_k = plan.split_k;
-  p.tiles = plan.tiles;
-  p.ld = plan.ld;
   p.wx = a.wx;
   p.r = a.r_forward;
   p.bias = a.bias;
@@ -210,15 +220,15 @@ cudaError_t forward(const ForwardArgs& a, void* workspace, cudaStream_t stream) 
   p.y_ring = static_cast<float*>(workspace);
   p.counters =
       reinterpret_cast<unsigned*>(static_cast<char*>(workspace) + (ring + 255) / 256 * 256);
-  err = cudaMemsetAsync(p.counters, 0, sizeof(unsigned) * plan.groups, stream);
+  err = cudaMemsetAsync(p.counters, 0, sizeof(unsigned) * s.num_heads * s.batch, stream);
   if (err != cudaSuccess) return err;
   switch (a.element_type) {
     case ElementType::kFloat32:
-      return launch_waves(forward_kernel<float>, p, plan, lim, stream);
+      return launch(forward_kernel<float>, p, plan, Direction::kForward, s, lim, stream);
     case ElementType::kBFloat16:
-      return launch_waves(forward_kernel<__nv_bfloat16>, p, plan, lim, stream);
+      return launch(forward_kernel<__nv_bfloat16>, p, plan, Direction::kForward, s, lim, stream);
     case ElementType::kFloat16:
-      return launch_waves(forward_kernel<__half>, p, plan, lim, stream);
+      return launch(forward_kernel<__half>, p, plan, Direction::kForward, s, lim, stream);
   }
   return cudaErrorInvalidValue;
 }
@@ -230,7 +240,7 @@ std::string check_supported(const Sizes& sizes) {
   DeviceLimits lim;
   if (device_limits(&lim) != cudaSuccess) return "no CUDA device";
   for (Direction dir : {Direction::kForward, Direction::kBackward})
-    if (make_plan(dir, sizes, lim).slices == 0)
+    if (make_plan(dir, sizes, lim, false).slices == 0)
       return "head_dim " + std::to_string(sizes.head_dim) +
              " is too large: its tiles do not fit in shared memory (" +
              std::to_string(lim.smem_optin) +

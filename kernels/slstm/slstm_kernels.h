@@ -45,6 +45,7 @@ struct ForwardArgs {
   float* saved_states = nullptr;  // null for inference
   float* saved_gates = nullptr;   // null for inference
   float forward_clipval = 0.f;    // > 0: clip y_t to [-v, v]
+  bool allow_cluster = true;      // false: exchange through global memory even on sm_90
 };
 
 struct BackwardArgs {
@@ -59,6 +60,7 @@ struct BackwardArgs {
   float* dstate0 = nullptr;             // [4, B, H] out (m slot zero: m is a stabiliser)
   bool gradient_recurrent_cut = false;
   float gradient_recurrent_clipval = 0.f;  // > 0: clip the gradient through R y_{t-1} (t >= 1)
+  bool allow_cluster = true;
 };
 
 /// Empty when these sizes can run on the current device, else why not (head_dim must be a multiple

@@ -5,6 +5,9 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "slstm/slstm_kernels.h"
 #include "xlstm/blocks/slstm/backend.h"
 
@@ -64,6 +67,13 @@ void check_inputs(const Tensor& wx, const Tensor& state0, const Tensor& r, const
   TORCH_CHECK(why.empty(), "sLSTM cuda backend: unsupported sizes: ", why);
 }
 
+// XLSTM_SLSTM_CUDA_EXCHANGE=global keeps the kernels off thread-block clusters (tests,
+// comparisons).
+bool allow_cluster() {
+  const char* mode = std::getenv("XLSTM_SLSTM_CUDA_EXCHANGE");
+  return mode == nullptr || std::string(mode) != "global";
+}
+
 float positive_or_zero(const std::optional<double>& v) {
   return v ? static_cast<float>(*v) : 0.f;
 }
@@ -110,6 +120,7 @@ ForwardResult run_forward(const Tensor& wx_in, const Tensor& state0, const Tenso
   a.saved_states = save ? out.saved_states.data_ptr<float>() : nullptr;
   a.saved_gates = save ? out.saved_gates.data_ptr<float>() : nullptr;
   a.forward_clipval = forward_clipval;
+  a.allow_cluster = allow_cluster();
   const Tensor ws = workspace(kern::forward_workspace_bytes(s), wx);
   const cudaError_t err = kern::forward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream());
   TORCH_CHECK(err == cudaSuccess, "sLSTM cuda forward kernel failed: ", cudaGetErrorString(err));
@@ -164,6 +175,7 @@ class RecurrenceFunction : public torch::autograd::Function<RecurrenceFunction> 
     a.dstate0 = dstate0.data_ptr<float>();
     a.gradient_recurrent_cut = ctx->saved_data["cut"].toBool();
     a.gradient_recurrent_clipval = static_cast<float>(ctx->saved_data["grad_clipval"].toDouble());
+    a.allow_cluster = allow_cluster();
     const Tensor ws = workspace(kern::backward_workspace_bytes(a.sizes), dg);
     const cudaError_t err = kern::backward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream());
     TORCH_CHECK(err == cudaSuccess, "sLSTM cuda backward kernel failed: ", cudaGetErrorString(err));
@@ -177,7 +189,9 @@ class RecurrenceFunction : public torch::autograd::Function<RecurrenceFunction> 
     for (int64_t g = 0; g < 4; ++g)
       per_gate.push_back(torch::bmm(dg4.select(1, g).permute({1, 2, 0}), y_prev));
     const Tensor dr = torch::stack(per_gate, 1).view({NH, 4 * DH, DH}).to(r.scalar_type());
-    const Tensor db = dg.sum(torch::IntArrayRef{0, 1}).to(b_dtype).view(ctx->saved_data["bias_sizes"].toIntVector());
+    const Tensor db = dg.sum(torch::IntArrayRef{0, 1})
+                          .to(b_dtype)
+                          .view(ctx->saved_data["bias_sizes"].toIntVector());
     return {dg.to(wx_dtype), dstate0.to(s0_dtype), dr, db, Tensor(), Tensor(), Tensor()};
   }
 };

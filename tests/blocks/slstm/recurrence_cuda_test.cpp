@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
 #include <optional>
 
 #include "xlstm/blocks/slstm/backend.h"
@@ -152,6 +153,21 @@ TEST(SlstmCudaRecurrence, Float32MatchesReferenceOverShapes) {
                                     << " S " << c.steps);
     expect_matches(c, options_for(c.heads), 1e-4);
   }
+}
+
+// The same shapes with the exchange through global memory (the only mode before sm_90).
+TEST(SlstmCudaRecurrence, Float32GlobalExchangeMatchesReference) {
+  SKIP_WITHOUT_GPU();
+  setenv("XLSTM_SLSTM_CUDA_EXCHANGE", "global", 1);
+  for (const Case& c : {Case{2, 32, 3, 33, torch::kFloat32, true}, Case{4, 192, 16, 24},
+                        Case{8, 64, 37, 3, torch::kFloat32, true}}) {
+    SCOPED_TRACE(testing::Message() << "NH " << c.heads << " DH " << c.head_dim);
+    expect_matches(c, options_for(c.heads), 1e-4);
+  }
+  RecurrenceOptions cut = options_for(2);
+  cut.gradient_recurrent_cut = true;
+  expect_matches(Case{2, 32, 3, 12, torch::kFloat32, true}, cut, 1e-4);
+  unsetenv("XLSTM_SLSTM_CUDA_EXCHANGE");
 }
 
 TEST(SlstmCudaRecurrence, Float32LongSequence) {
