@@ -150,18 +150,25 @@ __global__ void __launch_bounds__(kThreads, 1) backward_kernel(BackwardParams p)
     if (sp.cluster) {
       cluster_sync();
       // dg_t of unit k lives in the shared memory of block k / U of the cluster.
-      for (int i = tid; i < bt4 * 4 * dh; i += kThreads) {
-        const int bl = i / (4 * dh), r = i % (4 * dh), g = r / dh, k = r % dh;
-        gs[bl * ld + r] =
-            bl < nb ? *cluster_peer(pub + (t % 2) * BT * 4 * U + (bl * 4 + g) * U + k % U, k / U)
-                    : 0.f;
+      for (int r = tid; r < 4 * dh; r += kThreads) {
+        const int g = r / dh, k = r % dh;
+        const float* src = cluster_peer(pub + (t % 2) * BT * 4 * U + g * U + k % U, k / U);
+        for (int bl = 0; bl < bt4; ++bl) gs[bl * ld + r] = bl < nb ? src[bl * 4 * U] : 0.f;
       }
     } else {
       group_barrier(p.counters + group, static_cast<unsigned>(sp.slices * (p.steps - t)));
-      // dg_t rows of this head: 4 gate segments of dh floats per batch row.
+      // dg_t rows of this head: 4 gate segments of dh floats per batch row, one L2 round trip.
       const float* src = p.dg + (static_cast<std::size_t>(t) * p.batch + b0) * 4 * H + head * dh;
-      for (int g = 0; g < 4; ++g)
-        stage_rows(gs + g * dh, ld, src + g * H, 4 * static_cast<std::size_t>(H), bt4, nb, dh);
+      const int chunks = dh / 4;
+      for (int i = tid; i < bt4 * 4 * chunks; i += kThreads) {
+        const int bl = i / (4 * chunks), g = i / chunks % 4, c = i % chunks;
+        float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (bl < nb)
+          v = __ldcg(
+              reinterpret_cast<const float4*>(src + bl * 4 * static_cast<std::size_t>(H) + g * H) +
+              c);
+        *reinterpret_cast<float4*>(gs + bl * ld + g * dh + 4 * c) = v;
+      }
     }
     __syncthreads();  // gs holds dg_t
   }
@@ -182,8 +189,6 @@ cudaError_t backward(const BackwardArgs& a, void* workspace, cudaStream_t stream
   cudaError_t err = device_limits(&lim);
   if (err != cudaSuccess) return err;
   const Sizes& s = a.sizes;
-  const Plan plan = choose_plan(Direction::kBackward, s, lim, a.allow_cluster);
-  if (plan.slices == 0) return cudaErrorInvalidConfiguration;
   BackwardParams p{};
   p.steps = s.steps;
   p.batch = s.batch;
@@ -204,11 +209,14 @@ cudaError_t backward(const BackwardArgs& a, void* workspace, cudaStream_t stream
   if (err != cudaSuccess) return err;
   switch (a.element_type) {
     case ElementType::kFloat32:
-      return launch(backward_kernel<float>, p, plan, Direction::kBackward, s, lim, stream);
+      return launch(backward_kernel<float>, p, Direction::kBackward, s, lim, a.allow_cluster,
+                    stream);
     case ElementType::kBFloat16:
-      return launch(backward_kernel<__nv_bfloat16>, p, plan, Direction::kBackward, s, lim, stream);
+      return launch(backward_kernel<__nv_bfloat16>, p, Direction::kBackward, s, lim,
+                    a.allow_cluster, stream);
     case ElementType::kFloat16:
-      return launch(backward_kernel<__half>, p, plan, Direction::kBackward, s, lim, stream);
+      return launch(backward_kernel<__half>, p, Direction::kBackward, s, lim, a.allow_cluster,
+                    stream);
   }
   return cudaErrorInvalidValue;
 }

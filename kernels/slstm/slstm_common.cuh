@@ -54,7 +54,8 @@ struct Plan {
   int tiles = 0;       // U * ceil(BT / 4)
   int ld = 0;          // shared-memory row stride in floats
   std::size_t smem_bytes = 0;
-  double cost = 0.0;  // estimated cycles per step
+  double step_cost = 0.0;  // estimated cycles per step of one wave
+  double cost = 0.0;       // times the waves
 };
 
 // The part of a plan that the kernels read (group0: first group of the launch).
@@ -102,12 +103,14 @@ inline cudaError_t device_limits(DeviceLimits* limits) {
 }
 
 // Chooses the batch tile and units per block that minimise an estimate of the time per step: the
-// block's multiply-adds plus a fixed cost for the barrier, times the number of waves. Returns a
-// plan with slices == 0 when nothing fits.
-inline Plan make_plan(Direction dir, const Sizes& s, const DeviceLimits& lim, bool cluster) {
+// block's multiply-adds plus a fixed cost for the barrier, times the number of waves. In cluster
+// mode `clusters_at_once(slices, smem_bytes)` says how many clusters of that shape the device holds
+// at once (0: none). Returns a plan with slices == 0 when nothing fits.
+template <typename ClustersAtOnce>
+Plan make_plan(Direction dir, const Sizes& s, const DeviceLimits& lim, bool cluster,
+               ClustersAtOnce clusters_at_once) {
   const int dh = s.head_dim;
   const double barrier_cycles = cluster ? 1000.0 : 3000.0, fma_per_cycle = 128.0;
-  const int max_slices = cluster ? kMaxClusterBlocks : lim.sms;
   Plan best;
   double best_cost = 0.0;
   // Batch tiles: the whole batch when it is tiny, else 4, 8, 16, 32 up to the first that covers it.
@@ -122,20 +125,32 @@ inline Plan make_plan(Direction dir, const Sizes& s, const DeviceLimits& lim, bo
       ++max_units;
     max_units = std::min(max_units, kThreads / ceil_div(bt, kBatchGroup));  // one tile a thread
     if (max_units == 0) continue;
-    const int slices_if_one_wave = std::max(1, lim.sms / groups);
-    int units = std::min(max_units, ceil_div(dh, slices_if_one_wave));
-    const int slices = ceil_div(dh, units);
-    if (slices > max_slices) continue;  // a group must be co-resident
-    units = ceil_div(dh, slices);
-    const int waves = ceil_div(groups * slices, lim.sms);
-    const double cost =
-        waves * (barrier_cycles + 4.0 * units * round_up(bt, 4) * dh / fma_per_cycle);
-    if (best.slices == 0 || cost < best_cost) {
-      best_cost = cost;
-      best.batch_tile = bt;
-      best.units = units;
-      best.slices = slices;
-      best.groups = groups;
+    // Global mode: as many blocks per group as fill the device in one wave; cluster mode: each
+    // power-of-two cluster size up to 16.
+    int slice_options[5] = {
+        ceil_div(dh, std::min(max_units, ceil_div(dh, std::max(1, lim.sms / groups)))), 0, 0, 0, 0};
+    if (cluster)
+      for (int i = 0; i < 5; ++i) slice_options[i] = 1 << i;
+    for (int wanted : slice_options) {
+      if (wanted == 0) break;
+      const int units = ceil_div(dh, wanted), slices = ceil_div(dh, units);
+      if (units > max_units || slices > (cluster ? kMaxClusterBlocks : lim.sms)) continue;
+      int waves = ceil_div(groups * slices, lim.sms);
+      if (cluster) {
+        const int at_once = clusters_at_once(slices, smem_bytes(dir, dh, units, bt));
+        if (at_once < 1) continue;
+        waves = ceil_div(groups, at_once);
+      }
+      const double step_cost = barrier_cycles + 4.0 * units * round_up(bt, 4) * dh / fma_per_cycle;
+      const double cost = waves * step_cost;
+      if (best.slices == 0 || cost < best_cost) {
+        best_cost = cost;
+        best.step_cost = step_cost;
+        best.batch_tile = bt;
+        best.units = units;
+        best.slices = slices;
+        best.groups = groups;
+      }
     }
   }
   if (best.slices == 0) return best;
@@ -256,34 +271,27 @@ __device__ __forceinline__ void stage_rows(float* dst, int ld, const float* src,
   }
 }
 
-// Cluster mode: one cluster per group. Returns cudaErrorNotSupported (nothing launched) when the
-// device cannot hold such a cluster, so that the caller can fall back to the global mode.
+inline void cluster_config(cudaLaunchConfig_t* config, cudaLaunchAttribute* attribute, int slices,
+                           std::size_t smem, cudaStream_t stream) {
+  config->blockDim = dim3(kThreads);
+  config->dynamicSmemBytes = smem;
+  config->stream = stream;
+  attribute->id = cudaLaunchAttributeClusterDimension;
+  attribute->val.clusterDim.x = slices;
+  attribute->val.clusterDim.y = 1;
+  attribute->val.clusterDim.z = 1;
+  config->attrs = attribute;
+  config->numAttrs = 1;
+}
+
+// Cluster mode: one cluster per group.
 template <typename Params>
 cudaError_t launch_clusters(void (*kernel)(Params), Params params, const Plan& plan,
                             cudaStream_t stream) {
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(plan.smem_bytes));
-  if (err == cudaSuccess && plan.slices > 8)
-    err = cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
-  if (err != cudaSuccess) return err;
   cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(plan.groups * plan.slices);
-  config.blockDim = dim3(kThreads);
-  config.dynamicSmemBytes = plan.smem_bytes;
-  config.stream = stream;
   cudaLaunchAttribute attribute;
-  attribute.id = cudaLaunchAttributeClusterDimension;
-  attribute.val.clusterDim.x = plan.slices;
-  attribute.val.clusterDim.y = 1;
-  attribute.val.clusterDim.z = 1;
-  config.attrs = &attribute;
-  config.numAttrs = 1;
-  int clusters = 0;
-  err = cudaOccupancyMaxActiveClusters(&clusters, kernel, &config);
-  if (err != cudaSuccess || clusters < 1) {
-    cudaGetLastError();  // the query's error is not sticky; clear it
-    return cudaErrorNotSupported;
-  }
+  cluster_config(&config, &attribute, plan.slices, plan.smem_bytes, stream);
+  config.gridDim = dim3(plan.groups * plan.slices);
   params.split = split_of(plan);
   return cudaLaunchKernelEx(&config, kernel, params);
 }
@@ -313,27 +321,38 @@ cudaError_t launch_waves(void (*kernel)(Params), Params params, const Plan& plan
   return cudaSuccess;
 }
 
-// The cheaper of the two modes by the plan's estimate; cluster mode only on sm_90 and newer.
-inline Plan choose_plan(Direction dir, const Sizes& s, const DeviceLimits& lim,
-                        bool allow_cluster) {
-  const Plan global = make_plan(dir, s, lim, false);
-  if (lim.major < 9 || !allow_cluster) return global;
-  const Plan cluster = make_plan(dir, s, lim, true);
-  if (cluster.slices == 0) return global;
-  return global.slices == 0 || cluster.cost <= global.cost ? cluster : global;
+inline Plan global_plan(Direction dir, const Sizes& s, const DeviceLimits& lim) {
+  return make_plan(dir, s, lim, false, [](int, std::size_t) { return 0; });
 }
 
-// Launches in the planned mode, falling back to the global mode when no cluster fits.
+// Launches in the cheaper mode by the plans' estimates; cluster mode only on sm_90 and newer.
 template <typename Params>
-cudaError_t launch(void (*kernel)(Params), Params params, Plan plan, Direction dir, const Sizes& s,
-                   const DeviceLimits& lim, cudaStream_t stream) {
-  if (plan.cluster) {
-    const cudaError_t err = launch_clusters(kernel, params, plan, stream);
-    if (err != cudaErrorNotSupported) return err;
-    plan = make_plan(dir, s, lim, false);
-    if (plan.slices == 0) return cudaErrorInvalidConfiguration;
+cudaError_t launch(void (*kernel)(Params), Params params, Direction dir, const Sizes& s,
+                   const DeviceLimits& lim, bool allow_cluster, cudaStream_t stream) {
+  const Plan global = global_plan(dir, s, lim);
+  if (lim.major >= 9 && allow_cluster) {
+    cudaError_t err =
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, lim.smem_optin);
+    if (err == cudaSuccess)
+      err = cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+    if (err != cudaSuccess) return err;
+    const Plan cluster = make_plan(dir, s, lim, true, [&](int slices, std::size_t smem) {
+      cudaLaunchConfig_t config = {};
+      cudaLaunchAttribute attribute;
+      cluster_config(&config, &attribute, slices, smem, nullptr);
+      config.gridDim = dim3(slices);
+      int clusters = 0;
+      if (cudaOccupancyMaxActiveClusters(&clusters, kernel, &config) != cudaSuccess) {
+        cudaGetLastError();  // not sticky: clear it
+        return 0;
+      }
+      return clusters;
+    });
+    if (cluster.slices != 0 && (global.slices == 0 || cluster.cost <= global.cost))
+      return launch_clusters(kernel, params, cluster, stream);
   }
-  return launch_waves(kernel, params, plan, lim, stream);
+  if (global.slices == 0) return cudaErrorInvalidConfiguration;
+  return launch_waves(kernel, params, global, lim, stream);
 }
 
 }  // namespace xlstm::kernels::slstm::detail

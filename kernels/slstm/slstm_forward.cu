@@ -167,10 +167,9 @@ __global__ void __launch_bounds__(kThreads, 1) forward_kernel(ForwardParams p) {
     if (sp.cluster) {
       cluster_sync();
       // y_t of unit k lives in the shared memory of block k / U of the cluster.
-      for (int i = tid; i < bt4 * dh; i += kThreads) {
-        const int bl = i / dh, k = i % dh;
-        ys[bl * ld + k] =
-            bl < nb ? *cluster_peer(pub + (t % 2) * BT * U + bl * U + k % U, k / U) : 0.f;
+      for (int k = tid; k < dh; k += kThreads) {
+        const float* src = cluster_peer(pub + (t % 2) * BT * U + k % U, k / U);
+        for (int bl = 0; bl < bt4; ++bl) ys[bl * ld + k] = bl < nb ? src[bl * U] : 0.f;
       }
     } else {
       group_barrier(p.counters + group, static_cast<unsigned>(sp.slices * (t + 1)));
@@ -198,8 +197,6 @@ cudaError_t forward(const ForwardArgs& a, void* workspace, cudaStream_t stream) 
   cudaError_t err = device_limits(&lim);
   if (err != cudaSuccess) return err;
   const Sizes& s = a.sizes;
-  const Plan plan = choose_plan(Direction::kForward, s, lim, a.allow_cluster);
-  if (plan.slices == 0) return cudaErrorInvalidConfiguration;
   ForwardParams p{};
   p.steps = s.steps;
   p.batch = s.batch;
@@ -224,11 +221,13 @@ cudaError_t forward(const ForwardArgs& a, void* workspace, cudaStream_t stream) 
   if (err != cudaSuccess) return err;
   switch (a.element_type) {
     case ElementType::kFloat32:
-      return launch(forward_kernel<float>, p, plan, Direction::kForward, s, lim, stream);
+      return launch(forward_kernel<float>, p, Direction::kForward, s, lim, a.allow_cluster, stream);
     case ElementType::kBFloat16:
-      return launch(forward_kernel<__nv_bfloat16>, p, plan, Direction::kForward, s, lim, stream);
+      return launch(forward_kernel<__nv_bfloat16>, p, Direction::kForward, s, lim, a.allow_cluster,
+                    stream);
     case ElementType::kFloat16:
-      return launch(forward_kernel<__half>, p, plan, Direction::kForward, s, lim, stream);
+      return launch(forward_kernel<__half>, p, Direction::kForward, s, lim, a.allow_cluster,
+                    stream);
   }
   return cudaErrorInvalidValue;
 }
@@ -240,7 +239,7 @@ std::string check_supported(const Sizes& sizes) {
   DeviceLimits lim;
   if (device_limits(&lim) != cudaSuccess) return "no CUDA device";
   for (Direction dir : {Direction::kForward, Direction::kBackward})
-    if (make_plan(dir, sizes, lim, false).slices == 0)
+    if (global_plan(dir, sizes, lim).slices == 0)
       return "head_dim " + std::to_string(sizes.head_dim) +
              " is too large: its tiles do not fit in shared memory (" +
              std::to_string(lim.smem_optin) +
