@@ -145,10 +145,16 @@ __global__ void __launch_bounds__(kThreads, 1) backward_kernel(BackwardParams p)
       dcs[s] = fg * dc;
       dns[s] = fg * dn;
     }
-    if (t > 0) load_inputs(t - 1);
-    if (t < 0 || p.cut) continue;  // cut: no block needs another's dg
+    if (t < 0) continue;
+    if (p.cut) {  // no block needs another's dg
+      if (t > 0) load_inputs(t - 1);
+      continue;
+    }
+    // Arrive, load the next step's inputs while the others catch up, wait, stage dg_t.
     if (sp.cluster) {
-      cluster_sync();
+      cluster_arrive();
+      if (t > 0) load_inputs(t - 1);
+      cluster_wait();
       // dg_t of unit k lives in the shared memory of block k / U of the cluster.
       for (int r = tid; r < 4 * dh; r += kThreads) {
         const int g = r / dh, k = r % dh;
@@ -156,7 +162,9 @@ __global__ void __launch_bounds__(kThreads, 1) backward_kernel(BackwardParams p)
         for (int bl = 0; bl < bt4; ++bl) gs[bl * ld + r] = bl < nb ? src[bl * 4 * U] : 0.f;
       }
     } else {
-      group_barrier(p.counters + group, static_cast<unsigned>(sp.slices * (p.steps - t)));
+      group_arrive(p.counters + group);
+      if (t > 0) load_inputs(t - 1);
+      group_wait(p.counters + group, static_cast<unsigned>(sp.slices * (p.steps - t)));
       // dg_t rows of this head: 4 gate segments of dh floats per batch row, one L2 round trip.
       const float* src = p.dg + (static_cast<std::size_t>(t) * p.batch + b0) * 4 * H + head * dh;
       const int chunks = dh / 4;
@@ -172,7 +180,10 @@ __global__ void __launch_bounds__(kThreads, 1) backward_kernel(BackwardParams p)
     }
     __syncthreads();  // gs holds dg_t
   }
-  if (sp.cluster) cluster_sync();  // peers may still read this block's shared memory
+  if (sp.cluster) {  // peers may still read this block's shared memory
+    cluster_arrive();
+    cluster_wait();
+  }
 }
 
 }  // namespace

@@ -223,14 +223,16 @@ __device__ __forceinline__ unsigned load_acquire(const unsigned* p) {
   return v;
 }
 
-// Cluster mode: barrier of all threads of the cluster; the release / acquire pair orders the
-// shared-memory writes before it with the peers' reads after it.
-__device__ __forceinline__ void cluster_sync() {
+// Cluster mode: split barrier of all threads of the cluster (arrive, independent work, wait); the
+// release / acquire pair orders the shared-memory writes before it with the peers' reads after it.
+__device__ __forceinline__ void cluster_arrive() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile(
-      "barrier.cluster.arrive.release.aligned;\n\t"
-      "barrier.cluster.wait.acquire.aligned;" ::
-          : "memory");
+  asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void cluster_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
 #endif
 }
 
@@ -244,16 +246,19 @@ __device__ __forceinline__ const float* cluster_peer(const float* p, int rank) {
 #endif
 }
 
-// All blocks of a group arrive once per step; `target` = blocks per group * steps done so far. The
-// release arrival (after the block barrier) publishes the block's global writes, the acquire poll
-// makes the others' visible.
-__device__ __forceinline__ void group_barrier(unsigned* counter, unsigned target) {
+// Global mode: split barrier of the blocks of a group (arrive, independent work, wait); each block
+// arrives once per step and waits for `target` = blocks per group * steps done so far. The release
+// arrival (after the block barrier) publishes the block's global writes, the acquire poll makes the
+// others' visible. Loads issued between arrive and wait do not delay the release.
+__device__ __forceinline__ void group_arrive(unsigned* counter) {
   __syncthreads();
-  if (threadIdx.x == 0) {
+  if (threadIdx.x == 0)
     asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(counter) : "memory");
+}
+__device__ __forceinline__ void group_wait(const unsigned* counter, unsigned target) {
+  if (threadIdx.x == 0)
     while (load_acquire(counter) < target) {
     }
-  }
   __syncthreads();
 }
 

@@ -163,22 +163,29 @@ __global__ void __launch_bounds__(kThreads, 1) forward_kernel(ForwardParams p) {
       }
     }
     if (t + 1 == p.steps) break;
-    load_wx(t + 1);
+    // Arrive, load the next step's inputs while the others catch up, wait, stage y_t.
     if (sp.cluster) {
-      cluster_sync();
+      cluster_arrive();
+      load_wx(t + 1);
+      cluster_wait();
       // y_t of unit k lives in the shared memory of block k / U of the cluster.
       for (int k = tid; k < dh; k += kThreads) {
         const float* src = cluster_peer(pub + (t % 2) * BT * U + k % U, k / U);
         for (int bl = 0; bl < bt4; ++bl) ys[bl * ld + k] = bl < nb ? src[bl * U] : 0.f;
       }
     } else {
-      group_barrier(p.counters + group, static_cast<unsigned>(sp.slices * (t + 1)));
+      group_arrive(p.counters + group);
+      load_wx(t + 1);
+      group_wait(p.counters + group, static_cast<unsigned>(sp.slices * (t + 1)));
       stage_rows(ys, ld, published_y(p, t) + static_cast<std::size_t>(b0) * H + head * dh, H, bt4,
                  nb, dh);
     }
     __syncthreads();  // ys holds y_t
   }
-  if (sp.cluster) cluster_sync();  // peers may still read this block's shared memory
+  if (sp.cluster) {  // peers may still read this block's shared memory
+    cluster_arrive();
+    cluster_wait();
+  }
 }
 
 }  // namespace
