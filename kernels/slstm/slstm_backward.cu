@@ -220,13 +220,12 @@ cudaError_t backward(const BackwardArgs& a, void* workspace, cudaStream_t stream
   if (err != cudaSuccess) return err;
   switch (a.element_type) {
     case ElementType::kFloat32:
-      return launch(backward_kernel<float>, p, Direction::kBackward, s, lim, a.allow_cluster,
-                    stream);
+      return launch(backward_kernel<float>, p, Direction::kBackward, s, lim, a.use_cluster, stream);
     case ElementType::kBFloat16:
-      return launch(backward_kernel<__nv_bfloat16>, p, Direction::kBackward, s, lim,
-                    a.allow_cluster, stream);
+      return launch(backward_kernel<__nv_bfloat16>, p, Direction::kBackward, s, lim, a.use_cluster,
+                    stream);
     case ElementType::kFloat16:
-      return launch(backward_kernel<__half>, p, Direction::kBackward, s, lim, a.allow_cluster,
+      return launch(backward_kernel<__half>, p, Direction::kBackward, s, lim, a.use_cluster,
                     stream);
   }
   return cudaErrorInvalidValue;

@@ -330,12 +330,13 @@ inline Plan global_plan(Direction dir, const Sizes& s, const DeviceLimits& lim) 
   return make_plan(dir, s, lim, false, [](int, std::size_t) { return 0; });
 }
 
-// Launches in the cheaper mode by the plans' estimates; cluster mode only on sm_90 and newer.
+// Launches in the global mode, or (when asked, on sm_90 and newer) in the cluster mode if its
+// estimate is no worse.
 template <typename Params>
 cudaError_t launch(void (*kernel)(Params), Params params, Direction dir, const Sizes& s,
-                   const DeviceLimits& lim, bool allow_cluster, cudaStream_t stream) {
+                   const DeviceLimits& lim, bool use_cluster, cudaStream_t stream) {
   const Plan global = global_plan(dir, s, lim);
-  if (lim.major >= 9 && allow_cluster) {
+  if (lim.major >= 9 && use_cluster) {
     cudaError_t err =
         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, lim.smem_optin);
     if (err == cudaSuccess)

@@ -228,13 +228,12 @@ cudaError_t forward(const ForwardArgs& a, void* workspace, cudaStream_t stream) 
   if (err != cudaSuccess) return err;
   switch (a.element_type) {
     case ElementType::kFloat32:
-      return launch(forward_kernel<float>, p, Direction::kForward, s, lim, a.allow_cluster, stream);
+      return launch(forward_kernel<float>, p, Direction::kForward, s, lim, a.use_cluster, stream);
     case ElementType::kBFloat16:
-      return launch(forward_kernel<__nv_bfloat16>, p, Direction::kForward, s, lim, a.allow_cluster,
+      return launch(forward_kernel<__nv_bfloat16>, p, Direction::kForward, s, lim, a.use_cluster,
                     stream);
     case ElementType::kFloat16:
-      return launch(forward_kernel<__half>, p, Direction::kForward, s, lim, a.allow_cluster,
-                    stream);
+      return launch(forward_kernel<__half>, p, Direction::kForward, s, lim, a.use_cluster, stream);
   }
   return cudaErrorInvalidValue;
 }

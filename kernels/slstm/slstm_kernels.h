@@ -45,7 +45,9 @@ struct ForwardArgs {
   float* saved_states = nullptr;  // null for inference
   float* saved_gates = nullptr;   // null for inference
   float forward_clipval = 0.f;    // > 0: clip y_t to [-v, v]
-  bool allow_cluster = true;      // false: exchange through global memory even on sm_90
+  // sm_90: exchange through thread-block clusters where they fit (measured slower than the global
+  // exchange on an H100 at the benchmark shape, hence off by default; see docs/slstm_cuda.md)
+  bool use_cluster = false;
 };
 
 struct BackwardArgs {
@@ -60,7 +62,7 @@ struct BackwardArgs {
   float* dstate0 = nullptr;             // [4, B, H] out (m slot zero: m is a stabiliser)
   bool gradient_recurrent_cut = false;
   float gradient_recurrent_clipval = 0.f;  // > 0: clip the gradient through R y_{t-1} (t >= 1)
-  bool allow_cluster = true;
+  bool use_cluster = false;
 };
 
 /// Empty when these sizes can run on the current device, else why not (head_dim must be a multiple

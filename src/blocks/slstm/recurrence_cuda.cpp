@@ -67,11 +67,11 @@ void check_inputs(const Tensor& wx, const Tensor& state0, const Tensor& r, const
   TORCH_CHECK(why.empty(), "sLSTM cuda backend: unsupported sizes: ", why);
 }
 
-// XLSTM_SLSTM_CUDA_EXCHANGE=global keeps the kernels off thread-block clusters (tests,
-// comparisons).
-bool allow_cluster() {
+// XLSTM_SLSTM_CUDA_EXCHANGE=cluster lets the kernels exchange through thread-block clusters on
+// sm_90 (default: through global memory, which measured faster; docs/slstm_cuda.md).
+bool use_cluster() {
   const char* mode = std::getenv("XLSTM_SLSTM_CUDA_EXCHANGE");
-  return mode == nullptr || std::string(mode) != "global";
+  return mode != nullptr && std::string(mode) == "cluster";
 }
 
 float positive_or_zero(const std::optional<double>& v) {
@@ -120,7 +120,7 @@ ForwardResult run_forward(const Tensor& wx_in, const Tensor& state0, const Tenso
   a.saved_states = save ? out.saved_states.data_ptr<float>() : nullptr;
   a.saved_gates = save ? out.saved_gates.data_ptr<float>() : nullptr;
   a.forward_clipval = forward_clipval;
-  a.allow_cluster = allow_cluster();
+  a.use_cluster = use_cluster();
   const Tensor ws = workspace(kern::forward_workspace_bytes(s), wx);
   const cudaError_t err = kern::forward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream());
   TORCH_CHECK(err == cudaSuccess, "sLSTM cuda forward kernel failed: ", cudaGetErrorString(err));
@@ -175,7 +175,7 @@ class RecurrenceFunction : public torch::autograd::Function<RecurrenceFunction> 
     a.dstate0 = dstate0.data_ptr<float>();
     a.gradient_recurrent_cut = ctx->saved_data["cut"].toBool();
     a.gradient_recurrent_clipval = static_cast<float>(ctx->saved_data["grad_clipval"].toDouble());
-    a.allow_cluster = allow_cluster();
+    a.use_cluster = use_cluster();
     const Tensor ws = workspace(kern::backward_workspace_bytes(a.sizes), dg);
     const cudaError_t err = kern::backward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream());
     TORCH_CHECK(err == cudaSuccess, "sLSTM cuda backward kernel failed: ", cudaGetErrorString(err));

@@ -155,10 +155,11 @@ TEST(SlstmCudaRecurrence, Float32MatchesReferenceOverShapes) {
   }
 }
 
-// The same shapes with the exchange through global memory (the only mode before sm_90).
-TEST(SlstmCudaRecurrence, Float32GlobalExchangeMatchesReference) {
+// The same shapes with the exchange through thread-block clusters (sm_90; elsewhere this repeats
+// the global exchange).
+TEST(SlstmCudaRecurrence, Float32ClusterExchangeMatchesReference) {
   SKIP_WITHOUT_GPU();
-  setenv("XLSTM_SLSTM_CUDA_EXCHANGE", "global", 1);
+  setenv("XLSTM_SLSTM_CUDA_EXCHANGE", "cluster", 1);
   for (const Case& c : {Case{2, 32, 3, 33, torch::kFloat32, true}, Case{4, 192, 16, 24},
                         Case{8, 64, 37, 3, torch::kFloat32, true}}) {
     SCOPED_TRACE(testing::Message() << "NH " << c.heads << " DH " << c.head_dim);
