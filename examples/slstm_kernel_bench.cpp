@@ -4,8 +4,8 @@
 //   {"bench":"slstm_kernel","impl":...,"fwd_ms":...,"fwdbwd_ms":...,"tok_s":...,"fwdbwd_tok_s":...}
 // Timing as the peers do it: warm-up calls, then the mean of `iters` calls between two device
 // synchronisations.
-#include <CLI/CLI.hpp>
 #include <torch/torch.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
   app.add_option("--seq", seq, "sequence length");
   app.add_option("--heads", heads, "number of heads");
   app.add_option("--head-dim", head_dim, "head dimension");
-  app.add_option("--dtype", dtype_name, "f32 | bf16 | f16")->check(CLI::IsMember({"f32", "bf16", "f16"}));
+  app.add_option("--dtype", dtype_name, "f32 | bf16 | f16")
+      ->check(CLI::IsMember({"f32", "bf16", "f16"}));
   app.add_option("--impl", impls, "comma-separated backends: cuda, vanilla");
   app.add_option("--device", device_name, "torch device");
   app.add_option("--warmup", warmup, "untimed calls first");
@@ -77,7 +78,16 @@ int main(int argc, char** argv) {
   for (std::string impl; std::getline(list, impl, ',');) {
     RecurrenceResult (*fn)(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
                            const torch::Tensor&, const RecurrenceOptions&) = nullptr;
+#ifdef XLSTM_WITH_CUDA
     if (impl == "cuda") fn = xlstm::slstm::recurrence_cuda;
+#else
+    if (impl == "cuda") {
+      std::cout << "{\"bench\":\"slstm_kernel\",\"impl\":\"xlstm-cpp-cuda\",\"error\":\"built "
+                   "without CUDA\"}"
+                << std::endl;
+      continue;
+    }
+#endif
     if (impl == "vanilla") fn = xlstm::slstm::recurrence_vanilla;
     if (!fn) {
       std::cerr << "unknown --impl entry: " << impl << "\n";
@@ -98,14 +108,15 @@ int main(int argc, char** argv) {
         y.to(torch::kFloat32).sum().backward();
       });
       const double tokens = static_cast<double>(batch) * seq;
-      std::cout << "{\"bench\":\"slstm_kernel\",\"impl\":\"xlstm-cpp-" << impl << "\",\"B\":" << batch
-                << ",\"S\":" << seq << ",\"D\":" << H << ",\"H\":" << heads << ",\"DH\":" << head_dim
-                << ",\"dtype\":\"" << dtype_name << "\",\"fwd_ms\":" << fwd
-                << ",\"fwdbwd_ms\":" << fwdbwd << ",\"tok_s\":" << tokens / fwd * 1e3
+      std::cout << "{\"bench\":\"slstm_kernel\",\"impl\":\"xlstm-cpp-" << impl
+                << "\",\"B\":" << batch << ",\"S\":" << seq << ",\"D\":" << H << ",\"H\":" << heads
+                << ",\"DH\":" << head_dim << ",\"dtype\":\"" << dtype_name
+                << "\",\"fwd_ms\":" << fwd << ",\"fwdbwd_ms\":" << fwdbwd
+                << ",\"tok_s\":" << tokens / fwd * 1e3
                 << ",\"fwdbwd_tok_s\":" << tokens / fwdbwd * 1e3 << "}" << std::endl;
     } catch (const std::exception& e) {
-      std::cout << "{\"bench\":\"slstm_kernel\",\"impl\":\"xlstm-cpp-" << impl
-                << "\",\"error\":\"" << json_safe(e.what()) << "\"}" << std::endl;
+      std::cout << "{\"bench\":\"slstm_kernel\",\"impl\":\"xlstm-cpp-" << impl << "\",\"error\":\""
+                << json_safe(e.what()) << "\"}" << std::endl;
     }
   }
   return 0;
