@@ -105,7 +105,7 @@ __global__ void __launch_bounds__(kThreads, 1) backward_kernel(BackwardParams p)
         const float4 rv = *reinterpret_cast<const float4*>(rrow + 4 * c);
 #pragma unroll
         for (int bb = 0; bb < 4; ++bb)
-          acc[bb] += dot4(rv, *reinterpret_cast<const float4*>(grow + bb * ld + 4 * c));
+          acc[bb] = fma4(rv, *reinterpret_cast<const float4*>(grow + bb * ld + 4 * c), acc[bb]);
       }
     }
     if (recurrent)

@@ -213,8 +213,9 @@ __device__ __forceinline__ float sigmoid(float x) {
 __device__ __forceinline__ float logsigmoid(float x) {
   return fminf(x, 0.f) - log1pf(__expf(-fabsf(x)));
 }
-__device__ __forceinline__ float dot4(float4 a, float4 b) {
-  return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
+// acc + a . b as four chained FMAs (no separate multiply and add).
+__device__ __forceinline__ float fma4(float4 a, float4 b, float acc) {
+  return fmaf(a.w, b.w, fmaf(a.z, b.z, fmaf(a.y, b.y, fmaf(a.x, b.x, acc))));
 }
 
 __device__ __forceinline__ unsigned load_acquire(const unsigned* p) {

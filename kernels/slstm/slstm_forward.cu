@@ -111,14 +111,37 @@ __global__ void __launch_bounds__(kThreads, 1) forward_kernel(ForwardParams p) {
 #pragma unroll
         for (int g = 0; g < 4; ++g)
 #pragma unroll
-          for (int bb = 0; bb < 4; ++bb) acc[g][bb] += dot4(rv[g], yv[bb]);
+          for (int bb = 0; bb < 4; ++bb) acc[g][bb] = fma4(rv[g], yv[bb], acc[g][bb]);
       }
     }
-    for (int off = ks / 2; off > 0; off /= 2)
+    // Combine the KS lanes of a tile. With KS >= 4 the last two levels halve instead of doubling
+    // up: lane_k & 3 ends with the four gate sums of batch row lane_k & 3 (the row it finishes).
+    const int full_until = ks >= 4 ? 4 : 1;
+    for (int off = ks / 2; off >= full_until; off /= 2)
 #pragma unroll
       for (int g = 0; g < 4; ++g)
 #pragma unroll
         for (int bb = 0; bb < 4; ++bb) acc[g][bb] += __shfl_xor_sync(0xffffffffu, acc[g][bb], off);
+    if (ks >= 4) {
+      const bool odd_pair = lane_k & 2, odd_row = lane_k & 1;
+      float pair[4][2];  // rows {0,1} or {2,3}
+#pragma unroll
+      for (int g = 0; g < 4; ++g)
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+          const float send = odd_pair ? acc[g][i] : acc[g][2 + i];
+          pair[g][i] =
+              (odd_pair ? acc[g][2 + i] : acc[g][i]) + __shfl_xor_sync(0xffffffffu, send, 2);
+        }
+#pragma unroll
+      for (int g = 0; g < 4; ++g) {
+        const float send = odd_row ? pair[g][0] : pair[g][1];
+        const float sum =
+            (odd_row ? pair[g][1] : pair[g][0]) + __shfl_xor_sync(0xffffffffu, send, 1);
+#pragma unroll
+        for (int bb = 0; bb < 4; ++bb) acc[g][bb] = sum;  // only row lane_k is read below
+      }
+    }
 #pragma unroll
     for (int bb = 0; bb < 4; ++bb) {
       if (!mine[bb]) continue;
