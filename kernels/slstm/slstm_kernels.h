@@ -48,6 +48,9 @@ struct ForwardArgs {
   // sm_90: exchange through thread-block clusters where they fit (measured slower than the global
   // exchange on an H100 at the benchmark shape, hence off by default; see docs/slstm_cuda.md)
   bool use_cluster = false;
+  // bf16 / fp16: the recurrent product on the tensor cores (R and y_{t-1} rounded to the input
+  // dtype, float32 accumulation) where the plan allows; false: float32 FMA throughout.
+  bool use_tensor_cores = false;
 };
 
 struct BackwardArgs {

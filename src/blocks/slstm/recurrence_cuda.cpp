@@ -74,6 +74,12 @@ bool use_cluster() {
   return mode != nullptr && std::string(mode) == "cluster";
 }
 
+// XLSTM_SLSTM_CUDA_TENSOR_CORES=0 keeps the bf16 / fp16 forward product on float32 FMA.
+bool use_tensor_cores() {
+  const char* mode = std::getenv("XLSTM_SLSTM_CUDA_TENSOR_CORES");
+  return mode == nullptr || std::string(mode) != "0";
+}
+
 float positive_or_zero(const std::optional<double>& v) {
   return v ? static_cast<float>(*v) : 0.f;
 }
@@ -121,6 +127,7 @@ ForwardResult run_forward(const Tensor& wx_in, const Tensor& state0, const Tenso
   a.saved_gates = save ? out.saved_gates.data_ptr<float>() : nullptr;
   a.forward_clipval = forward_clipval;
   a.use_cluster = use_cluster();
+  a.use_tensor_cores = use_tensor_cores();
   const Tensor ws = workspace(kern::forward_workspace_bytes(s), wx);
   const cudaError_t err = kern::forward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream());
   TORCH_CHECK(err == cudaSuccess, "sLSTM cuda forward kernel failed: ", cudaGetErrorString(err));

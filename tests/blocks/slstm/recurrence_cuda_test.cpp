@@ -182,13 +182,20 @@ TEST(SlstmCudaRecurrence, SingleStep) {
   expect_matches(Case{2, 32, 1, 1}, options_for(2), 1e-4);
 }
 
+// bf16 / fp16, with the forward product on the tensor cores (default) and on float32 FMA.
 TEST(SlstmCudaRecurrence, HalfPrecisionsMatchReference) {
   SKIP_WITHOUT_GPU();
-  for (torch::ScalarType dtype : {torch::kBFloat16, torch::kFloat16})
-    for (const Case& c : {Case{4, 64, 3, 40, dtype, true}, Case{2, 192, 16, 20, dtype}}) {
-      SCOPED_TRACE(testing::Message() << dtype << " DH " << c.head_dim);
-      expect_matches(c, options_for(c.heads), 2e-2);
-    }
+  for (const char* tensor_cores : {"1", "0"}) {
+    setenv("XLSTM_SLSTM_CUDA_TENSOR_CORES", tensor_cores, 1);
+    for (torch::ScalarType dtype : {torch::kBFloat16, torch::kFloat16})
+      for (const Case& c : {Case{4, 64, 3, 40, dtype, true}, Case{2, 192, 16, 20, dtype},
+                            Case{4, 192, 16, 64, dtype, true}, Case{1, 512, 5, 9, dtype}}) {
+        SCOPED_TRACE(testing::Message()
+                     << dtype << " DH " << c.head_dim << " tensor cores " << tensor_cores);
+        expect_matches(c, options_for(c.heads), 2e-2);
+      }
+  }
+  unsetenv("XLSTM_SLSTM_CUDA_TENSOR_CORES");
 }
 
 TEST(SlstmCudaRecurrence, GradientOptions) {
