@@ -6,6 +6,8 @@
 #include <regex>
 #include <set>
 
+#include <torch/version.h>
+
 #include "support/fixtures.h"
 #include "xlstm/io/state_dict.h"
 #include "xlstm/model.h"
@@ -17,6 +19,7 @@ using testing::max_rel_diff;
 using testing::reference_dir;
 
 constexpr double kTolerance = 1e-5;
+constexpr bool kFixtureLibTorch = TORCH_VERSION_MAJOR == 1 && TORCH_VERSION_MINOR == 13;
 
 struct Case {
   std::string dir;
@@ -142,7 +145,11 @@ TEST_P(ReferenceFixture, Initialisation) {
     ASSERT_TRUE(ours.count(name)) << name;
     const auto actual = ours[name].detach();
     if (!std::regex_search(name, kRandomInit)) {
-      EXPECT_TRUE(torch::equal(actual, expected)) << name << " must initialise deterministically";
+      // Bit for bit on the LibTorch that made the fixtures (1.13); newer ones may round the
+      // sLSTM power-law bias differently in the last place.
+      const bool same = kFixtureLibTorch ? torch::equal(actual, expected)
+                                         : torch::allclose(actual, expected, 1e-6, 0.0);
+      EXPECT_TRUE(same) << name << " must initialise deterministically";
     } else if (expected.numel() >= 64) {
       // Both are samples of the same distribution: compare their statistics within ~5 standard
       // errors (the relative standard error of a sample std is about 1 / sqrt(2 n)).
