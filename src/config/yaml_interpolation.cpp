@@ -1,0 +1,219 @@
+// OmegaConf-style interpolation: `${a.b.c}` (absolute), `${.x}` (relative to the enclosing
+// container, each further dot one level up), list items as `${a.0}` or `${a[0]}`, nested
+// `${a.${b}}`, `\${` for a literal `${`. A value that is exactly one interpolation takes the target
+// (type and all); an interpolation inside a longer string is replaced by the target's text.
+#include <set>
+
+#include "xlstm/config/error.h"
+#include "yaml_tree.h"
+
+namespace xlstm::yaml_detail {
+namespace {
+
+/// A container on the way from the root to a node, with its key path.
+struct Frame {
+  Node* node;
+  std::string path;
+};
+
+/// One piece of an interpolated string: literal text, or the key inside `${...}`.
+struct Piece {
+  bool is_reference;
+  std::string text;
+};
+
+bool has_interpolation(const Node& node) {
+  return node.kind == Node::Kind::String && !node.literal &&
+         node.text.find("${") != std::string::npos;
+}
+
+class Resolver {
+ public:
+  Resolver(Node& root, std::string source) : root_(root), source_(std::move(source)) {}
+
+  void resolve_tree() {
+    std::vector<Frame> ancestors;
+    resolve_deep(root_, ancestors, "");
+  }
+
+ private:
+  /// Resolves `node` and everything below it; `ancestors` are its containers, outermost first.
+  void resolve_deep(Node& node, std::vector<Frame>& ancestors, const std::string& path) {
+    resolve_value(node, ancestors, path);
+    if (node.kind == Node::Kind::Mapping) {
+      ancestors.push_back({&node, path});
+      for (auto& [key, child] : node.entries)
+        resolve_deep(child, ancestors, join_key_path(path, key));
+      ancestors.pop_back();
+    } else if (node.kind == Node::Kind::Sequence) {
+      ancestors.push_back({&node, path});
+      for (size_t i = 0; i < node.items.size(); ++i)
+        resolve_deep(node.items[i], ancestors, path + "[" + std::to_string(i) + "]");
+      ancestors.pop_back();
+    }
+  }
+
+  /// Replaces an interpolated string by its value (not descending into the result).
+  void resolve_value(Node& node, std::vector<Frame>& ancestors, const std::string& path) {
+    if (!has_interpolation(node)) return;
+    if (active_.count(&node))
+      throw error(path, node.line, "interpolation cycle through '" + node.text + "'");
+    active_.insert(&node);
+    Node value = evaluate(node.text, ancestors, path, node.line);
+    active_.erase(&node);
+    value.line = node.line;
+    node = std::move(value);
+  }
+
+  Node evaluate(const std::string& text, std::vector<Frame>& ancestors, const std::string& path,
+                int line) {
+    const auto pieces = split(text, path, line);
+    if (pieces.size() == 1 && pieces[0].is_reference)
+      return lookup(pieces[0].text, text, ancestors, path, line);
+    Node result;
+    result.kind = Node::Kind::String;
+    result.literal = true;
+    for (const auto& piece : pieces) {
+      if (!piece.is_reference) {
+        result.text += piece.text;
+        continue;
+      }
+      const Node target = lookup(piece.text, text, ancestors, path, line);
+      if (!target.is_scalar())
+        throw error(path, line, "'" + text + "' inserts " + describe(target) + " into a string");
+      result.text += target.kind == Node::Kind::Null ? "None" : target.text;
+    }
+    return result;
+  }
+
+  /// Splits `text` into literal pieces and `${...}` references, resolving references nested in
+  /// keys.
+  std::vector<Piece> split(const std::string& text, const std::string& path, int line) {
+    std::vector<Piece> pieces;
+    std::string literal;
+    size_t i = 0;
+    while (i < text.size()) {
+      if (text.compare(i, 3, "\\${") == 0) {
+        literal += "${";
+        i += 3;
+      } else if (text.compare(i, 2, "${") == 0) {
+        const size_t close = matching_brace(text, i, path, line);
+        if (!literal.empty()) pieces.push_back({false, literal});
+        literal.clear();
+        std::string key = text.substr(i + 2, close - i - 2);
+        if (key.find("${") != std::string::npos) key = evaluate_key(key, path, line);
+        pieces.push_back({true, key});
+        i = close + 1;
+      } else {
+        literal += text[i++];
+      }
+    }
+    if (!literal.empty() || pieces.empty()) pieces.push_back({false, literal});
+    return pieces;
+  }
+
+  size_t matching_brace(const std::string& text, size_t open, const std::string& path, int line) {
+    int depth = 0;
+    for (size_t i = open; i < text.size(); ++i) {
+      if (text.compare(i, 2, "${") == 0) {
+        ++depth;
+        ++i;
+      } else if (text[i] == '}' && --depth == 0) {
+        return i;
+      }
+    }
+    throw error(path, line, "unterminated interpolation in '" + text + "'");
+  }
+
+  /// A key that itself holds interpolations (`${a.${b}}`): always absolute or resolved as text.
+  std::string evaluate_key(const std::string& key, const std::string& path, int line) {
+    std::vector<Frame> no_ancestors;
+    const Node value = evaluate(key, no_ancestors, path, line);
+    if (!value.is_scalar())
+      throw error(path, line, "interpolation key '" + key + "' is " + describe(value));
+    return value.text;
+  }
+
+  /// The value that the reference `key` (from `${key}` in `text`) points to, fully resolved.
+  Node lookup(const std::string& key, const std::string& text, std::vector<Frame>& ancestors,
+              const std::string& path, int line) {
+    if (key.find(':') != std::string::npos)
+      throw error(path, line, "'" + text + "': resolvers (${name:args}) are not supported");
+    size_t dots = 0;
+    while (dots < key.size() && key[dots] == '.') ++dots;
+    if (dots > ancestors.size())
+      throw error(path, line, "'" + text + "' goes above the root of the document");
+    // `${.x}` starts at the enclosing container, each further dot one level up.
+    std::vector<Frame> chain(ancestors.begin(),
+                             ancestors.end() - (dots ? dots - 1 : ancestors.size()));
+    if (chain.empty()) chain.push_back({&root_, ""});
+    const auto segments = segments_of(key.substr(dots), text, path, line);
+    if (segments.empty()) throw error(path, line, "'" + text + "': empty interpolation key");
+
+    Node* node = chain.back().node;
+    std::string node_path = chain.back().path;
+    chain.pop_back();
+    for (const auto& segment : segments) {
+      resolve_value(*node, chain, node_path);
+      Node* next = nullptr;
+      std::string next_path;
+      if (node->kind == Node::Kind::Mapping) {
+        next = node->find(segment);
+        next_path = join_key_path(node_path, segment);
+      } else if (node->kind == Node::Kind::Sequence && is_index(segment) &&
+                 std::stoul(segment) < node->items.size()) {
+        next = &node->items[std::stoul(segment)];
+        next_path = node_path + "[" + segment + "]";
+      }
+      if (!next)
+        throw error(path, line,
+                    "'" + text + "': key '" + segment + "' not found" +
+                        (node_path.empty() ? "" : " in '" + node_path + "'"));
+      chain.push_back({node, node_path});
+      node = next;
+      node_path = next_path;
+    }
+    resolve_deep(*node, chain, node_path);
+    return *node;
+  }
+
+  static bool is_index(const std::string& segment) {
+    return !segment.empty() && segment.find_first_not_of("0123456789") == std::string::npos;
+  }
+
+  /// `a.b[0].c` -> {a, b, 0, c}.
+  std::vector<std::string> segments_of(const std::string& key, const std::string& text,
+                                       const std::string& path, int line) {
+    std::vector<std::string> segments;
+    std::string current;
+    for (size_t i = 0; i < key.size(); ++i) {
+      const char c = key[i];
+      if (c == '.' || c == '[' || c == ']') {
+        if (c == ']' && current.empty())
+          throw error(path, line, "'" + text + "': malformed key '" + key + "'");
+        if (!current.empty()) segments.push_back(current);
+        current.clear();
+      } else {
+        current += c;
+      }
+    }
+    if (!current.empty()) segments.push_back(current);
+    return segments;
+  }
+
+  ConfigError error(const std::string& path, int line, const std::string& message) const {
+    return ConfigError(path, message, location(source_, line));
+  }
+
+  Node& root_;
+  std::string source_;
+  std::set<const Node*> active_;  // strings being resolved: meeting one again is a cycle
+};
+
+}  // namespace
+
+void resolve_interpolations(Node& root, const std::string& source) {
+  Resolver(root, source).resolve_tree();
+}
+
+}  // namespace xlstm::yaml_detail
