@@ -1,0 +1,30 @@
+// Writing a file all-or-nothing: a temporary file in the same directory, renamed over the target
+// on commit(), removed when the writer is destroyed without commit().
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace xlstm::io {
+
+class AtomicFileWriter {
+ public:
+  /// Creates the temporary file; throws std::runtime_error naming `path` on failure.
+  explicit AtomicFileWriter(std::string path);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  void write(const void* data, size_t size);
+  /// Flushes to disk and renames the temporary file to the target path.
+  void commit();
+
+ private:
+  [[noreturn]] void fail(const std::string& what);
+
+  std::string path_;
+  std::string temp_path_;
+  int fd_ = -1;
+};
+
+}  // namespace xlstm::io

@@ -1,0 +1,64 @@
+#include <gtest/gtest.h>
+
+#include "io/json.h"
+
+namespace xlstm::io::json {
+namespace {
+
+TEST(IoJson, ParsesNestedValuesInOrder) {
+  const Value v = parse(R"( {"b": [1, 2.5e3, -0], "a": {"t": true, "f": false, "n": null}} )");
+  ASSERT_EQ(v.kind, Value::Kind::object);
+  ASSERT_EQ(v.members.size(), 2u);
+  EXPECT_EQ(v.members[0].first, "b");
+  const Value* b = v.find("b");
+  ASSERT_NE(b, nullptr);
+  ASSERT_EQ(b->items.size(), 3u);
+  EXPECT_EQ(b->items[0].as_uint64(), 1u);
+  EXPECT_EQ(b->items[1].text, "2.5e3");
+  EXPECT_FALSE(b->items[1].as_uint64().has_value());
+  EXPECT_FALSE(b->items[2].as_uint64().has_value());  // "-0" has a sign
+  EXPECT_TRUE(v.find("a")->find("t")->boolean);
+  EXPECT_EQ(v.find("a")->find("n")->kind, Value::Kind::null);
+  EXPECT_EQ(v.find("missing"), nullptr);
+}
+
+TEST(IoJson, DecodesEscapesAndSurrogatePairs) {
+  const Value v = parse(R"("a\"b\\c\/\n\t\u00e9\ud83d\ude00")");
+  EXPECT_EQ(v.text, "a\"b\\c/\n\t\xc3\xa9\xf0\x9f\x98\x80");
+  EXPECT_THROW(parse(R"("\ud83d")"), std::runtime_error);
+  EXPECT_THROW(parse(R"("\x")"), std::runtime_error);
+}
+
+TEST(IoJson, Uint64RangeIsChecked) {
+  EXPECT_EQ(parse("18446744073709551615").as_uint64(), UINT64_MAX);
+  EXPECT_FALSE(parse("18446744073709551616").as_uint64().has_value());
+}
+
+TEST(IoJson, RejectsMalformedInput) {
+  for (const char* bad : {"", "{", "{\"a\":1,}", "[1 2]", "{\"a\" 1}", "01", "1.", "tru", "\"abc",
+                          "{} x", "{\"a\":1,\"a\":2}", "{1:2}"})
+    EXPECT_THROW(parse(bad), std::runtime_error) << bad;
+}
+
+TEST(IoJson, RefusesDeepNesting) {
+  EXPECT_NO_THROW(parse(std::string(60, '[') + std::string(60, ']')));
+  EXPECT_THROW(parse(std::string(100000, '[')), std::runtime_error);
+}
+
+TEST(IoJson, QuoteRoundTrips) {
+  const std::string s = "x\"y\\z\n\x01\xc3\xa9";
+  EXPECT_EQ(quote("a\"b"), "\"a\\\"b\"");
+  EXPECT_EQ(parse(quote(s)).text, s);
+}
+
+TEST(IoJson, DuplicateKeyErrorNamesTheKey) {
+  try {
+    parse(R"({"w": 1, "w": 2})");
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("duplicate key \"w\""), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace xlstm::io::json
