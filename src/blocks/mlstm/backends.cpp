@@ -1,0 +1,242 @@
+#include "xlstm/blocks/mlstm/backends.h"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace xlstm::mlstm {
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+/// float32 for bfloat16 / float16 inputs, else the input dtype.
+torch::ScalarType compute_dtype(const torch::Tensor& x) {
+  return torch::promote_types(x.scalar_type(), torch::kFloat32);
+}
+
+void check_sequence_inputs(const char* where, const torch::Tensor& q, const torch::Tensor& k,
+                           const torch::Tensor& v, const torch::Tensor& igate,
+                           const torch::Tensor& fgate) {
+  TORCH_CHECK(q.dim() == 4, where, ": queries must be [B, NH, S, DH], got ", q.sizes());
+  TORCH_CHECK(k.sizes() == q.sizes() && v.sizes() == q.sizes(), where,
+              ": keys and values must be shaped like the queries ", q.sizes(), ", got ", k.sizes(),
+              " and ", v.sizes());
+  const std::vector<int64_t> gate_shape = {q.size(0), q.size(1), q.size(2), 1};
+  TORCH_CHECK(igate.sizes() == gate_shape && fgate.sizes() == gate_shape, where,
+              ": gate pre-activations must be ", c10::IntArrayRef(gate_shape), ", got ",
+              igate.sizes(), " and ", fgate.sizes());
+}
+
+void check_state(const char* where, const CellState& state, const torch::Tensor& q) {
+  const int64_t batch = q.size(0), heads = q.size(1), head_dim = q.size(3);
+  TORCH_CHECK(state.C.sizes() == c10::IntArrayRef({batch, heads, head_dim, head_dim}) &&
+                  state.n.sizes() == c10::IntArrayRef({batch, heads, head_dim, 1}) &&
+                  state.m.sizes() == c10::IntArrayRef({batch, heads, 1, 1}),
+              where, ": state must be C [", batch, ", ", heads, ", ", head_dim, ", ", head_dim,
+              "], n [", batch, ", ", heads, ", ", head_dim, ", 1], m [", batch, ", ", heads,
+              ", 1, 1], got ", state.C.sizes(), ", ", state.n.sizes(), ", ", state.m.sizes());
+}
+
+/// h = numerator / (max(|denominator|, exp(-m)) + eps): the stabilised normaliser
+/// max(|n^T q|, 1) of paper eq. 21.
+torch::Tensor normalise(const torch::Tensor& numerator, const torch::Tensor& denominator,
+                        const torch::Tensor& m, double eps) {
+  return numerator / (torch::maximum(denominator.abs(), torch::exp(-m)) + eps);
+}
+
+/// Processes `num_chunks` chunks of `chunk_len` positions in one batch. q, k, v
+/// [B, NH, num_chunks * chunk_len, DH] (k already scaled by 1/sqrt(DH)), gates
+/// [B, NH, num_chunks * chunk_len, 1]; `state` is the memory before the first chunk (m = -inf
+/// meaning none). Returns (h, state after the last chunk).
+std::pair<torch::Tensor, CellState> chunk_group(const torch::Tensor& q, const torch::Tensor& k,
+                                                const torch::Tensor& v,
+                                                const torch::Tensor& igate_preact,
+                                                const torch::Tensor& fgate_preact,
+                                                const CellState& state, int64_t num_chunks,
+                                                int64_t chunk_len, double eps) {
+  const int64_t batch = q.size(0), heads = q.size(1), head_dim = q.size(3);
+  const std::vector<int64_t> chunked = {batch, heads, num_chunks, chunk_len, head_dim};
+  const torch::Tensor qc = q.reshape(chunked), kc = k.reshape(chunked), vc = v.reshape(chunked);
+  const torch::Tensor igate = igate_preact.reshape({batch, heads, num_chunks, chunk_len});
+  // b_t: cumulative log forget gate inside each chunk (up to and including t).
+  const torch::Tensor b =
+      torch::log_sigmoid(fgate_preact.reshape({batch, heads, num_chunks, chunk_len})).cumsum(-1);
+
+  // Intra-chunk log D[t, j] = b_t - b_j + i_j for j <= t (the parallel D matrix, per chunk).
+  const torch::Tensor causal =
+      torch::ones({chunk_len, chunk_len}, q.options().dtype(torch::kBool)).tril();
+  const torch::Tensor log_d =
+      torch::where(causal, b.unsqueeze(-1) - b.unsqueeze(-2) + igate.unsqueeze(-2),
+                   torch::full({}, kNegInf, q.options()));
+  const torch::Tensor intra_max = log_d.amax(-1, /*keepdim=*/true);  // [.., L, 1]
+
+  // What each chunk adds to the memory, stabilised by its own maximum (the last row of log D).
+  const torch::Tensor last_row = log_d.select(-2, chunk_len - 1);       // [B, NH, NC, L]
+  const torch::Tensor chunk_max = intra_max.select(-2, chunk_len - 1);  // [B, NH, NC, 1]
+  const torch::Tensor weighted_k = kc * torch::exp(last_row - chunk_max).unsqueeze(-1);
+  const torch::Tensor chunk_c = torch::matmul(weighted_k.transpose(-1, -2), vc);  // [.., DH, DH]
+  const torch::Tensor chunk_n = weighted_k.sum(-2).unsqueeze(-1);                 // [.., DH, 1]
+  const torch::Tensor chunk_decay = b.select(-1, chunk_len - 1);                  // [B, NH, NC]
+
+  // Carry the memory across chunks: m' = max(b_L + m, chunk_max) and
+  // C' = exp(b_L + m - m') C + exp(chunk_max - m') chunk_c (paper eqs. 19-20, stabilised).
+  std::vector<torch::Tensor> c_in, n_in, m_in;
+  c_in.reserve(num_chunks);
+  n_in.reserve(num_chunks);
+  m_in.reserve(num_chunks);
+  torch::Tensor c_state = state.C, n_state = state.n, m_state = state.m;
+  for (int64_t c = 0; c < num_chunks; ++c) {
+    c_in.push_back(c_state);
+    n_in.push_back(n_state);
+    m_in.push_back(m_state);
+    const torch::Tensor decayed_m = chunk_decay.select(-1, c).view({batch, heads, 1, 1}) + m_state;
+    const torch::Tensor add_m = chunk_max.select(-2, c).view({batch, heads, 1, 1});
+    const torch::Tensor m_next = torch::maximum(decayed_m, add_m);
+    const torch::Tensor keep = torch::exp(decayed_m - m_next), add = torch::exp(add_m - m_next);
+    c_state = keep * c_state + add * chunk_c.select(2, c);
+    n_state = keep * n_state + add * chunk_n.select(2, c);
+    m_state = m_next;
+  }
+  const torch::Tensor c_prev = torch::stack(c_in, 2);  // [B, NH, NC, DH, DH]
+  const torch::Tensor n_prev = torch::stack(n_in, 2);  // [B, NH, NC, DH, 1]
+  const torch::Tensor m_prev = torch::stack(m_in, 2).view({batch, heads, num_chunks, 1, 1});
+
+  // Row stabiliser: the recurrent m_t = max(intra max, b_t + m before the chunk).
+  const torch::Tensor decayed_prev = b.unsqueeze(-1) + m_prev;  // [B, NH, NC, L, 1]
+  const torch::Tensor m_row = torch::maximum(intra_max, decayed_prev);
+  const torch::Tensor inter_scale = torch::exp(decayed_prev - m_row);
+  const torch::Tensor e = torch::matmul(qc, kc.transpose(-1, -2)) * torch::exp(log_d - m_row);
+  const torch::Tensor numerator = torch::matmul(e, vc) + inter_scale * torch::matmul(qc, c_prev);
+  const torch::Tensor denominator =
+      e.sum(-1, /*keepdim=*/true) + inter_scale * torch::matmul(qc, n_prev);
+  const torch::Tensor h = normalise(numerator, denominator, m_row, eps);
+  return {h.reshape({batch, heads, num_chunks * chunk_len, head_dim}),
+          CellState{c_state, n_state, m_state}};
+}
+
+}  // namespace
+
+CellState CellState::zeros(int64_t batch, int64_t heads, int64_t head_dim,
+                           const torch::TensorOptions& options) {
+  return {torch::zeros({batch, heads, head_dim, head_dim}, options),
+          torch::zeros({batch, heads, head_dim, 1}, options),
+          torch::zeros({batch, heads, 1, 1}, options)};
+}
+
+torch::Tensor parallel_stabilized_simple(const torch::Tensor& queries, const torch::Tensor& keys,
+                                         const torch::Tensor& values,
+                                         const torch::Tensor& igate_preact,
+                                         const torch::Tensor& fgate_preact,
+                                         const torch::Tensor& lower_triangular_matrix,
+                                         bool stabilize_rowwise, double eps) {
+  check_sequence_inputs("parallel_stabilized_simple", queries, keys, values, igate_preact,
+                        fgate_preact);
+  const auto dtype = compute_dtype(queries);
+  const torch::Tensor q = queries.to(dtype), k = keys.to(dtype), v = values.to(dtype);
+  const int64_t seq = q.size(2), head_dim = q.size(3);
+
+  torch::Tensor causal;
+  if (lower_triangular_matrix.defined() && lower_triangular_matrix.size(-1) >= seq) {
+    TORCH_CHECK(lower_triangular_matrix.scalar_type() == torch::kBool,
+                "parallel_stabilized_simple: lower_triangular_matrix must be bool, got ",
+                lower_triangular_matrix.scalar_type());
+    causal = lower_triangular_matrix.narrow(-2, 0, seq).narrow(-1, 0, seq).to(q.device());
+  } else {
+    causal = torch::ones({seq, seq}, q.options().dtype(torch::kBool)).tril();
+  }
+  // log F[t, j] = sum_{j < s <= t} log sigmoid(f_s): cumulative sums of the log forget gates.
+  const torch::Tensor log_f_cumsum = torch::log_sigmoid(fgate_preact.to(dtype)).cumsum(-2);
+  const torch::Tensor log_fg = torch::where(causal, log_f_cumsum - log_f_cumsum.transpose(-2, -1),
+                                            torch::full({}, kNegInf, q.options()));
+  const torch::Tensor log_d = log_fg + igate_preact.to(dtype).transpose(-2, -1);  // [B, NH, S, S]
+  const torch::Tensor max_log_d =
+      stabilize_rowwise ? log_d.amax(-1, /*keepdim=*/true) : log_d.amax({-2, -1}, /*keepdim=*/true);
+  const torch::Tensor d = torch::exp(log_d - max_log_d);
+  const torch::Tensor keys_scaled = k / std::sqrt(static_cast<double>(head_dim));
+  const torch::Tensor c = torch::matmul(q, keys_scaled.transpose(-2, -1)) * d;
+  // (C / normaliser) @ V == (C @ V) / normaliser: the normaliser is constant along a row.
+  const torch::Tensor h =
+      normalise(torch::matmul(c, v), c.sum(-1, /*keepdim=*/true), max_log_d, eps);
+  return h.to(queries.scalar_type());
+}
+
+std::pair<torch::Tensor, CellState> recurrent_step_stabilized_simple(
+    const CellState& state, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+    const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, double eps) {
+  check_sequence_inputs("recurrent_step_stabilized_simple", q, k, v, igate_preact, fgate_preact);
+  TORCH_CHECK(q.size(2) == 1, "recurrent_step_stabilized_simple: expects S = 1, got ", q.sizes());
+  TORCH_CHECK(state.defined(), "recurrent_step_stabilized_simple: the state must be defined");
+  check_state("recurrent_step_stabilized_simple", state, q);
+  const auto dtype = compute_dtype(q);
+  const int64_t head_dim = q.size(3);
+  const torch::Tensor q_row = q.to(dtype);                    // [B, NH, 1, DH]
+  const torch::Tensor k_col = k.to(dtype).transpose(-1, -2);  // [B, NH, DH, 1]
+  const torch::Tensor v_row = v.to(dtype);                    // [B, NH, 1, DH]
+  const torch::Tensor m = state.m.to(dtype);
+
+  // Stabilised gates (paper eqs. 15-17 applied to the mLSTM): m' = max(log f + m, i).
+  const torch::Tensor log_f_plus_m = torch::log_sigmoid(fgate_preact.to(dtype)) + m;
+  const torch::Tensor igate = igate_preact.to(dtype);
+  const torch::Tensor m_new = torch::maximum(log_f_plus_m, igate);
+  const torch::Tensor f_act = torch::exp(log_f_plus_m - m_new);
+  const torch::Tensor i_scaled_k =
+      k_col * (torch::exp(igate - m_new) / std::sqrt(static_cast<double>(head_dim)));
+
+  // C' = f C + i k v^T, n' = f n + i k (paper eqs. 19-20, keys scaled by 1/sqrt(DH)).
+  const torch::Tensor c_new = torch::addcmul(f_act * state.C.to(dtype), i_scaled_k, v_row);
+  const torch::Tensor n_new = torch::addcmul(i_scaled_k, f_act, state.n.to(dtype));
+  // q^T C' and q^T n' as broadcast products: cheaper than batched matrix-vector products.
+  const torch::Tensor q_col = q_row.transpose(-1, -2);
+  const torch::Tensor h = normalise((q_col * c_new).sum(-2, /*keepdim=*/true),
+                                    (q_col * n_new).sum(-2, /*keepdim=*/true), m_new,
+                                    eps);  // [B, NH, 1, DH]
+  return {h.to(q.scalar_type()), CellState{c_new, n_new, m_new}};
+}
+
+std::pair<torch::Tensor, CellState> chunkwise_stabilized(
+    const torch::Tensor& queries, const torch::Tensor& keys, const torch::Tensor& values,
+    const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, const CellState& initial,
+    int64_t chunk_size, double eps) {
+  check_sequence_inputs("chunkwise_stabilized", queries, keys, values, igate_preact, fgate_preact);
+  TORCH_CHECK(chunk_size > 0, "chunkwise_stabilized: chunk_size must be positive, got ",
+              chunk_size);
+  const int64_t batch = queries.size(0), heads = queries.size(1), seq = queries.size(2),
+                head_dim = queries.size(3);
+  if (seq == 0) return {queries, initial};
+  const auto dtype = compute_dtype(queries);
+  const torch::Tensor q = queries.to(dtype), v = values.to(dtype);
+  const torch::Tensor k = keys.to(dtype) / std::sqrt(static_cast<double>(head_dim));
+  const torch::Tensor igate = igate_preact.to(dtype), fgate = fgate_preact.to(dtype);
+
+  CellState state;
+  if (initial.defined()) {
+    check_state("chunkwise_stabilized", initial, queries);
+    state = {initial.C.to(dtype), initial.n.to(dtype), initial.m.to(dtype)};
+  } else {
+    // No history: zero memory with stabiliser -inf contributes nothing, as in the parallel form.
+    state = CellState::zeros(batch, heads, head_dim, q.options());
+    state.m = torch::full({batch, heads, 1, 1}, kNegInf, q.options());
+  }
+
+  const int64_t full_chunks = seq / chunk_size, full_len = full_chunks * chunk_size;
+  std::vector<torch::Tensor> outputs;
+  if (full_chunks > 0) {
+    auto [h, next] = chunk_group(q.narrow(2, 0, full_len), k.narrow(2, 0, full_len),
+                                 v.narrow(2, 0, full_len), igate.narrow(2, 0, full_len),
+                                 fgate.narrow(2, 0, full_len), state, full_chunks, chunk_size, eps);
+    outputs.push_back(h);
+    state = next;
+  }
+  if (full_len < seq) {
+    const int64_t rest = seq - full_len;
+    auto [h, next] = chunk_group(q.narrow(2, full_len, rest), k.narrow(2, full_len, rest),
+                                 v.narrow(2, full_len, rest), igate.narrow(2, full_len, rest),
+                                 fgate.narrow(2, full_len, rest), state, 1, rest, eps);
+    outputs.push_back(h);
+    state = next;
+  }
+  const torch::Tensor h = outputs.size() == 1 ? outputs[0] : torch::cat(outputs, 2);
+  return {h.to(queries.scalar_type()), state};
+}
+
+}  // namespace xlstm::mlstm

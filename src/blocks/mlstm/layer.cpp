@@ -1,0 +1,138 @@
+#include "xlstm/blocks/mlstm/layer.h"
+
+#include "xlstm/components/dtype.h"
+#include "xlstm/components/init.h"
+
+namespace xlstm {
+namespace {
+
+torch::Tensor convert(const torch::Tensor& t, torch::Device device,
+                      std::optional<torch::ScalarType> dtype) {
+  if (!t.defined()) return t;
+  return t.to(device, dtype.value_or(t.scalar_type()));
+}
+
+torch::Tensor detached(const torch::Tensor& t) {
+  return t.defined() ? t.detach() : t;
+}
+
+LinearHeadwiseExpandConfig qkv_config(const mLSTMLayerConfig& config) {
+  LinearHeadwiseExpandConfig headwise;
+  headwise.in_features = config._inner_embedding_dim;
+  headwise.num_heads = config._inner_embedding_dim / config.qkv_proj_blocksize;
+  headwise.bias = config.bias;
+  return headwise;
+}
+
+}  // namespace
+
+mLSTMState mLSTMState::to(torch::Device device, std::optional<torch::ScalarType> dtype) const {
+  return {convert(C, device, dtype), convert(n, device, dtype), convert(m, device, dtype),
+          convert(conv, device, dtype)};
+}
+
+mLSTMState mLSTMState::detach() const {
+  return {detached(C), detached(n), detached(m), detached(conv)};
+}
+
+mLSTMLayerImpl::mLSTMLayerImpl(mLSTMLayerConfig config_) : config(std::move(config_)) {
+  config.finalize();
+  const int64_t dim = config.embedding_dim, inner = config._inner_embedding_dim;
+  proj_up = register_module(
+      "proj_up", torch::nn::Linear(torch::nn::LinearOptions(dim, 2 * inner).bias(config.bias)));
+  q_proj = register_module("q_proj", LinearHeadwiseExpand(qkv_config(config)));
+  k_proj = register_module("k_proj", LinearHeadwiseExpand(qkv_config(config)));
+  v_proj = register_module("v_proj", LinearHeadwiseExpand(qkv_config(config)));
+  CausalConv1dConfig conv_config;
+  conv_config.feature_dim = static_cast<int>(inner);
+  conv_config.kernel_size = config.conv1d_kernel_size;
+  conv1d = register_module("conv1d", CausalConv1d(conv_config));
+  mLSTMCellConfig cell_config;
+  cell_config.context_length = config.context_length;
+  cell_config.embedding_dim = static_cast<int>(inner);
+  cell_config.num_heads = config.num_heads;
+  mlstm_cell = register_module("mlstm_cell", mLSTMCell(cell_config));
+  learnable_skip = register_parameter("learnable_skip", torch::ones({inner}));
+  proj_down = register_module(
+      "proj_down", torch::nn::Linear(torch::nn::LinearOptions(inner, dim).bias(config.bias)));
+  dropout = register_module("dropout", torch::nn::Dropout(config.dropout));
+  reset_parameters();
+}
+
+void mLSTMLayerImpl::reset_parameters() {
+  {
+    torch::NoGradGuard no_grad;
+    small_init_(proj_up->weight, config.embedding_dim);
+    if (proj_up->bias.defined()) proj_up->bias.zero_();
+    wang_init_(proj_down->weight, config.embedding_dim, config._num_blocks);
+    if (proj_down->bias.defined()) proj_down->bias.zero_();
+    learnable_skip.fill_(1.0);
+    // The q / k / v projections use the embedding dim, not the inner one (as in Python).
+    for (auto& proj : {q_proj, k_proj, v_proj}) {
+      small_init_(proj->weight, config.embedding_dim);
+      if (proj->bias.defined()) proj->bias.zero_();
+    }
+  }
+  // Python's layer leaves the conv as constructed (nn.Conv1d's own reset) and resets the cell.
+  mlstm_cell->reset_parameters();
+}
+
+std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::run(const torch::Tensor& x,
+                                                         const mLSTMState& state, Mode mode) {
+  const int64_t dim = config.embedding_dim, inner = config._inner_embedding_dim;
+  TORCH_CHECK(x.dim() == 3 && x.size(2) == dim, "mLSTMLayer: expected input [B, S, ", dim,
+              "], got ", x.sizes());
+  TORCH_CHECK(mode != Mode::kStep || x.size(1) == 1, "mLSTMLayer::step: expected input [B, 1, ",
+              dim, "], got ", x.sizes());
+  const torch::Tensor input = x.to(compute_dtype(x));
+
+  const torch::Tensor x_inner = linear_as_input(input, proj_up);  // [B, S, 2 * D_inner]
+  const torch::Tensor x_mlstm = x_inner.narrow(-1, 0, inner);
+  const torch::Tensor z = x_inner.narrow(-1, inner, inner);
+
+  mLSTMState next;
+  torch::Tensor x_conv;
+  if (mode == Mode::kForward) {
+    x_conv = conv1d(x_mlstm);
+  } else {
+    std::tie(x_conv, next.conv) = conv1d->forward_with_state(x_mlstm, state.conv);
+  }
+  const torch::Tensor x_conv_act = torch::silu(x_conv);
+  const torch::Tensor q = q_proj(x_conv_act), k = k_proj(x_conv_act), v = v_proj(x_mlstm);
+
+  torch::Tensor h_tilde;
+  if (mode == Mode::kForward) {
+    h_tilde = mlstm_cell(q, k, v);
+  } else {
+    const mlstm::CellState cell_state{state.C, state.n, state.m};
+    mlstm::CellState cell_next;
+    std::tie(h_tilde, cell_next) = mode == Mode::kStep
+                                       ? mlstm_cell->step(q, k, v, cell_state)
+                                       : mlstm_cell->forward_with_state(q, k, v, cell_state);
+    next.C = cell_next.C;
+    next.n = cell_next.n;
+    next.m = cell_next.m;
+  }
+  // Learnable skip around the cell, then the output gate silu(z).
+  const torch::Tensor h =
+      torch::addcmul(h_tilde, learnable_skip.to(x_conv_act.scalar_type()), x_conv_act) *
+      torch::silu(z);
+  const torch::Tensor y = dropout(linear_as_input(h, proj_down)).to(x.scalar_type());
+  return {y, next};
+}
+
+torch::Tensor mLSTMLayerImpl::forward(const torch::Tensor& x) {
+  return run(x, {}, Mode::kForward).first;
+}
+
+std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::forward_with_state(const torch::Tensor& x,
+                                                                        const mLSTMState& state) {
+  return run(x, state, Mode::kWithState);
+}
+
+std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::step(const torch::Tensor& x,
+                                                          const mLSTMState& state) {
+  return run(x, state, Mode::kStep);
+}
+
+}  // namespace xlstm

@@ -1,0 +1,49 @@
+#include "xlstm/components/ln.h"
+
+#include "xlstm/components/dtype.h"
+
+namespace xlstm {
+
+LayerNormImpl::LayerNormImpl(int64_t ndim_, bool weight_, bool bias_, double eps_,
+                             bool residual_weight_)
+    : ndim(ndim_), eps(eps_), residual_weight(residual_weight_) {
+  TORCH_CHECK(ndim > 0 || (!weight_ && !bias_),
+              "LayerNorm: ndim must be positive when it has a weight or bias, got ", ndim);
+  if (weight_) weight = register_parameter("weight", torch::zeros({ndim}));
+  if (bias_) bias = register_parameter("bias", torch::zeros({ndim}));
+  reset_parameters();
+}
+
+void LayerNormImpl::reset_parameters() {
+  torch::NoGradGuard no_grad;
+  if (weight.defined()) weight.fill_(residual_weight ? 0.0 : 1.0);
+  if (bias.defined()) bias.zero_();
+}
+
+torch::Tensor LayerNormImpl::weight_proxy() const {
+  if (!weight.defined()) return {};
+  return residual_weight ? 1.0 + weight : weight;
+}
+
+torch::Tensor LayerNormImpl::forward(const torch::Tensor& x) {
+  TORCH_CHECK(x.dim() >= 1 && x.size(-1) == ndim, "LayerNorm: expected input [..., ", ndim,
+              "], got ", x.sizes());
+  const auto dtype = compute_dtype(x);
+  return torch::layer_norm(x.to(dtype), {ndim}, cast_to(weight_proxy(), dtype),
+                           cast_to(bias, dtype), eps)
+      .to(x.scalar_type());
+}
+
+torch::Tensor MultiHeadLayerNormImpl::forward(const torch::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) * x.size(3) == ndim,
+              "MultiHeadLayerNorm: expected input [B, NH, S, DH] with NH * DH = ", ndim, ", got ",
+              x.sizes());
+  const int64_t batch = x.size(0), heads = x.size(1), seq = x.size(2), head_dim = x.size(3);
+  const auto dtype = compute_dtype(x);
+  const torch::Tensor flat = x.to(dtype).transpose(1, 2).reshape({batch * seq, heads * head_dim});
+  const torch::Tensor out =
+      torch::group_norm(flat, heads, cast_to(weight_proxy(), dtype), cast_to(bias, dtype), eps);
+  return out.view({batch, seq, heads, head_dim}).transpose(1, 2).to(x.scalar_type());
+}
+
+}  // namespace xlstm

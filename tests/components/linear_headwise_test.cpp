@@ -1,0 +1,77 @@
+#include "xlstm/components/linear_headwise.h"
+
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "support/tensor_compare.h"
+
+namespace xlstm {
+namespace {
+
+LinearHeadwiseExpand make_headwise(int in, int heads, double expand, bool bias) {
+  LinearHeadwiseExpandConfig config;
+  config.in_features = in;
+  config.num_heads = heads;
+  config.expand_factor_up = expand;
+  config.bias = bias;
+  return LinearHeadwiseExpand(config);
+}
+
+TEST(LinearHeadwiseExpand, MatchesPerHeadMatmul) {
+  torch::manual_seed(0);
+  auto layer = make_headwise(12, 3, 2.0, true);
+  EXPECT_EQ(layer->weight.sizes(), (std::vector<int64_t>{3, 8, 4}));
+  EXPECT_EQ(layer->bias.sizes(), (std::vector<int64_t>{24}));
+  {
+    torch::NoGradGuard no_grad;
+    layer->bias.normal_();
+  }
+  const auto x = torch::randn({2, 5, 12});
+  const auto y = layer(x);
+  ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, 5, 24}));
+  for (int64_t h = 0; h < 3; ++h) {
+    const auto expected = torch::matmul(x.narrow(-1, 4 * h, 4), layer->weight[h].t()) +
+                          layer->bias.narrow(0, 8 * h, 8);
+    EXPECT_LT(test::max_abs_diff(y.narrow(-1, 8 * h, 8), expected), 1e-5) << "head " << h;
+  }
+  // Any leading shape, including a plain vector.
+  EXPECT_LT(test::max_abs_diff(layer(x[1][2]), y[1][2]), 1e-6);
+}
+
+TEST(LinearHeadwiseExpand, InitAndNoBias) {
+  torch::manual_seed(1);
+  auto layer = make_headwise(1024, 16, 1.0, false);
+  EXPECT_FALSE(layer->bias.defined());
+  EXPECT_EQ(layer->named_parameters().size(), 1u);
+  const double expected = std::sqrt(2.0 / 5.0 / 64.0);
+  EXPECT_NEAR(layer->weight.std().item<double>(), expected, 0.02 * expected);
+
+  auto with_bias = make_headwise(8, 2, 1.0, true);
+  EXPECT_EQ(with_bias->bias.abs().sum().item<double>(), 0.0);
+}
+
+TEST(LinearHeadwiseExpand, GradientsAndReducedPrecision) {
+  torch::manual_seed(2);
+  auto layer = make_headwise(8, 4, 1.0, true);
+  const auto x = torch::randn({3, 8}, torch::requires_grad());
+  layer(x).sum().backward();
+  EXPECT_TRUE(layer->weight.grad().defined());
+  // d/dx sum(y) = sum_o W[h, o, d]
+  EXPECT_LT(test::max_abs_diff(x.grad()[0], layer->weight.sum(1).reshape({8})), 1e-6);
+
+  const auto reference = layer(x).detach();
+  for (auto dtype : {torch::kBFloat16, torch::kFloat16, torch::kFloat64}) {
+    layer->to(dtype);
+    EXPECT_LT(test::max_abs_diff(layer(x.detach().to(dtype)), reference), 0.05);
+    layer->to(torch::kFloat32);
+  }
+}
+
+TEST(LinearHeadwiseExpand, RejectsBadInput) {
+  auto layer = make_headwise(8, 4, 1.0, false);
+  EXPECT_THROW(layer(torch::randn({2, 6})), c10::Error);
+}
+
+}  // namespace
+}  // namespace xlstm
