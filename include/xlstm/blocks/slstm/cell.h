@@ -1,0 +1,50 @@
+// The sLSTM cell (Python blocks/slstm/cell.py): the recurrent part of the sLSTM, with parameters in
+// the vanilla layout and a choice of recurrence backend (backend.h).
+#pragma once
+
+#include <utility>
+
+#include <torch/torch.h>
+
+#include "xlstm/blocks/slstm/backend.h"
+#include "xlstm/config/slstm.h"
+
+namespace xlstm {
+
+/// Parameters (vanilla layout whatever the backend; the io layer converts cuda-layout checkpoints):
+///   `_recurrent_kernel_` [NH, 4*DH, DH]: R[h, g*DH + out, in], gates in the slots (i, f, z, o);
+///   `_bias_` [4*H]: b[g*H + h*DH + d].
+/// Created in float32 (in dtype_r / dtype_b when enable_automatic_mixed_precision is false).
+class sLSTMCellImpl : public torch::nn::Module {
+ public:
+  explicit sLSTMCellImpl(sLSTMCellConfig config);
+
+  /// wx [B, S, 4H] (input_shape "BSGNH"; [S, B, 4H] for "SBGNH"): the gate pre-activations from the
+  /// input projections, gate-major (slots i, f, z, o). state [4, B, H] = (y, c, n, m), undefined
+  /// for the zero state. Returns (y in output_shape, [B, NH, S, DH] for "BNSH"; final state [4, B,
+  /// H]), both in wx's dtype.
+  std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& wx,
+                                                  const torch::Tensor& state = {});
+  /// One step: wx with S = 1. Returns the new state (the official cell's `step` returns the state
+  /// it was given, a bug that its layer avoids by calling `forward`).
+  std::pair<torch::Tensor, torch::Tensor> step(const torch::Tensor& wx,
+                                               const torch::Tensor& state = {});
+
+  /// As the official sLSTMCellBase.reset_parameters: per head and gate in the external layout.
+  void reset_parameters();
+
+  /// The options handed to the recurrence backend.
+  slstm::RecurrenceOptions recurrence_options() const;
+
+  sLSTMCellConfig config;
+  torch::Tensor _recurrent_kernel_;
+  torch::Tensor _bias_;
+
+ private:
+  /// wx [S, B, 4H] gate-major and a [4, B, H] state through the backend config.backend selects.
+  slstm::RecurrenceResult run_backend(const torch::Tensor& wx, const torch::Tensor& state0) const;
+  torch::Tensor permute_output(const torch::Tensor& y) const;
+};
+TORCH_MODULE(sLSTMCell);
+
+}  // namespace xlstm

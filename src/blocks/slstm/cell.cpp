@@ -1,0 +1,141 @@
+#include "xlstm/blocks/slstm/cell.h"
+
+#include <cmath>
+
+#include "xlstm/components/init.h"
+
+namespace xlstm {
+namespace {
+
+constexpr int64_t kGates = 4;
+constexpr int64_t kForgetGate = 1;  // slot order i, f, z, o
+
+torch::ScalarType dtype_from_name(const std::string& name) {
+  if (name == "bfloat16") return torch::kBFloat16;
+  if (name == "float16") return torch::kFloat16;
+  return torch::kFloat32;
+}
+
+/// The official powerlaw_blockdependent forget-gate bias of one head:
+/// -(-5 + 12 * (d / (DH - 1))^(0.3 + 1.3 * block_idx / (num_blocks - 1))), in float32 like torch.
+torch::Tensor powerlaw_forget_bias(int64_t head_dim, int block_idx, int num_blocks) {
+  const double ratio_0_to_1 =
+      num_blocks > 1 ? static_cast<double>(block_idx) / static_cast<double>(num_blocks - 1) : 0.0;
+  const torch::Tensor position =
+      torch::arange(head_dim, torch::kLong).div(head_dim - 1).to(torch::kFloat32);
+  return -(-5.0 + 12.0 * position.pow(0.3 + 1.3 * ratio_0_to_1));
+}
+
+}  // namespace
+
+sLSTMCellImpl::sLSTMCellImpl(sLSTMCellConfig config_) : config(std::move(config_)) {
+  config.finalize();
+  const int64_t NH = config.num_heads, DH = config.head_dim();
+  auto options_r = torch::TensorOptions().dtype(torch::kFloat32);
+  auto options_b = options_r;
+  if (!config.enable_automatic_mixed_precision) {
+    options_r = options_r.dtype(dtype_from_name(*config.dtype_r));
+    options_b = options_b.dtype(dtype_from_name(*config.dtype_b));
+  }
+  _recurrent_kernel_ =
+      register_parameter("_recurrent_kernel_", torch::empty({NH, kGates * DH, DH}, options_r));
+  _bias_ = register_parameter("_bias_", torch::empty({kGates * NH * DH}, options_b));
+  reset_parameters();
+}
+
+void sLSTMCellImpl::reset_parameters() {
+  torch::NoGradGuard no_grad;
+  const int64_t NH = config.num_heads, DH = config.head_dim();
+  const double bound = 1.0 / std::sqrt(static_cast<double>(config.hidden_size));
+  // External layouts: recurrent kernel [NH, DH_in, G, DH_out], bias [NH, G, DH].
+  const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
+  torch::Tensor kernel = torch::zeros({NH, DH, kGates, DH}, f32);
+  torch::Tensor bias = torch::zeros({NH, kGates, DH}, f32);
+  for (int64_t h = 0; h < NH; ++h) {
+    for (int64_t g = 0; g < kGates; ++g) {
+      if (config.recurrent_weight_init == "standard")
+        kernel.select(0, h).select(1, g).uniform_(-bound, bound);
+    }
+  }
+  for (int64_t h = 0; h < NH; ++h) {
+    for (int64_t g = 0; g < kGates; ++g) {
+      torch::Tensor b = bias[h][g];
+      if (config.bias_init == "powerlaw_blockdependent" && g == kForgetGate) {
+        b.copy_(powerlaw_forget_bias(DH, config._block_idx, config._num_blocks));
+      } else if (config.bias_init == "small_init" && g == kForgetGate) {
+        bias_linspace_init_(b, 3.0, 6.0);
+      } else if (config.bias_init == "standard") {
+        b.uniform_(-bound, bound);
+      }  // everything else stays zero
+    }
+  }
+  // To the vanilla layouts: R[h, g*DH + out, in] and b[g*H + h*DH + d].
+  _recurrent_kernel_.copy_(kernel.permute({0, 2, 3, 1}).reshape({NH, kGates * DH, DH}));
+  _bias_.copy_(bias.permute({1, 0, 2}).reshape(-1));
+}
+
+slstm::RecurrenceOptions sLSTMCellImpl::recurrence_options() const {
+  slstm::RecurrenceOptions options;
+  options.num_heads = config.num_heads;
+  options.gradient_recurrent_cut = config.gradient_recurrent_cut;
+  options.gradient_recurrent_clipval = config.gradient_recurrent_clipval;
+  options.forward_clipval = config.forward_clipval;
+  return options;
+}
+
+slstm::RecurrenceResult sLSTMCellImpl::run_backend(const torch::Tensor& wx,
+                                                   const torch::Tensor& state0) const {
+  const slstm::RecurrenceOptions options = recurrence_options();
+  if (config.backend == "cuda") {
+    if (wx.is_cuda()) {
+      TORCH_CHECK(slstm::cuda_backend_available(),
+                  "sLSTMCell: backend 'cuda' on a CUDA tensor, but this build of xlstm has no CUDA "
+                  "backend (configure with XLSTM_CUDA=ON against a CUDA LibTorch, or set backend: "
+                  "vanilla)");
+#ifdef XLSTM_WITH_CUDA
+      return slstm::recurrence_cuda(wx, state0, _recurrent_kernel_, _bias_, options);
+#endif
+    }
+    TORCH_WARN_ONCE("sLSTMCell: backend 'cuda' on a ", wx.device(),
+                    " tensor falls back to the vanilla backend");
+  }
+  return slstm::recurrence_vanilla(wx, state0, _recurrent_kernel_, _bias_, options);
+}
+
+torch::Tensor sLSTMCellImpl::permute_output(const torch::Tensor& y) const {
+  const int64_t S = y.size(0), B = y.size(1), NH = config.num_heads, DH = config.head_dim();
+  if (config.output_shape == "SBH") return y;
+  if (config.output_shape == "BSH") return y.permute({1, 0, 2});
+  if (config.output_shape == "SBNH") return y.view({S, B, NH, DH});
+  return y.view({S, B, NH, DH}).permute({1, 2, 0, 3});  // BNSH
+}
+
+std::pair<torch::Tensor, torch::Tensor> sLSTMCellImpl::forward(const torch::Tensor& wx,
+                                                               const torch::Tensor& state) {
+  TORCH_CHECK(wx.dim() == 3 && wx.size(2) == config.input_dim(), "sLSTMCell: expected input [",
+              config.input_shape == "BSGNH" ? "B, S, " : "S, B, ", config.input_dim(),
+              "] (4 * hidden_size), got ", wx.sizes());
+  const torch::Tensor wx_sb = config.input_shape == "BSGNH" ? wx.transpose(0, 1) : wx;
+  const int64_t B = wx_sb.size(1);
+  torch::Tensor state0 = state;
+  if (state0.defined()) {
+    TORCH_CHECK(state0.dim() == 3 && state0.size(0) == config.num_states && state0.size(1) == B &&
+                    state0.size(2) == config.hidden_size,
+                "sLSTMCell: expected state [", config.num_states, ", ", B, ", ", config.hidden_size,
+                "], got ", state0.sizes());
+  } else {
+    state0 = torch::zeros({config.num_states, B, config.hidden_size}, wx.options());
+  }
+  auto [y, final_state] = run_backend(wx_sb, state0);
+  return {permute_output(y), final_state};
+}
+
+std::pair<torch::Tensor, torch::Tensor> sLSTMCellImpl::step(const torch::Tensor& wx,
+                                                            const torch::Tensor& state) {
+  const int64_t seq_dim = config.input_shape == "BSGNH" ? 1 : 0;
+  TORCH_CHECK(wx.dim() == 3 && wx.size(seq_dim) == 1,
+              "sLSTMCell::step: expected one position, got ", wx.sizes());
+  return forward(wx, state);
+}
+
+}  // namespace xlstm
