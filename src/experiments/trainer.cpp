@@ -1,5 +1,6 @@
 #include "xlstm/experiments/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -140,7 +141,9 @@ struct Trainer::Impl {
                                                 " is smaller than the dataset's vocab_size " +
                                                 std::to_string(data.vocab_size));
     // The mLSTM's parallel form is built for sequences up to context_length.
-    if (model_config.mlstm_block && data.max_sequence_length > model_config.context_length)
+    const auto blocks = model_config.block_map();
+    const bool has_mlstm = std::find(blocks.begin(), blocks.end(), 0) != blocks.end();
+    if (has_mlstm && data.max_sequence_length > model_config.context_length)
       throw ConfigError("model.context_length",
                         std::to_string(model_config.context_length) +
                             " is shorter than the dataset's longest sequence (" +
