@@ -1,5 +1,6 @@
 #include "xlstm/experiments/checkpoint.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 
 #include <unistd.h>

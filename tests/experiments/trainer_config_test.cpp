@@ -25,7 +25,8 @@ TEST(ConfigOverride, AppliesBeforeInterpolation) {
       {ConfigOverride::parse("training.num_steps=300"), ConfigOverride::parse("training.lr=3e-3"),
        ConfigOverride::parse("model.embedding_dim=32"),
        ConfigOverride::parse("dataset.kwargs.context_length=64"),
-       ConfigOverride::parse("dataset.kwargs.subpar.validation.max_sequence_length=64")});
+       ConfigOverride::parse("dataset.kwargs.subpar.validation.max_sequence_length=64"),
+       ConfigOverride::parse("dataset.kwargs.subpar.test.max_sequence_length=64")});
   EXPECT_EQ(config.training.num_steps, 300);
   EXPECT_EQ(config.training.lr_decay_until_steps, 300);  // ${.num_steps} follows
   EXPECT_DOUBLE_EQ(config.training.lr, 3e-3);
@@ -112,7 +113,7 @@ TEST(ExperimentData, MqarFileGivesItsSplits) {
 
 TEST(ExperimentData, MqarKwargsAreChecked) {
   const std::string base =
-      "training: {num_steps: 1}\nmodel: {vocab_size: 64, context_length: 16, mlstm_block: {}}\n"
+      "training: {num_steps: 1, lr_warmup_steps: 0}\nmodel: {vocab_size: 64, context_length: 16, mlstm_block: {}}\n"
       "dataset:\n  name: mqar\n  kwargs:\n    vocab_size: 64\n";
   EXPECT_NO_THROW(from_yaml_string<ExperimentConfig>(base + "    input_seq_len: 16\n"));
   try {
