@@ -1,7 +1,6 @@
 #include "xlstm/model.h"
 
-#include <yaml-cpp/yaml.h>
-
+#include "xlstm/config/experiment.h"
 #include "xlstm/config/yaml.h"
 
 namespace xlstm {
@@ -10,16 +9,15 @@ Model::Model(const xLSTMBlockStackConfig& config) : stack_(config) {}
 Model::Model(const xLSTMLMModelConfig& config) : lm_(config) {}
 
 Model Model::from_yaml_file(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError("", e.what(), path);
+  switch (detect_config_file_kind(path)) {
+    case ConfigFileKind::LMModel:
+      return Model(xlstm::from_yaml_file<xLSTMLMModelConfig>(path));
+    case ConfigFileKind::BlockStack:
+      return Model(xlstm::from_yaml_file<xLSTMBlockStackConfig>(path));
+    case ConfigFileKind::Experiment:
+      return Model(xlstm::from_yaml_file<ExperimentConfig>(path).model);
   }
-  if (root.IsMap() && root["vocab_size"]) {
-    return Model(xlstm::from_yaml_file<xLSTMLMModelConfig>(path));
-  }
-  return Model(xlstm::from_yaml_file<xLSTMBlockStackConfig>(path));
+  throw ConfigError("", "unrecognised config file", path);
 }
 
 torch::nn::Module& Model::module() { return is_lm() ? *lm_.ptr() : *stack_.ptr(); }

@@ -31,14 +31,19 @@ torch::Tensor CausalConv1dImpl::apply_kernel(const torch::Tensor& padded, int64_
   const torch::Tensor input = padded.to(dtype);
   const torch::Tensor weight = conv->weight.to(dtype);  // [F, F/groups, KS]
   torch::Tensor y;
-  for (int64_t k = 0; k < ks; ++k) {
-    const torch::Tensor x_k = input.narrow(1, k, seq_len);
-    if (config.channel_mixing) {
-      const torch::Tensor w_k = weight.select(2, k).t();  // [F_in, F_out]
-      y = k == 0 ? torch::matmul(x_k, w_k) : y.add_(torch::matmul(x_k, w_k));
-    } else {
-      const torch::Tensor w_k = weight.select(1, 0).select(1, k);  // [F]
-      y = k == 0 ? x_k * w_k : y.addcmul_(x_k, w_k);
+  if (seq_len == 1 && !config.channel_mixing) {
+    // One position (step): the window [B, KS, F] times the kernel [KS, F], summed over KS.
+    y = (input * weight.select(1, 0).t()).sum(1, /*keepdim=*/true);
+  } else {
+    for (int64_t k = 0; k < ks; ++k) {
+      const torch::Tensor x_k = input.narrow(1, k, seq_len);
+      if (config.channel_mixing) {
+        const torch::Tensor w_k = weight.select(2, k).t();  // [F_in, F_out]
+        y = k == 0 ? torch::matmul(x_k, w_k) : y.add_(torch::matmul(x_k, w_k));
+      } else {
+        const torch::Tensor w_k = weight.select(1, 0).select(1, k);  // [F]
+        y = k == 0 ? x_k * w_k : y.addcmul_(x_k, w_k);
+      }
     }
   }
   if (config.causal_conv_bias) y.add_(conv->bias.to(dtype));

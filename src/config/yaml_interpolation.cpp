@@ -67,7 +67,7 @@ class Resolver {
 
   Node evaluate(const std::string& text, std::vector<Frame>& ancestors, const std::string& path,
                 int line) {
-    const auto pieces = split(text, path, line);
+    const auto pieces = split(text, ancestors, path, line);
     if (pieces.size() == 1 && pieces[0].is_reference)
       return lookup(pieces[0].text, text, ancestors, path, line);
     Node result;
@@ -88,7 +88,8 @@ class Resolver {
 
   /// Splits `text` into literal pieces and `${...}` references, resolving references nested in
   /// keys.
-  std::vector<Piece> split(const std::string& text, const std::string& path, int line) {
+  std::vector<Piece> split(const std::string& text, std::vector<Frame>& ancestors,
+                           const std::string& path, int line) {
     std::vector<Piece> pieces;
     std::string literal;
     size_t i = 0;
@@ -101,7 +102,7 @@ class Resolver {
         if (!literal.empty()) pieces.push_back({false, literal});
         literal.clear();
         std::string key = text.substr(i + 2, close - i - 2);
-        if (key.find("${") != std::string::npos) key = evaluate_key(key, path, line);
+        if (key.find("${") != std::string::npos) key = evaluate_key(key, ancestors, path, line);
         pieces.push_back({true, key});
         i = close + 1;
       } else {
@@ -125,10 +126,11 @@ class Resolver {
     throw error(path, line, "unterminated interpolation in '" + text + "'");
   }
 
-  /// A key that itself holds interpolations (`${a.${b}}`): always absolute or resolved as text.
-  std::string evaluate_key(const std::string& key, const std::string& path, int line) {
-    std::vector<Frame> no_ancestors;
-    const Node value = evaluate(key, no_ancestors, path, line);
+  /// A key that itself holds interpolations (`${a.${b}}`, `${.${.b}}`): resolved to text first, in
+  /// the scope of the value that holds it.
+  std::string evaluate_key(const std::string& key, std::vector<Frame>& ancestors,
+                           const std::string& path, int line) {
+    const Node value = evaluate(key, ancestors, path, line);
     if (!value.is_scalar())
       throw error(path, line, "interpolation key '" + key + "' is " + describe(value));
     return value.text;

@@ -74,6 +74,8 @@ TEST(Interpolation, ChainsAndNestedKeys) {
   expect_scalar(at(root, "a"), Node::Kind::Int, "42");
   expect_scalar(at(root, "c.d"), Node::Kind::Int, "42");
   expect_scalar(at(root, "pick"), Node::Kind::Int, "42");
+  const Node scoped = resolved("m:\n  which: d\n  c: {d: 5}\n  pick: ${.c.${.which}}\n");
+  expect_scalar(at(scoped, "m.pick"), Node::Kind::Int, "5");
 }
 
 TEST(Interpolation, InsideAStringGivesAString) {

@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
+#include "config/yaml_tree.h"
 #include "xlstm/config/experiment.h"
 
 namespace xlstm {
@@ -82,6 +85,27 @@ TEST(YamlLoad, EveryShippedAndReferenceConfigLoads) {
     }
   }
   EXPECT_EQ(loaded, 10);  // 5 in configs/, 5 reference cases
+}
+
+TEST(YamlLoad, BlockMapsMatchThePythonRunsOfTheReferenceCases) {
+  int checked = 0;
+  for (const auto& entry :
+       fs::directory_iterator(std::string(XLSTM_TEST_DATA_DIR) + "/reference")) {
+    if (!entry.is_directory()) continue;
+    SCOPED_TRACE(entry.path().string());
+    // meta.json is JSON, which is also YAML.
+    const std::string meta_path = (entry.path() / "meta.json").string();
+    std::ifstream meta_file(meta_path);
+    const std::string meta_text((std::istreambuf_iterator<char>(meta_file)), {});
+    const auto meta = yaml_detail::parse_yaml(meta_text, meta_path);
+    const std::string config = (entry.path() / "config.yaml").string();
+    const std::string block_map = meta.find("kind")->text == "lm_model"
+                                      ? from_yaml_file<xLSTMLMModelConfig>(config)._block_map
+                                      : from_yaml_file<xLSTMBlockStackConfig>(config)._block_map;
+    EXPECT_EQ(block_map, meta.find("block_map")->text);
+    ++checked;
+  }
+  EXPECT_EQ(checked, 5);
 }
 
 TEST(YamlLoad, ReadmeLmMatchesThePythonReadme) {

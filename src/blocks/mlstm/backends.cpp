@@ -65,9 +65,10 @@ std::pair<torch::Tensor, CellState> chunk_group(const torch::Tensor& q, const to
   // Intra-chunk log D[t, j] = b_t - b_j + i_j for j <= t (the parallel D matrix, per chunk).
   const torch::Tensor causal =
       torch::ones({chunk_len, chunk_len}, q.options().dtype(torch::kBool)).tril();
+  // (In-place updates of fresh temporaries below save S x L allocations and are autograd-safe.)
   const torch::Tensor log_d =
-      torch::where(causal, b.unsqueeze(-1) - b.unsqueeze(-2) + igate.unsqueeze(-2),
-                   torch::full({}, kNegInf, q.options()));
+      torch::where(causal, b.unsqueeze(-1) - b.unsqueeze(-2), torch::full({}, kNegInf, q.options()))
+          .add_(igate.unsqueeze(-2));
   const torch::Tensor intra_max = log_d.amax(-1, /*keepdim=*/true);  // [.., L, 1]
 
   // What each chunk adds to the memory, stabilised by its own maximum (the last row of log D).
@@ -105,7 +106,7 @@ std::pair<torch::Tensor, CellState> chunk_group(const torch::Tensor& q, const to
   const torch::Tensor decayed_prev = b.unsqueeze(-1) + m_prev;  // [B, NH, NC, L, 1]
   const torch::Tensor m_row = torch::maximum(intra_max, decayed_prev);
   const torch::Tensor inter_scale = torch::exp(decayed_prev - m_row);
-  const torch::Tensor e = torch::matmul(qc, kc.transpose(-1, -2)) * torch::exp(log_d - m_row);
+  const torch::Tensor e = torch::matmul(qc, kc.transpose(-1, -2)) * (log_d - m_row).exp_();
   const torch::Tensor numerator = torch::matmul(e, vc) + inter_scale * torch::matmul(qc, c_prev);
   const torch::Tensor denominator =
       e.sum(-1, /*keepdim=*/true) + inter_scale * torch::matmul(qc, n_prev);
@@ -146,12 +147,14 @@ torch::Tensor parallel_stabilized_simple(const torch::Tensor& queries, const tor
   }
   // log F[t, j] = sum_{j < s <= t} log sigmoid(f_s): cumulative sums of the log forget gates.
   const torch::Tensor log_f_cumsum = torch::log_sigmoid(fgate_preact.to(dtype)).cumsum(-2);
-  const torch::Tensor log_fg = torch::where(causal, log_f_cumsum - log_f_cumsum.transpose(-2, -1),
-                                            torch::full({}, kNegInf, q.options()));
-  const torch::Tensor log_d = log_fg + igate_preact.to(dtype).transpose(-2, -1);  // [B, NH, S, S]
+  // (In-place updates of fresh temporaries below save S x S allocations and are autograd-safe.)
+  const torch::Tensor log_d =  // [B, NH, S, S]
+      torch::where(causal, log_f_cumsum - log_f_cumsum.transpose(-2, -1),
+                   torch::full({}, kNegInf, q.options()))
+          .add_(igate_preact.to(dtype).transpose(-2, -1));
   const torch::Tensor max_log_d =
       stabilize_rowwise ? log_d.amax(-1, /*keepdim=*/true) : log_d.amax({-2, -1}, /*keepdim=*/true);
-  const torch::Tensor d = torch::exp(log_d - max_log_d);
+  const torch::Tensor d = (log_d - max_log_d).exp_();
   const torch::Tensor keys_scaled = k / std::sqrt(static_cast<double>(head_dim));
   const torch::Tensor c = torch::matmul(q, keys_scaled.transpose(-2, -1)) * d;
   // (C / normaliser) @ V == (C @ V) / normaliser: the normaliser is constant along a row.

@@ -2,6 +2,7 @@
 // (R is block-diagonal per head), so they run in parallel, each over all S steps.
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "pointwise.h"
@@ -39,29 +40,34 @@ PrevState<T> prev_state(const T* state0, const T* y, const T* c, const T* n, con
   return {y + at, c + at, n + at, m + at};
 }
 
+/// R_t [NH, DH_in, 4*DH_out] (R transposed per head) so that R y is a sum of contiguous rows.
 template <typename T>
-void forward_loop(const T* wx, const T* state0, const T* R, const T* bias, T* y, T* c, T* n, T* m,
+void forward_loop(const T* wx, const T* state0, const T* R_t, const T* bias, T* y, T* c, T* n, T* m,
                   T* raw, const Dims& d, bool first_step_quirk, T clip) {
+  const int64_t G_DH = kGates * d.DH;
   at::parallel_for(0, d.B * d.NH, 1, [&](int64_t begin, int64_t end) {
-    std::vector<T> scratch(kGates * d.DH);
+    std::vector<T> Ry(G_DH), scratch(G_DH);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / d.NH, h = task % d.NH;
       const int64_t offset = b * d.H + h * d.DH;  // of this head in a [B, H] state
-      const T* R_h = R + h * kGates * d.DH * d.DH;
+      const T* R_h = R_t + h * d.DH * G_DH;
       for (int64_t t = 0; t < d.S; ++t) {
         const PrevState<T> prev = prev_state(state0, y, c, n, m, d, t, offset);
+        std::fill(Ry.begin(), Ry.end(), T(0));
+        for (int64_t i = 0; i < d.DH; ++i) {
+          const T y_i = prev.y[i];
+          const T* R_row = R_h + i * G_DH;
+          for (int64_t j = 0; j < G_DH; ++j) Ry[j] += R_row[j] * y_i;  // vectorises over j
+        }
+        // Pre-activations wx + R y_{t-1} + b, gate g of unit o at gates[g * stride + o].
         const int64_t row = t * d.B + b;
         const T* wx_t = wx + row * kGates * d.H + h * d.DH;
-        // Pre-activations wx + R y_{t-1} + b, gate g of unit o at gates[g * stride + o].
         T* gates = raw ? raw + row * kGates * d.H + h * d.DH : scratch.data();
         const int64_t stride = raw ? d.H : d.DH;
         for (int g = 0; g < kGates; ++g) {
-          for (int64_t o = 0; o < d.DH; ++o) {
-            const T* R_row = R_h + (g * d.DH + o) * d.DH;
-            T acc = 0;
-            for (int64_t i = 0; i < d.DH; ++i) acc += R_row[i] * prev.y[i];
-            gates[g * stride + o] = wx_t[g * d.H + o] + acc + bias[g * d.H + h * d.DH + o];
-          }
+          for (int64_t o = 0; o < d.DH; ++o)
+            gates[g * stride + o] =
+                wx_t[g * d.H + o] + Ry[g * d.DH + o] + bias[g * d.H + h * d.DH + o];
         }
         const int64_t out = t * d.B * d.H + offset;
         for (int64_t o = 0; o < d.DH; ++o) {
@@ -160,9 +166,10 @@ ForwardResult recurrence_forward_cpu(const torch::Tensor& wx, const torch::Tenso
   r.n = torch::empty_like(r.y);
   r.m = torch::empty_like(r.y);
   if (keep_preactivations) r.raw = torch::empty({d.S, d.B, kGates * d.H}, opts);
+  const torch::Tensor R_t = recurrent_kernel.transpose(1, 2).contiguous();
   AT_DISPATCH_FLOATING_TYPES(wx.scalar_type(), "slstm_forward", [&] {
     forward_loop<scalar_t>(wx.data_ptr<scalar_t>(), state0.data_ptr<scalar_t>(),
-                           recurrent_kernel.data_ptr<scalar_t>(), bias.data_ptr<scalar_t>(),
+                           R_t.data_ptr<scalar_t>(), bias.data_ptr<scalar_t>(),
                            r.y.data_ptr<scalar_t>(), r.c.data_ptr<scalar_t>(),
                            r.n.data_ptr<scalar_t>(), r.m.data_ptr<scalar_t>(),
                            keep_preactivations ? r.raw.data_ptr<scalar_t>() : nullptr, d,
