@@ -20,7 +20,10 @@ Model Model::from_yaml_file(const std::string& path) {
   throw ConfigError("", "unrecognised config file", path);
 }
 
-torch::nn::Module& Model::module() { return is_lm() ? *lm_.ptr() : *stack_.ptr(); }
+torch::nn::Module& Model::module() {
+  if (is_lm()) return *lm_;
+  return *stack_;
+}
 
 const xLSTMBlockStackConfig& Model::config() const {
   return is_lm() ? static_cast<const xLSTMBlockStackConfig&>(lm_->config) : stack_->config;

@@ -20,7 +20,7 @@ class Model {
   /// Loads a model config YAML: an LM model when it has a top-level `vocab_size`, else a stack.
   static Model from_yaml_file(const std::string& path);
 
-  bool is_lm() const { return lm_ != nullptr; }
+  bool is_lm() const { return !lm_.is_empty(); }
   torch::nn::Module& module();
   const xLSTMBlockStackConfig& config() const;
 
