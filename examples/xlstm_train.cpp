@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--resume", options.resume, "continue from the newest checkpoint in --out");
   app.add_option("--log-every", options.log_every,
-                 "progress and metrics line every N steps (default: val_every_step / 4)")
+                 "progress and metrics line every N steps (default: val_every_step / k, k >= 4 the smallest divisor)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--eval-only", eval_only, "only validate the weights given with --weights");
   app.add_option("--weights", weights, "weights for --eval-only (.safetensors or .pt)")

@@ -71,6 +71,14 @@ void clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_nor
     if (p.grad().defined()) p.grad().detach().mul_(scale.to(p.grad().scalar_type()));
 }
 
+/// val_every_step / k for the smallest k >= 4 that divides it (4 or more lines per validation,
+/// validation steps among them).
+int64_t default_log_every(int64_t val_every_step) {
+  for (int64_t k = 4; k <= val_every_step; ++k)
+    if (val_every_step % k == 0) return val_every_step / k;
+  return 1;
+}
+
 }  // namespace
 
 struct Trainer::Impl {
@@ -183,8 +191,7 @@ struct Trainer::Impl {
 TrainSummary Trainer::Impl::train() {
   const auto& training = config.training;
   const int64_t num_steps = training.num_steps;
-  const int64_t log_every =
-      options.log_every > 0 ? options.log_every : std::max<int64_t>(1, training.val_every_step / 4);
+  const int64_t log_every = options.log_every > 0 ? options.log_every : default_log_every(training.val_every_step);
   const bool write_files = !options.out_dir.empty();
 
   TrainSummary summary;

@@ -32,7 +32,7 @@ struct TrainerOptions {
   /// Continue from the newest checkpoint in out_dir/checkpoints (a fresh start when there is none).
   bool resume = false;
   /// Progress line and metrics.jsonl line every this many steps (also at validation steps and at
-  /// the end); 0: max(1, val_every_step / 4).
+  /// the end); 0: val_every_step / k for the smallest k >= 4 that divides it (50 for 200 or 250).
   int64_t log_every = 0;
   /// Training batches generated ahead of the loop.
   size_t prefetch = 4;
