@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--resume", options.resume, "continue from the newest checkpoint in --out");
   app.add_option("--log-every", options.log_every,
-                 "progress and metrics line every N steps (default: val_every_step / k, k >= 4 the smallest divisor)")
+                 "progress and metrics line every N steps (default: val_every_step / k, k >= 4 the "
+                 "smallest divisor)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--eval-only", eval_only, "only validate the weights given with --weights");
   app.add_option("--weights", weights, "weights for --eval-only (.safetensors or .pt)")
@@ -61,7 +62,17 @@ int main(int argc, char** argv) {
       overrides.push_back(xlstm::ConfigOverride::parse(assignment));
     if (steps > 0) overrides.push_back({"training.num_steps", std::to_string(steps)});
     if (!device.empty()) overrides.push_back({"training.device", device});
-    auto config = xlstm::load_experiment_config(config_path, overrides);
+    xlstm::ExperimentConfig config;
+    try {
+      config = xlstm::load_experiment_config(config_path, overrides);
+    } catch (const xlstm::ConfigError& e) {
+      if (steps == 0 || e.key_path() != "training.lr_decay_until_steps") throw;
+      throw xlstm::ConfigError(e.key_path(),
+                               e.message() + " (--steps " + std::to_string(steps) +
+                                   " also sets it through ${.num_steps}: lower the warmup with "
+                                   "--set training.lr_warmup_steps=M)",
+                               e.location());
+    }
     if (eval_only && weights.empty()) throw std::invalid_argument("--eval-only needs --weights");
 
     options.log = &std::cout;

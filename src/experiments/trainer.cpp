@@ -191,7 +191,8 @@ struct Trainer::Impl {
 TrainSummary Trainer::Impl::train() {
   const auto& training = config.training;
   const int64_t num_steps = training.num_steps;
-  const int64_t log_every = options.log_every > 0 ? options.log_every : default_log_every(training.val_every_step);
+  const int64_t log_every =
+      options.log_every > 0 ? options.log_every : default_log_every(training.val_every_step);
   const bool write_files = !options.out_dir.empty();
 
   TrainSummary summary;

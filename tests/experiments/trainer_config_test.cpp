@@ -22,8 +22,9 @@ const std::string kSource = XLSTM_SOURCE_DIR;
 TEST(ConfigOverride, AppliesBeforeInterpolation) {
   const auto config = load_experiment_config(
       kSource + "/configs/parity_xlstm11.yaml",
-      {ConfigOverride::parse("training.num_steps=300"), ConfigOverride::parse("training.lr=3e-3"),
-       ConfigOverride::parse("model.embedding_dim=32"),
+      {ConfigOverride::parse("training.num_steps=300"),
+       ConfigOverride::parse("training.lr_warmup_steps=30"),
+       ConfigOverride::parse("training.lr=3e-3"), ConfigOverride::parse("model.embedding_dim=32"),
        ConfigOverride::parse("dataset.kwargs.context_length=64"),
        ConfigOverride::parse("dataset.kwargs.subpar.validation.max_sequence_length=64"),
        ConfigOverride::parse("dataset.kwargs.subpar.test.max_sequence_length=64")});
@@ -38,11 +39,11 @@ TEST(ConfigOverride, AppliesBeforeInterpolation) {
 TEST(ConfigOverride, AddsMissingKeysAndTakesFlowValues) {
   TempDir dir;
   const auto config = load_experiment_config(
-      config_file(dir), {ConfigOverride::parse("model.num_blocks=2"),
-                         ConfigOverride::parse("model.slstm_at=[0, 1]"),
-                         ConfigOverride::parse("model.slstm_block.feedforward.proj_factor=2")});
+      config_file(dir),
+      {ConfigOverride::parse("model.num_blocks=2"), ConfigOverride::parse("model.slstm_at=[0, 1]"),
+       ConfigOverride::parse("model.slstm_block.feedforward.proj_factor=2")});
   EXPECT_EQ(config.model._block_map, "1,1");
-  EXPECT_DOUBLE_EQ(config.model.slstm_block->feedforward->proj_factor, 2.0);
+  EXPECT_DOUBLE_EQ(config.model.slstm_block->feedforward->proj_factor.value(), 2.0);
 }
 
 void expect_override_error(const std::string& path, const std::string& assignment,
@@ -63,7 +64,8 @@ TEST(ConfigOverride, ErrorsNameTheKey) {
                         "--set training.batch_sizee=3: training.batch_sizee: unknown key");
   expect_override_error(path, "training.batch_size=abc", "training.batch_size",
                         "--set training.batch_size=abc");
-  expect_override_error(path, "training.batch_size=2.5", "training.batch_size", "expected an integer");
+  expect_override_error(path, "training.batch_size=2.5", "training.batch_size",
+                        "expected an integer");
   expect_override_error(path, "training.num_steps=0", "training.num_steps", "must be positive");
   expect_override_error(path, "training.lr.x=1", "training.lr", "cannot set 'x' inside a float");
   expect_override_error(path, "model.slstm_at=[0", "model.slstm_at", "not valid YAML");
@@ -79,7 +81,8 @@ TEST(ExperimentData, OfficialParityFileGivesTheLongValidationSplit) {
   EXPECT_EQ(data.validation[0].name, "validation");
   ASSERT_EQ(data.validation[0].batches.size(), 32u);  // 8192 / 256
   // The one target of an example of size n sits at index n - 2: sizes 40..256.
-  const auto positions = (data.validation[0].batches[0].targets != kIgnoreIndex).nonzero().select(1, 1);
+  const auto positions =
+      (data.validation[0].batches[0].targets != kIgnoreIndex).nonzero().select(1, 1);
   EXPECT_GE(positions.min().item<int64_t>(), 38);
   EXPECT_LE(positions.max().item<int64_t>(), 254);
   EXPECT_GT(positions.max().item<int64_t>(), 200);
@@ -113,12 +116,14 @@ TEST(ExperimentData, MqarFileGivesItsSplits) {
 
 TEST(ExperimentData, MqarKwargsAreChecked) {
   const std::string base =
-      "training: {num_steps: 1, lr_warmup_steps: 0}\nmodel: {vocab_size: 64, context_length: 16, mlstm_block: {}}\n"
+      "training: {num_steps: 1, lr_warmup_steps: 0}\nmodel: {vocab_size: 64, context_length: 16, "
+      "mlstm_block: {}}\n"
       "dataset:\n  name: mqar\n  kwargs:\n    vocab_size: 64\n";
   EXPECT_NO_THROW(from_yaml_string<ExperimentConfig>(base + "    input_seq_len: 16\n"));
   try {
-    from_yaml_string<ExperimentConfig>(base + "    input_seq_len: 16\n    validation:\n"
-                                              "      - {input_seq_len: 8, num_kv_pairs: 3}\n");
+    from_yaml_string<ExperimentConfig>(base +
+                                       "    input_seq_len: 16\n    validation:\n"
+                                       "      - {input_seq_len: 8, num_kv_pairs: 3}\n");
     FAIL() << "4 * num_kv_pairs > input_seq_len was accepted";
   } catch (const ConfigError& e) {
     EXPECT_EQ(e.key_path(), "dataset.kwargs.validation[0].num_kv_pairs") << e.what();
