@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     TORCH_CHECK(device != "cuda" || torch::cuda::is_available(),
                 "--device cuda: no CUDA device is available to this process");
     auto model = xlstm::Model::from_yaml_file(config);
-    auto tensors = xlstm::io::load_weights_file(weights);
+    auto tensors = xlstm::io::read_weights(weights);
     if (!prefix.empty()) tensors = xlstm::io::strip_prefix(tensors, prefix);
     const auto report = xlstm::io::load_state_dict(model.module(), tensors, !non_strict);
     if (!report.ok()) std::cerr << "xlstm-run: " << report.summary() << "\n";

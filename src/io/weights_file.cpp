@@ -29,10 +29,20 @@ void save_weights(const std::string& path, const torch::nn::Module& module,
   save_pt(path, state_dict(module));
 }
 
+TensorMap read_weights(const std::string& path) {
+  return format_of(path) == Format::safetensors ? load_safetensors(path) : load_pt(path);
+}
+
+TensorMap strip_prefix(const TensorMap& tensors, const std::string& prefix) {
+  TensorMap out;
+  for (const auto& [name, tensor] : tensors) {
+    if (name.compare(0, prefix.size(), prefix) == 0) out.emplace(name.substr(prefix.size()), tensor);
+  }
+  return out;
+}
+
 LoadReport load_weights(const std::string& path, torch::nn::Module& module, bool strict) {
-  const TensorMap tensors =
-      format_of(path) == Format::safetensors ? load_safetensors(path) : load_pt(path);
-  return load_state_dict(module, tensors, strict);
+  return load_state_dict(module, read_weights(path), strict);
 }
 
 }  // namespace xlstm::io

@@ -9,12 +9,6 @@ namespace xlstm::io {
 namespace {
 
 // The entries of `tensors` whose key starts with `prefix`, with the prefix removed.
-TensorMap with_prefix(const TensorMap& tensors, const std::string& prefix) {
-  TensorMap out;
-  for (const auto& [key, value] : tensors)
-    if (key.rfind(prefix, 0) == 0) out[key.substr(prefix.size())] = value;
-  return out;
-}
 
 TensorMap fixture(const std::string& name) {
   return load_safetensors(std::string(XLSTM_TEST_DATA_DIR) + "/reference/" + name +
@@ -27,8 +21,8 @@ TEST(IoSlstmLayout, FixturesConvertExactlyBothWays) {
   for (const char* name : kCases) {
     SCOPED_TRACE(name);
     const TensorMap t = fixture(name);
-    const TensorMap vanilla = with_prefix(t, "state.");
-    const TensorMap cuda = with_prefix(t, "state_cuda_layout.");
+    const TensorMap vanilla = strip_prefix(t, "state.");
+    const TensorMap cuda = strip_prefix(t, "state_cuda_layout.");
     ASSERT_FALSE(cuda.empty());
     for (const auto& [key, value] : cuda) {
       SCOPED_TRACE(key);
@@ -53,10 +47,10 @@ TEST(IoSlstmLayout, ConvertWholeMapsDetectingTheLayoutFromTheKernel) {
   for (const char* name : kCases) {
     SCOPED_TRACE(name);
     const TensorMap t = fixture(name);
-    const TensorMap vanilla = with_prefix(t, "state.");
+    const TensorMap vanilla = strip_prefix(t, "state.");
     // The whole vanilla state with the sLSTM cells replaced by their cuda-layout copies.
     TensorMap mixed = vanilla;
-    for (const auto& [key, value] : with_prefix(t, "state_cuda_layout.")) mixed[key] = value;
+    for (const auto& [key, value] : strip_prefix(t, "state_cuda_layout.")) mixed[key] = value;
     const TensorMap converted = convert_slstm_layout(mixed, SlstmLayout::vanilla);
     ASSERT_EQ(converted.size(), vanilla.size());
     for (const auto& [key, value] : vanilla)
@@ -92,9 +86,9 @@ TEST(IoSlstmLayout, LoadStateDictAcceptsEitherBackendsCheckpoint) {
   for (const char* name : kCases) {
     SCOPED_TRACE(name);
     const TensorMap t = fixture(name);
-    const TensorMap vanilla = with_prefix(t, "state.");
+    const TensorMap vanilla = strip_prefix(t, "state.");
     TensorMap cuda_checkpoint = vanilla;
-    for (const auto& [key, value] : with_prefix(t, "state_cuda_layout."))
+    for (const auto& [key, value] : strip_prefix(t, "state_cuda_layout."))
       cuda_checkpoint[key] = value;
 
     const auto vanilla_module = module_like(vanilla);

@@ -25,15 +25,6 @@ inline double max_rel_diff(const torch::Tensor& actual, const torch::Tensor& exp
   return (a - e).abs().max().item<double>() / (scale > 0 ? scale : 1.0);
 }
 
-/// Entries of `tensors` whose key starts with `prefix`, with the prefix removed.
-inline io::TensorMap with_prefix(const io::TensorMap& tensors, const std::string& prefix) {
-  io::TensorMap out;
-  for (const auto& [key, value] : tensors) {
-    if (key.rfind(prefix, 0) == 0) out[key.substr(prefix.size())] = value;
-  }
-  return out;
-}
-
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path);
   TORCH_CHECK(in, "cannot read ", path);

@@ -61,5 +61,10 @@ void save_pt(const std::string& path, const TensorMap& tensors);
 void save_weights(const std::string& path, const torch::nn::Module& module,
                   const Metadata& metadata = {});
 LoadReport load_weights(const std::string& path, torch::nn::Module& module, bool strict = true);
+/// The tensors of a weights file (format by extension, as above).
+TensorMap read_weights(const std::string& path);
+/// The entries whose name starts with `prefix`, with the prefix removed (e.g. "model." of a
+/// checkpoint that wraps the model, or "state." of the reference fixtures).
+TensorMap strip_prefix(const TensorMap& tensors, const std::string& prefix);
 
 }  // namespace xlstm::io

@@ -33,18 +33,15 @@ mLSTMCellImpl::Prepared mLSTMCellImpl::prepare(const torch::Tensor& q, const tor
               "mLSTMCell: k and v must be shaped like q ", q.sizes(), ", got ", k.sizes(), " and ",
               v.sizes());
   const int64_t batch = q.size(0), seq = q.size(1);
-  // Both gates in one matmul over cat(q, k, v): [B, S, 2 * NH].
-  const auto dtype = compute_dtype(q);
-  const torch::Tensor gates = torch::linear(torch::cat({q, k, v}, -1).to(dtype),
-                                            torch::cat({igate->weight, fgate->weight}).to(dtype),
-                                            torch::cat({igate->bias, fgate->bias}).to(dtype))
-                                  .transpose(-1, -2)
-                                  .unsqueeze(-1);  // [B, 2 * NH, S, 1]
-  const auto by_head = [&](const torch::Tensor& x) {
-    return x.view({batch, seq, heads, dim / heads}).transpose(1, 2);
+  // Gate pre-activations from cat(q, k, v), each [B, S, NH] -> [B, NH, S, 1].
+  const torch::Tensor gate_input = torch::cat({q, k, v}, -1).to(compute_dtype(q));
+  const auto gate = [&](const torch::nn::Linear& linear) {
+    return linear_as_input(gate_input, linear).transpose(-1, -2).unsqueeze(-1);
   };
-  return {by_head(q), by_head(k), by_head(v), gates.narrow(1, 0, heads),
-          gates.narrow(1, heads, heads)};
+  const auto by_head = [&](const torch::Tensor& x) {
+    return x.reshape({batch, seq, heads, dim / heads}).transpose(1, 2);
+  };
+  return {by_head(q), by_head(k), by_head(v), gate(igate), gate(fgate)};
 }
 
 torch::Tensor mLSTMCellImpl::finish(const torch::Tensor& h) {

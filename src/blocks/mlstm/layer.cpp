@@ -7,7 +7,7 @@ namespace xlstm {
 namespace {
 
 torch::Tensor convert(const torch::Tensor& t, torch::Device device,
-                      std::optional<torch::ScalarType> dtype) {
+                      c10::optional<torch::ScalarType> dtype) {
   if (!t.defined()) return t;
   return t.to(device, dtype.value_or(t.scalar_type()));
 }
@@ -26,7 +26,7 @@ LinearHeadwiseExpandConfig qkv_config(const mLSTMLayerConfig& config) {
 
 }  // namespace
 
-mLSTMState mLSTMState::to(torch::Device device, std::optional<torch::ScalarType> dtype) const {
+mLSTMState mLSTMState::to(torch::Device device, c10::optional<torch::ScalarType> dtype) const {
   return {convert(C, device, dtype), convert(n, device, dtype), convert(m, device, dtype),
           convert(conv, device, dtype)};
 }

@@ -6,7 +6,7 @@ namespace xlstm {
 namespace {
 
 torch::Tensor to_or_undefined(const torch::Tensor& t, torch::Device device,
-                              std::optional<torch::ScalarType> dtype) {
+                              c10::optional<torch::ScalarType> dtype) {
   if (!t.defined()) return t;
   return dtype ? t.to(device, *dtype) : t.to(device);
 }
@@ -25,7 +25,7 @@ LinearHeadwiseExpand gate_projection(const sLSTMLayerConfig& config) {
 
 }  // namespace
 
-sLSTMState sLSTMState::to(torch::Device device, std::optional<torch::ScalarType> dtype) const {
+sLSTMState sLSTMState::to(torch::Device device, c10::optional<torch::ScalarType> dtype) const {
   return {to_or_undefined(y, device, dtype), to_or_undefined(c, device, dtype),
           to_or_undefined(n, device, dtype), to_or_undefined(m, device, dtype),
           to_or_undefined(conv, device, dtype)};

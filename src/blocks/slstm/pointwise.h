@@ -45,10 +45,11 @@ inline PointwiseState<T> pointwise_forward(T raw_i, T raw_f, T raw_z, T raw_o, T
     s.m = raw_i == log_f_plus_m ? raw_i : std::numeric_limits<T>::quiet_NaN();
     s.m_source = MaxSource::kTie;
   }
-  // Both exponential gates are clamped at 1, as the official code does.
-  const T i_exp = std::exp(raw_i - s.m);
+  // Both exponential gates are clamped at 1, as the official code does. The one whose argument
+  // became m is exp(0) = 1.
+  const T i_exp = s.m_source == MaxSource::kInput ? T(1) : std::exp(raw_i - s.m);
   s.igate = i_exp > T(1) ? T(1) : i_exp;
-  const T f_exp = std::exp(log_f_plus_m - s.m);
+  const T f_exp = s.m_source == MaxSource::kForget ? T(1) : std::exp(log_f_plus_m - s.m);
   s.fgate_clamped = f_exp > T(1);
   s.fgate = s.fgate_clamped ? T(1) : f_exp;
   s.zval = std::tanh(raw_z);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/gradcheck.h"
 #include "support/tensor_compare.h"
 
 namespace xlstm {
@@ -110,6 +111,25 @@ TEST(mLSTMLayer, BeyondContextLengthAndGradients) {
     ASSERT_TRUE(item.value().grad().defined()) << item.key();
     EXPECT_GT(item.value().grad().abs().sum().item<double>(), 0.0) << item.key();
   }
+}
+
+TEST(mLSTMLayer, GradcheckThroughTheCarriedState) {
+  torch::manual_seed(4);
+  mLSTMLayerConfig config;
+  config.embedding_dim = 4;
+  config.num_heads = 2;
+  config.context_length = 8;
+  config.round_proj_up_to_multiple_of = 4;  // inner dim 8, head dim 4
+  auto layer = make_layer(config, torch::kFloat64);
+  layer->mlstm_cell->chunk_size = 2;
+  const auto x = torch::randn({1, 5, 4}, torch::kFloat64);
+  EXPECT_TRUE(test::gradcheck(
+      [&](const std::vector<torch::Tensor>& in) {
+        const auto [first, state] = layer->forward_with_state(in[0].narrow(1, 0, 3));
+        const auto [second, last] = layer->forward_with_state(in[0].narrow(1, 3, 2), state);
+        return torch::cat({first.flatten(), second.flatten(), last.C.flatten()});
+      },
+      {x}));
 }
 
 TEST(mLSTMLayer, ReducedPrecisionCloseToFloat32) {

@@ -306,6 +306,23 @@ TEST(sLSTMRecurrence, AtenPathEqualsCpuLoops) {
   }
 }
 
+TEST(sLSTMRecurrence, CudaTensorsMatchCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(8);
+  const Inputs in = make_inputs(21, 3, 4, 8, true, 1.0, torch::kFloat32);
+  std::vector<torch::Tensor> cpu = {in.wx, in.state0, in.R, in.bias};
+  std::vector<torch::Tensor> gpu;
+  for (const auto& t : cpu) gpu.push_back(t.to(torch::kCUDA));
+  const torch::Tensor probe = torch::randn({21, 3, 32});
+  auto loss = [&](const std::vector<torch::Tensor>& t) {
+    auto [y, final] = recurrence_vanilla(t[0], t[1], t[2], t[3], options_for(4));
+    return (y * probe.to(y.device())).sum() + final.sum();
+  };
+  const auto g_cpu = test::analytic_gradients(loss, cpu);
+  const auto g_gpu = test::analytic_gradients(loss, gpu);
+  for (size_t k = 0; k < 4; ++k) EXPECT_LT(max_rel_diff(g_gpu[k].cpu(), g_cpu[k]), 1e-4) << k;
+}
+
 TEST(sLSTMRecurrence, RejectsBadShapes) {
   const Inputs in = make_inputs(3, 2, 2, 2, true);
   EXPECT_THROW(recurrence_vanilla(in.wx, in.state0, in.R, in.bias, options_for(4)), c10::Error);

@@ -2,7 +2,6 @@
 // mLSTM cell, learnable skip, output gate, down-projection.
 #pragma once
 
-#include <optional>
 #include <utility>
 
 #include <torch/torch.h>
@@ -23,7 +22,7 @@ struct mLSTMState {
 
   bool defined() const { return C.defined() && n.defined() && m.defined(); }
   /// Every defined tensor moved to `device` (and cast to `dtype` when given).
-  mLSTMState to(torch::Device device, std::optional<torch::ScalarType> dtype = {}) const;
+  mLSTMState to(torch::Device device, c10::optional<torch::ScalarType> dtype = {}) const;
   /// Every defined tensor detached from the autograd graph (truncated backpropagation).
   mLSTMState detach() const;
 };

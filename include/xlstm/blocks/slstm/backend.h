@@ -16,7 +16,7 @@ struct RecurrenceOptions {
   int num_heads = 1;
   bool gradient_recurrent_cut = false;              // no gradient through the recurrent matmul
   std::optional<double> gradient_recurrent_clipval;  // clip the gradient flowing into R y_{t-1}
-  std::optional<double> forward_clipval;             // clip the gate pre-activations (forward)
+  std::optional<double> forward_clipval;             // clip the hidden state y_t (forward)
 };
 
 /// Tensors of one recurrence call, all on one device:

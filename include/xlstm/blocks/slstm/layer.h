@@ -2,7 +2,6 @@
 // projections, the sLSTM cell, a multi-head group norm.
 #pragma once
 
-#include <optional>
 #include <utility>
 
 #include <torch/torch.h>
@@ -22,7 +21,7 @@ struct sLSTMState {
 
   /// True when the cell state (y, c, n, m) is set.
   bool defined() const { return y.defined(); }
-  sLSTMState to(torch::Device device, std::optional<torch::ScalarType> dtype = std::nullopt) const;
+  sLSTMState to(torch::Device device, c10::optional<torch::ScalarType> dtype = {}) const;
   sLSTMState detach() const;
 };
 

@@ -1,0 +1,228 @@
+// The `cuda` sLSTM recurrence: a torch::autograd::Function around the persistent kernels of
+// kernels/slstm. R and b are regrouped into the kernels' float32 layouts here; the weight gradients
+// are reductions over the gate gradients that the backward kernel returns (cuBLAS / ATen).
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "slstm/slstm_kernels.h"
+#include "xlstm/blocks/slstm/backend.h"
+
+namespace xlstm::slstm {
+namespace {
+
+namespace kern = xlstm::kernels::slstm;
+using torch::Tensor;
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+kern::ElementType element_type(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat32:
+      return kern::ElementType::kFloat32;
+    case torch::kBFloat16:
+      return kern::ElementType::kBFloat16;
+    case torch::kFloat16:
+      return kern::ElementType::kFloat16;
+    default:
+      TORCH_CHECK(false, "sLSTM cuda backend: unsupported dtype ", t,
+                  " (float32, bfloat16 and float16 are supported)");
+  }
+}
+
+kern::Sizes sizes_of(const Tensor& wx, const Tensor& recurrent_kernel) {
+  kern::Sizes s;
+  s.steps = static_cast<int>(wx.size(0));
+  s.batch = static_cast<int>(wx.size(1));
+  s.num_heads = static_cast<int>(recurrent_kernel.size(0));
+  s.head_dim = static_cast<int>(recurrent_kernel.size(2));
+  return s;
+}
+
+void check_inputs(const Tensor& wx, const Tensor& state0, const Tensor& r, const Tensor& bias,
+                  const RecurrenceOptions& options) {
+  for (const Tensor* t : {&wx, &state0, &r, &bias}) {
+    TORCH_CHECK(t->defined() && t->is_cuda(), "sLSTM cuda backend needs CUDA tensors");
+    TORCH_CHECK(t->device() == wx.device(), "sLSTM cuda backend: tensors on different devices (",
+                t->device(), " vs ", wx.device(), ")");
+    element_type(t->scalar_type());
+  }
+  TORCH_CHECK(r.dim() == 3 && r.size(1) == 4 * r.size(2),
+              "sLSTM cuda backend: recurrent_kernel must be [NH, 4*DH, DH], got ", r.sizes());
+  TORCH_CHECK(r.size(0) == options.num_heads, "sLSTM cuda backend: recurrent_kernel has ",
+              r.size(0), " heads, options.num_heads is ", options.num_heads);
+  const int64_t hidden = r.size(0) * r.size(2);
+  TORCH_CHECK(wx.dim() == 3 && wx.size(2) == 4 * hidden && wx.size(0) >= 1 && wx.size(1) >= 1,
+              "sLSTM cuda backend: wx must be [S, B, 4*H] with H = ", hidden, ", got ", wx.sizes());
+  TORCH_CHECK(state0.dim() == 3 && state0.size(0) == 4 && state0.size(1) == wx.size(1) &&
+                  state0.size(2) == hidden,
+              "sLSTM cuda backend: state0 must be [4, B, H] = [4, ", wx.size(1), ", ", hidden,
+              "], got ", state0.sizes());
+  TORCH_CHECK(bias.numel() == 4 * hidden, "sLSTM cuda backend: bias must have 4*H = ", 4 * hidden,
+              " elements, got ", bias.sizes());
+  const std::string why = kern::check_supported(sizes_of(wx, r));
+  TORCH_CHECK(why.empty(), "sLSTM cuda backend: unsupported sizes: ", why);
+}
+
+// XLSTM_SLSTM_CUDA_EXCHANGE=cluster lets the kernels exchange through thread-block clusters on
+// sm_90 (default: through global memory, which measured faster; docs/slstm_cuda.md).
+bool use_cluster() {
+  const char* mode = std::getenv("XLSTM_SLSTM_CUDA_EXCHANGE");
+  return mode != nullptr && std::string(mode) == "cluster";
+}
+
+// XLSTM_SLSTM_CUDA_TENSOR_CORES=0 keeps the bf16 / fp16 forward product on float32 FMA.
+bool use_tensor_cores() {
+  const char* mode = std::getenv("XLSTM_SLSTM_CUDA_TENSOR_CORES");
+  return mode == nullptr || std::string(mode) != "0";
+}
+
+float positive_or_zero(const std::optional<double>& v) {
+  return v ? static_cast<float>(*v) : 0.f;
+}
+
+Tensor workspace(std::size_t bytes, const Tensor& like) {
+  return torch::empty({static_cast<int64_t>(bytes)}, like.options().dtype(torch::kUInt8));
+}
+
+struct ForwardResult {
+  Tensor y, final_state, saved_states, saved_gates;
+};
+
+ForwardResult run_forward(const Tensor& wx_in, const Tensor& state0, const Tensor& r,
+                          const Tensor& bias, float forward_clipval, bool save) {
+  const kern::Sizes s = sizes_of(wx_in, r);
+  const Tensor wx = wx_in.contiguous();
+  const auto f32 = wx.options().dtype(torch::kFloat32);
+  const Tensor state0_f = state0.to(torch::kFloat32).contiguous();
+  const Tensor r_forward = r.to(torch::kFloat32)
+                               .view({s.num_heads, 4, s.head_dim, s.head_dim})
+                               .permute({0, 2, 1, 3})
+                               .contiguous();
+  const Tensor bias_f = bias.to(torch::kFloat32).contiguous();
+  // The paper's first step from a zero state (m_0 = i~) applies when n_0 is all zero.
+  const Tensor start_from_zero = state0_f[2].eq(0).all().to(torch::kInt32);
+  ForwardResult out;
+  out.y = torch::empty({s.steps, s.batch, wx.size(2) / 4}, wx.options());
+  out.final_state = torch::empty({4, s.batch, wx.size(2) / 4}, f32);
+  if (save) {
+    out.saved_states = torch::empty({s.steps + 1, 4, s.batch, wx.size(2) / 4}, f32);
+    out.saved_states[0].copy_(state0_f);
+    out.saved_gates = torch::empty({s.steps, 4, s.batch, wx.size(2) / 4}, f32);
+  }
+  kern::ForwardArgs a;
+  a.sizes = s;
+  a.element_type = element_type(wx.scalar_type());
+  a.wx = wx.data_ptr();
+  a.r_forward = r_forward.data_ptr<float>();
+  a.bias = bias_f.data_ptr<float>();
+  a.state0 = state0_f.data_ptr<float>();
+  a.start_from_zero = start_from_zero.data_ptr<int>();
+  a.y = out.y.data_ptr();
+  a.final_state = out.final_state.data_ptr<float>();
+  a.saved_states = save ? out.saved_states.data_ptr<float>() : nullptr;
+  a.saved_gates = save ? out.saved_gates.data_ptr<float>() : nullptr;
+  a.forward_clipval = forward_clipval;
+  a.use_cluster = use_cluster();
+  a.use_tensor_cores = use_tensor_cores();
+  const Tensor ws = workspace(kern::forward_workspace_bytes(s), wx);
+  const cudaError_t err = kern::forward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream());
+  TORCH_CHECK(err == cudaSuccess, "sLSTM cuda forward kernel failed: ", cudaGetErrorString(err));
+  out.final_state = out.final_state.to(state0.scalar_type());
+  return out;
+}
+
+class RecurrenceFunction : public torch::autograd::Function<RecurrenceFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const Tensor& wx, const Tensor& state0,
+                               const Tensor& r, const Tensor& bias, bool cut, double grad_clipval,
+                               double forward_clipval) {
+    ForwardResult f = run_forward(wx, state0, r, bias, static_cast<float>(forward_clipval), true);
+    ctx->save_for_backward({r, f.saved_states, f.saved_gates});
+    ctx->saved_data["cut"] = cut;
+    ctx->saved_data["grad_clipval"] = grad_clipval;
+    ctx->saved_data["wx_dtype"] = static_cast<int64_t>(wx.scalar_type());
+    ctx->saved_data["state0_dtype"] = static_cast<int64_t>(state0.scalar_type());
+    ctx->saved_data["bias_dtype"] = static_cast<int64_t>(bias.scalar_type());
+    ctx->saved_data["bias_sizes"] = bias.sizes();
+    return {f.y, f.final_state};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor& r = saved[0];
+    const Tensor& states = saved[1];
+    const Tensor& gates = saved[2];
+    const auto wx_dtype = static_cast<torch::ScalarType>(ctx->saved_data["wx_dtype"].toInt());
+    const auto s0_dtype = static_cast<torch::ScalarType>(ctx->saved_data["state0_dtype"].toInt());
+    const auto b_dtype = static_cast<torch::ScalarType>(ctx->saved_data["bias_dtype"].toInt());
+    const int64_t S = gates.size(0), B = gates.size(2), H = gates.size(3);
+    const int64_t NH = r.size(0), DH = r.size(2);
+    const auto f32 = states.options();
+    const Tensor dy = grads[0].defined() ? grads[0].to(wx_dtype).contiguous()
+                                         : torch::zeros({S, B, H}, f32.dtype(wx_dtype));
+    const Tensor dfinal = grads[1].defined() ? grads[1].to(torch::kFloat32).contiguous()
+                                             : torch::zeros({4, B, H}, f32);
+    const Tensor r_backward = r.to(torch::kFloat32).permute({0, 2, 1}).contiguous();
+    Tensor dg = torch::empty({S, B, 4 * H}, f32);
+    Tensor dstate0 = torch::empty({4, B, H}, f32);
+    kern::BackwardArgs a;
+    a.sizes = {static_cast<int>(S), static_cast<int>(B), static_cast<int>(NH),
+               static_cast<int>(DH)};
+    a.element_type = element_type(wx_dtype);
+    a.r_backward = r_backward.data_ptr<float>();
+    a.saved_states = states.data_ptr<float>();
+    a.saved_gates = gates.data_ptr<float>();
+    a.dy = dy.data_ptr();
+    a.dfinal_state = dfinal.data_ptr<float>();
+    a.dg = dg.data_ptr<float>();
+    a.dstate0 = dstate0.data_ptr<float>();
+    a.gradient_recurrent_cut = ctx->saved_data["cut"].toBool();
+    a.gradient_recurrent_clipval = static_cast<float>(ctx->saved_data["grad_clipval"].toDouble());
+    a.use_cluster = use_cluster();
+    const Tensor ws = workspace(kern::backward_workspace_bytes(a.sizes), dg);
+    const cudaError_t err = kern::backward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream());
+    TORCH_CHECK(err == cudaSuccess, "sLSTM cuda backward kernel failed: ", cudaGetErrorString(err));
+
+    // dR[h, g*DH + o, i] = sum over (t, b) of dg_t[b, g, h, o] * y_{t-1}[b, h, i]
+    const int64_t N = S * B;
+    const Tensor dg4 = dg.view({N, 4, NH, DH});
+    const Tensor y_prev =
+        states.narrow(0, 0, S).select(1, 0).reshape({N, NH, DH}).permute({1, 0, 2});
+    std::vector<Tensor> per_gate;
+    for (int64_t g = 0; g < 4; ++g)
+      per_gate.push_back(torch::bmm(dg4.select(1, g).permute({1, 2, 0}), y_prev));
+    const Tensor dr = torch::stack(per_gate, 1).view({NH, 4 * DH, DH}).to(r.scalar_type());
+    const Tensor db = dg.sum(torch::IntArrayRef{0, 1})
+                          .to(b_dtype)
+                          .view(ctx->saved_data["bias_sizes"].toIntVector());
+    return {dg.to(wx_dtype), dstate0.to(s0_dtype), dr, db, Tensor(), Tensor(), Tensor()};
+  }
+};
+
+}  // namespace
+
+RecurrenceResult recurrence_cuda(const Tensor& wx, const Tensor& state0,
+                                 const Tensor& recurrent_kernel, const Tensor& bias,
+                                 const RecurrenceOptions& options) {
+  check_inputs(wx, state0, recurrent_kernel, bias, options);
+  const c10::cuda::CUDAGuard guard(wx.device());
+  const float grad_clip = positive_or_zero(options.gradient_recurrent_clipval);
+  const float forward_clip = positive_or_zero(options.forward_clipval);
+  const bool needs_grad =
+      torch::GradMode::is_enabled() && (wx.requires_grad() || state0.requires_grad() ||
+                                        recurrent_kernel.requires_grad() || bias.requires_grad());
+  if (!needs_grad) {
+    ForwardResult f = run_forward(wx, state0, recurrent_kernel, bias, forward_clip, false);
+    return {f.y, f.final_state};
+  }
+  variable_list out =
+      RecurrenceFunction::apply(wx, state0, recurrent_kernel, bias, options.gradient_recurrent_cut,
+                                static_cast<double>(grad_clip), static_cast<double>(forward_clip));
+  return {out[0], out[1]};
+}
+
+}  // namespace xlstm::slstm
