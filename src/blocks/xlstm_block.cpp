@@ -21,10 +21,8 @@ const State& expect_state(const BlockState& state, const char* kind) {
 
 BlockState block_state_to(const BlockState& state, torch::Device device,
                           c10::optional<torch::ScalarType> dtype) {
-  const std::optional<torch::ScalarType> target =
-      dtype ? std::optional<torch::ScalarType>(*dtype) : std::nullopt;
   return std::visit(Overloaded{[](std::monostate) { return BlockState{}; },
-                               [&](const auto& s) { return BlockState{s.to(device, target)}; }},
+                               [&](const auto& s) { return BlockState{s.to(device, dtype)}; }},
                     state);
 }
 
