@@ -67,7 +67,7 @@ class Trainer {
   Trainer& operator=(const Trainer&) = delete;
 
   /// Trains up to training.num_steps (from the checkpoint with resume), validating every
-  /// val_every_step and at the end, checkpointing as configured.
+  /// val_every_step and at the end, checkpointing as configured. Call it once per Trainer.
   TrainSummary train();
   /// Loss and accuracy on every validation split (model in eval mode, no gradients).
   std::vector<ValidationResult> validate();
