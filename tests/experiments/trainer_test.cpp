@@ -82,6 +82,44 @@ TEST(Trainer, TruncatedCheckpointIsRefused) {
   }
 }
 
+TEST(Trainer, ChangedCheckpointIsRefused) {
+  TempDir dir;
+  Trainer(tiny_parity(2), quiet_options(dir.path().string(), 1)).train();
+  const auto optimizer =
+      std::filesystem::path(*latest_checkpoint(dir.file("checkpoints"))) / "optimizer.pt";
+  std::string bytes = io::testing::read_bytes(optimizer.string());
+  bytes[bytes.size() / 2] ^= 0x55;  // same size, one byte changed
+  io::testing::write_bytes(optimizer.string(), bytes);
+  auto options = quiet_options(dir.path().string(), 1);
+  options.resume = true;
+  Trainer trainer(tiny_parity(4), options);
+  try {
+    trainer.train();
+    FAIL() << "a changed checkpoint was accepted";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("optimizer.pt' does not match the hash"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Trainer, ResumeUsesTheManifestAndDropsLeftovers) {
+  // A crash after a step directory was written but before latest.json named it leaves a directory
+  // that no manifest names: the resume ignores it and the next checkpoint removes it.
+  TempDir dir;
+  Trainer(tiny_parity(2), quiet_options(dir.path().string(), 1)).train();
+  const auto leftover = dir.path() / "checkpoints" / "step_00000009";
+  std::filesystem::create_directories(leftover);
+  io::testing::write_bytes((leftover / "model.safetensors").string(), "garbage");
+  auto options = quiet_options(dir.path().string(), 1);
+  options.resume = true;
+  const auto summary = Trainer(tiny_parity(3), options).train();
+  EXPECT_EQ(summary.first_step, 2);
+  EXPECT_FALSE(std::filesystem::exists(leftover));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "checkpoints" / "step_00000003"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "checkpoints" / "step_00000002"));
+}
+
 TEST(Trainer, ExistingCheckpointNeedsResume) {
   TempDir dir;
   Trainer(tiny_parity(1), quiet_options(dir.path().string(), 1)).train();
