@@ -1,6 +1,6 @@
-// The Python README's xLSTMLMModel snippet in C++: the README LM config, token ids [B, S] in, logits
-// [B, S, vocab_size] out, then a few tokens generated greedily with step().
-// Usage: lm-model [CONFIG] (default: configs/readme_lm.yaml).
+// The Python README's xLSTMLMModel snippet in C++: the README LM config, token ids [B, S] in,
+// logits [B, S, vocab_size] out, then a few tokens generated greedily with step(). Usage: lm-model
+// [CONFIG] (default: configs/readme_lm.yaml).
 #include <iostream>
 
 #include <xlstm/xlstm.h>

@@ -66,8 +66,8 @@ int run_cpu(const std::string& config_path, int batch, int seq, int iters, int t
     report("forward", seconds_per_call([&] { stack->forward(x); }, iters), tokens, batch, seq);
   }
   const auto xg = x.clone().requires_grad_(true);
-  report("forward_backward",
-         seconds_per_call([&] { stack->forward(xg).sum().backward(); }, iters), tokens, batch, seq);
+  report("forward_backward", seconds_per_call([&] { stack->forward(xg).sum().backward(); }, iters),
+         tokens, batch, seq);
   torch::NoGradGuard no_grad;
   report("step",
          seconds_per_call(
@@ -91,13 +91,15 @@ int main(int argc, char** argv) {
   Report report;
   app.add_flag("--json", report.json, "print one JSON object per measurement");
 
-  auto* cpu = app.add_subcommand("cpu", "README block stack on the CPU: forward, fwd+bwd, step loop");
+  auto* cpu =
+      app.add_subcommand("cpu", "README block stack on the CPU: forward, fwd+bwd, step loop");
   std::string config = std::string(XLSTM_SOURCE_DIR) + "/configs/readme_stack.yaml";
   int batch = 4, seq = 256, iters = 3, threads = 0;
   cpu->add_option("--config", config, "block stack YAML")->check(CLI::ExistingFile);
   cpu->add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber);
   cpu->add_option("--seq", seq, "sequence length")->check(CLI::PositiveNumber);
-  cpu->add_option("--iters", iters, "timed iterations (after one warm-up)")->check(CLI::PositiveNumber);
+  cpu->add_option("--iters", iters, "timed iterations (after one warm-up)")
+      ->check(CLI::PositiveNumber);
   cpu->add_option("--threads", threads, "intra-op threads (0: LibTorch's default)");
 
   CLI11_PARSE(app, argc, argv);

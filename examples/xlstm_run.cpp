@@ -19,8 +19,8 @@ torch::ScalarType parse_dtype(const std::string& name) {
 
 int main(int argc, char** argv) {
   CLI::App app{"xlstm-run: run an xLSTM block stack or LM model on a safetensors input"};
-  std::string config, weights, input_path, output_path, mode = "forward", device = "cpu",
-                                                         dtype = "float32", prefix, input_key = "input";
+  std::string config, weights, input_path, output_path,
+      mode = "forward", device = "cpu", dtype = "float32", prefix, input_key = "input";
   bool non_strict = false;
   app.add_option("--config", config, "model config YAML (an LM model if it has vocab_size)")
       ->required()
@@ -28,8 +28,9 @@ int main(int argc, char** argv) {
   app.add_option("--weights", weights, "weights (.safetensors or a torch.save'd state_dict .pt)")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("--weights-prefix", prefix, "only load weights whose name starts with this prefix "
-                                             "(removed from the name), e.g. 'state.'");
+  app.add_option("--weights-prefix", prefix,
+                 "only load weights whose name starts with this prefix "
+                 "(removed from the name), e.g. 'state.'");
   app.add_flag("--non-strict", non_strict, "load the weights that match, report the others");
   app.add_option("--input", input_path, "safetensors file with the input tensor")
       ->required()
@@ -67,7 +68,8 @@ int main(int argc, char** argv) {
     torch::Tensor output = mode == "step"        ? model.step_sequence(input)
                            : mode == "chunkwise" ? model.forward_with_state(input).first
                                                  : model.forward(input);
-    xlstm::io::save_safetensors(output_path, {{"output", output.to(torch::kCPU).to(torch::kFloat)}});
+    xlstm::io::save_safetensors(output_path,
+                                {{"output", output.to(torch::kCPU).to(torch::kFloat)}});
     std::cout << "xlstm-run: " << mode << " " << input.sizes() << " -> " << output.sizes() << " on "
               << device << " (" << dtype << "), wrote " << output_path << "\n";
   } catch (const std::exception& e) {

@@ -41,8 +41,8 @@ template <class Call>
 std::pair<torch::Tensor, xLSTMBlockStackState> xLSTMBlockStackImpl::run_blocks(
     const torch::Tensor& x, const xLSTMBlockStackState& state, Call call) {
   TORCH_CHECK(state.empty() || state.blocks.size() == blocks.size(),
-              "xLSTMBlockStack: the state holds ", state.blocks.size(), " block states but the stack has ",
-              blocks.size(), " blocks");
+              "xLSTMBlockStack: the state holds ", state.blocks.size(),
+              " block states but the stack has ", blocks.size(), " blocks");
   xLSTMBlockStackState next;
   auto h = x;
   for (size_t i = 0; i < blocks.size(); ++i) {

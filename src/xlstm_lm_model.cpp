@@ -87,7 +87,8 @@ WeightDecayGroups xLSTMLMModelImpl::weight_decay_groups() const {
     }
   }
   if (config.weight_decay_on_embedding) {
-    add(groups.weight_decay, groups.weight_decay_names, "token_embedding.weight", token_embedding->weight);
+    add(groups.weight_decay, groups.weight_decay_names, "token_embedding.weight",
+        token_embedding->weight);
   } else {
     add(groups.no_weight_decay, groups.no_weight_decay_names, "token_embedding.weight",
         token_embedding->weight);

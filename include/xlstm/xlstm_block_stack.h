@@ -1,5 +1,5 @@
-// xLSTMBlockStack (Python: xlstm_block_stack.py): num_blocks mLSTM / sLSTM blocks placed by the block
-// map, then an optional post-blocks LayerNorm.
+// xLSTMBlockStack (Python: xlstm_block_stack.py): num_blocks mLSTM / sLSTM blocks placed by the
+// block map, then an optional post-blocks LayerNorm.
 #pragma once
 
 #include <utility>

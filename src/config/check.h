@@ -36,8 +36,7 @@ inline void one_of(const std::string& value, const std::vector<std::string>& all
   throw ConfigError(key, "unknown value '" + value + "'; expected one of " + list);
 }
 
-inline void divides(long divisor, long dividend, const std::string& key,
-                    const std::string& what) {
+inline void divides(long divisor, long dividend, const std::string& key, const std::string& what) {
   require(divisor > 0 && dividend % divisor == 0, key,
           std::to_string(divisor) + " does not divide " + what + " = " + std::to_string(dividend));
 }

@@ -29,7 +29,8 @@ void LinearHeadwiseExpandConfig::finalize() {
   divides(num_heads, in_features, "num_heads", "in_features");
   require(expand_factor_up > 0.0, "expand_factor_up", "must be positive");
   // Python's round() rounds halves to even, as does nearbyint in the default rounding mode.
-  if (_out_features < 0) _out_features = static_cast<int>(std::nearbyint(expand_factor_up * in_features));
+  if (_out_features < 0)
+    _out_features = static_cast<int>(std::nearbyint(expand_factor_up * in_features));
   divides(num_heads, _out_features, "num_heads", "_out_features");
 }
 

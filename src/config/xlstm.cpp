@@ -59,7 +59,7 @@ xLSTMBlockConfig xLSTMBlockStackConfig::block_config(int block_idx) const {
   require(block_idx >= 0 && block_idx < static_cast<int>(map.size()), "num_blocks",
           "block index " + std::to_string(block_idx) + " out of range");
   xLSTMBlockConfig block = map[block_idx] == 0 ? to_xlstm_block_config(*mlstm_block)
-                                                : to_xlstm_block_config(*slstm_block);
+                                               : to_xlstm_block_config(*slstm_block);
   block._num_blocks = num_blocks;
   block._block_idx = block_idx;
   const std::string prefix = map[block_idx] == 0 ? "mlstm_block" : "slstm_block";
@@ -68,7 +68,8 @@ xLSTMBlockConfig xLSTMBlockStackConfig::block_config(int block_idx) const {
 }
 
 void xLSTMBlockStackConfig::finalize() {
-  require(mlstm_block || slstm_block, "", "at least one of mlstm_block and slstm_block must be given");
+  require(mlstm_block || slstm_block, "",
+          "at least one of mlstm_block and slstm_block must be given");
   positive(num_blocks, "num_blocks");
   positive(embedding_dim, "embedding_dim");
   probability(dropout, "dropout");
@@ -86,7 +87,8 @@ void xLSTMBlockStackConfig::finalize() {
     const std::string key = "slstm_at[" + std::to_string(i) + "]";
     require(idx >= 0 && idx < num_blocks, key,
             "sLSTM position " + std::to_string(idx) + " is outside 0.." +
-                std::to_string(num_blocks - 1) + " (num_blocks = " + std::to_string(num_blocks) + ")");
+                std::to_string(num_blocks - 1) + " (num_blocks = " + std::to_string(num_blocks) +
+                ")");
     require(slstm_block.has_value(), key, "an sLSTM position is given but slstm_block is not");
     map[idx] = 1;
   }

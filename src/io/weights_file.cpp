@@ -36,7 +36,8 @@ TensorMap read_weights(const std::string& path) {
 TensorMap strip_prefix(const TensorMap& tensors, const std::string& prefix) {
   TensorMap out;
   for (const auto& [name, tensor] : tensors) {
-    if (name.compare(0, prefix.size(), prefix) == 0) out.emplace(name.substr(prefix.size()), tensor);
+    if (name.compare(0, prefix.size(), prefix) == 0)
+      out.emplace(name.substr(prefix.size()), tensor);
   }
   return out;
 }

@@ -1,5 +1,6 @@
-// The golden fixtures of the official package (tests/data/reference): parameter names, forward, step,
-// chunkwise and piecewise forward, every gradient, initialisation and the LM's weight-decay groups.
+// The golden fixtures of the official package (tests/data/reference): parameter names, forward,
+// step, chunkwise and piecewise forward, every gradient, initialisation and the LM's weight-decay
+// groups.
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -11,9 +12,9 @@
 
 namespace xlstm {
 namespace {
+using io::strip_prefix;
 using testing::max_rel_diff;
 using testing::reference_dir;
-using io::strip_prefix;
 
 constexpr double kTolerance = 1e-5;
 
@@ -82,19 +83,22 @@ TEST_P(ReferenceFixture, ChunkwiseAndPiecewiseForward) {
 
   const int64_t split = input.size(1) / 3 + 1;
   auto [head, state] = f.model.forward_with_state(input.narrow(1, 0, split));
-  auto tail = f.model.forward_with_state(input.narrow(1, split, input.size(1) - split), state).first;
+  auto tail =
+      f.model.forward_with_state(input.narrow(1, split, input.size(1) - split), state).first;
   EXPECT_LE(max_rel_diff(torch::cat({head, tail}, 1), f.at("output")), kTolerance);
 }
 
 /// Gradients of L = sum(model(input) * probe) for every named parameter, plus "input" for a stack.
-std::map<std::string, torch::Tensor> gradients(Model& model, const Case& f, torch::ScalarType dtype) {
+std::map<std::string, torch::Tensor> gradients(Model& model, const Case& f,
+                                               torch::ScalarType dtype) {
   model.module().to(dtype);
   auto input = f.at("input").clone();
   const bool stack = input.is_floating_point();
   if (stack) input = input.to(dtype).requires_grad_(true);
   (model.forward(input) * f.at("probe").to(dtype)).sum().backward();
   std::map<std::string, torch::Tensor> grads;
-  for (const auto& item : model.module().named_parameters()) grads[item.key()] = item.value().grad();
+  for (const auto& item : model.module().named_parameters())
+    grads[item.key()] = item.value().grad();
   if (stack) grads["input"] = input.grad();
   return grads;
 }
@@ -120,7 +124,8 @@ TEST_P(ReferenceFixture, Gradients) {
   }
 }
 
-// Parameters that the official reset_parameters() draws at random; every other one is deterministic.
+// Parameters that the official reset_parameters() draws at random; every other one is
+// deterministic.
 const std::regex kRandomInit(
     R"((conv1d\.conv\.(weight|bias)|proj_(up|down)\.weight|[qkv]_proj\.weight|xlstm\.[fizo]gate\.weight)"
     R"(|mlstm_cell\.igate\.bias|token_embedding\.weight|lm_head\.weight)$)");
@@ -169,10 +174,14 @@ TEST_P(ReferenceFixture, WeightDecayGroups) {
   auto& lm = dynamic_cast<xLSTMLMModelImpl&>(f.model.module());
   const auto groups = lm.weight_decay_groups();
   using Names = std::set<std::string>;
-  EXPECT_EQ(Names(groups.weight_decay_names.begin(), groups.weight_decay_names.end()),
-            [&] { auto v = testing::json_string_array(f.meta, "weight_decay_params"); return Names(v.begin(), v.end()); }());
-  EXPECT_EQ(Names(groups.no_weight_decay_names.begin(), groups.no_weight_decay_names.end()),
-            [&] { auto v = testing::json_string_array(f.meta, "no_weight_decay_params"); return Names(v.begin(), v.end()); }());
+  EXPECT_EQ(Names(groups.weight_decay_names.begin(), groups.weight_decay_names.end()), [&] {
+    auto v = testing::json_string_array(f.meta, "weight_decay_params");
+    return Names(v.begin(), v.end());
+  }());
+  EXPECT_EQ(Names(groups.no_weight_decay_names.begin(), groups.no_weight_decay_names.end()), [&] {
+    auto v = testing::json_string_array(f.meta, "no_weight_decay_params");
+    return Names(v.begin(), v.end());
+  }());
 }
 
 INSTANTIATE_TEST_SUITE_P(Official, ReferenceFixture,

@@ -41,8 +41,8 @@ inline std::vector<std::string> json_string_array(const std::string& json, const
   std::vector<std::string> items;
   const std::string body = array[1];
   const std::regex item_re("\"([^\"]*)\"");
-  for (auto it = std::sregex_iterator(body.begin(), body.end(), item_re); it != std::sregex_iterator();
-       ++it) {
+  for (auto it = std::sregex_iterator(body.begin(), body.end(), item_re);
+       it != std::sregex_iterator(); ++it) {
     items.push_back((*it)[1]);
   }
   return items;

@@ -1,5 +1,6 @@
-// xLSTMBlock (Python: blocks/xlstm_block.py): pre-LayerNorm, an mLSTM or sLSTM layer with a residual
-// connection, then an optional pre-LayerNorm gated feed-forward with a residual connection.
+// xLSTMBlock (Python: blocks/xlstm_block.py): pre-LayerNorm, an mLSTM or sLSTM layer with a
+// residual connection, then an optional pre-LayerNorm gated feed-forward with a residual
+// connection.
 #pragma once
 
 #include <utility>

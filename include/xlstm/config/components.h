@@ -1,6 +1,7 @@
-// Configuration structs of xlstm/components (Python: components/{conv,linear_headwise,feedforward}.py
-// and utils.py). Plain C++ without tensors: field names, defaults and derived values follow the Python
-// dataclasses of the official package 2.0.5; `finalize()` is their `__post_init__`.
+// Configuration structs of xlstm/components (Python:
+// components/{conv,linear_headwise,feedforward}.py and utils.py). Plain C++ without tensors: field
+// names, defaults and derived values follow the Python dataclasses of the official package 2.0.5;
+// `finalize()` is their `__post_init__`.
 #pragma once
 
 #include <optional>
@@ -17,7 +18,8 @@ struct UpProjConfig {
 
   int _proj_up_dim = -1;  // derived: proj_factor * embedding_dim, rounded to the multiple
 
-  /// Python `_set_proj_up_dim`: ceil (or floor) of proj_factor * embedding_dim / multiple, times multiple.
+  /// Python `_set_proj_up_dim`: ceil (or floor) of proj_factor * embedding_dim / multiple, times
+  /// multiple.
   void set_proj_up_dim(int embedding_dim);
 };
 

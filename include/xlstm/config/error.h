@@ -7,8 +7,8 @@
 namespace xlstm {
 
 /// Thrown for any invalid configuration. `key_path()` names the field in dotted form
-/// (e.g. `slstm_block.slstm.num_heads`); `what()` is the full human-readable message, which the YAML
-/// layer extends with `file:line` when the value came from a YAML document.
+/// (e.g. `slstm_block.slstm.num_heads`); `what()` is the full human-readable message, which the
+/// YAML layer extends with `file:line` when the value came from a YAML document.
 class ConfigError : public std::runtime_error {
  public:
   ConfigError(std::string key_path, std::string message, std::string location = "");

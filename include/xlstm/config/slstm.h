@@ -13,8 +13,8 @@ namespace xlstm {
 struct sLSTMCellConfig {
   int hidden_size = -1;
   int num_heads = 4;
-  int num_states = 4;               // derived from `function`
-  std::string backend = "cuda";     // "vanilla" | "cuda"
+  int num_states = 4;            // derived from `function`
+  std::string backend = "cuda";  // "vanilla" | "cuda"
   std::string function = "slstm";
   std::string bias_init = "powerlaw_blockdependent";  // | "small_init" | "standard" | "zeros"
   std::string recurrent_weight_init = "zeros";        // | "standard"

@@ -1,5 +1,5 @@
-// Configuration structs of the xLSTM block, block stack and LM model (Python: blocks/xlstm_block.py,
-// xlstm_block_stack.py, xlstm_lm_model.py).
+// Configuration structs of the xLSTM block, block stack and LM model (Python:
+// blocks/xlstm_block.py, xlstm_block_stack.py, xlstm_lm_model.py).
 #pragma once
 
 #include <optional>

@@ -1,4 +1,5 @@
-// mLSTMBlock (Python: blocks/mlstm/block.py): an xLSTMBlock with an mLSTM layer and no feed-forward.
+// mLSTMBlock (Python: blocks/mlstm/block.py): an xLSTMBlock with an mLSTM layer and no
+// feed-forward.
 #pragma once
 
 #include "xlstm/blocks/xlstm_block.h"

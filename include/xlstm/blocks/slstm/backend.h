@@ -1,7 +1,7 @@
 // The seam between the sLSTM cell and its recurrence backends (vanilla: LibTorch / C++ loop on any
-// device; cuda: our kernels in kernels/slstm). The cell prepares the inputs in one layout, calls the
-// backend its config selects, and gets the hidden states back. Both backends are differentiable with
-// respect to every tensor argument.
+// device; cuda: our kernels in kernels/slstm). The cell prepares the inputs in one layout, calls
+// the backend its config selects, and gets the hidden states back. Both backends are differentiable
+// with respect to every tensor argument.
 #pragma once
 
 #include <optional>
@@ -14,7 +14,7 @@ namespace xlstm::slstm {
 /// What a backend needs of sLSTMCellConfig besides the tensors.
 struct RecurrenceOptions {
   int num_heads = 1;
-  bool gradient_recurrent_cut = false;              // no gradient through the recurrent matmul
+  bool gradient_recurrent_cut = false;               // no gradient through the recurrent matmul
   std::optional<double> gradient_recurrent_clipval;  // clip the gradient flowing into R y_{t-1}
   std::optional<double> forward_clipval;             // clip the hidden state y_t (forward)
 };
@@ -22,7 +22,8 @@ struct RecurrenceOptions {
 /// Tensors of one recurrence call, all on one device:
 ///   wx     [S, B, 4*H]  gate pre-activations from the input projections, gate-major per step
 ///                       ([4, NH, DH], Python "SBGNH"), slots in the order the cell receives them
-///                       (slot 0 = i, 1 = f, 2 = z, 3 = o; see the README's note on the crossed names);
+///                       (slot 0 = i, 1 = f, 2 = z, 3 = o; see the README's note on the crossed
+///                       names);
 ///   state0 [4, B, H]    initial (y, c, n, m);
 ///   recurrent_kernel [NH, 4*DH, DH]  vanilla layout: R[h, g*DH + out, in];
 ///   bias   [4*H]        vanilla layout, gate-major: b[g*H + h*DH + d].
