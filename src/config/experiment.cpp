@@ -63,14 +63,36 @@ void FormLangDatasetConfig::finalize() {
   }
 }
 
+void MqarDatasetConfig::finalize() {
+  // The limits of Zoology's asserts (see MqarOptions::validate).
+  auto check_split = [&](int seq_len, int kv_pairs, const std::string& prefix) {
+    positive(kv_pairs, prefix + "num_kv_pairs");
+    require(seq_len > 0 && seq_len % 2 == 0, prefix + "input_seq_len",
+            "must be positive and even, got " + std::to_string(seq_len));
+    require(4 * kv_pairs <= seq_len, prefix + "num_kv_pairs",
+            "4 * num_kv_pairs must be <= input_seq_len = " + std::to_string(seq_len));
+    require(seq_len < vocab_size, prefix + "input_seq_len",
+            "must be < vocab_size = " + std::to_string(vocab_size));
+  };
+  check_split(input_seq_len, num_kv_pairs, "");
+  require(power_a > 0.0, "power_a", "must be positive");
+  non_negative(count.train, "count.train");
+  positive(count.validation, "count.validation");
+  if (!validation) return;
+  for (size_t i = 0; i < validation->size(); ++i)
+    check_split((*validation)[i].input_seq_len, (*validation)[i].num_kv_pairs,
+                "validation[" + std::to_string(i) + "].");
+}
+
 const std::vector<std::string>& DatasetConfig::dataset_names() {
-  static const std::vector<std::string> names = {"form_language"};
+  static const std::vector<std::string> names = {"form_language", "mqar"};
   return names;
 }
 
 void DatasetConfig::finalize() {
   one_of(name, dataset_names(), "name");
   if (name == "form_language") nested("kwargs", [&] { form_language.finalize(); });
+  if (name == "mqar") nested("kwargs", [&] { mqar.finalize(); });
 }
 
 void ExperimentConfig::finalize() {
@@ -132,13 +154,57 @@ void visit_fields(Visitor& v, FormLangDatasetConfig& c) {
 }
 
 template <class Visitor>
+void visit_fields(Visitor& v, MqarSplitConfig& c) {
+  v("input_seq_len", c.input_seq_len);
+  v("num_kv_pairs", c.num_kv_pairs);
+}
+
+template <class Visitor>
+void visit_fields(Visitor& v, MqarCounts& c) {
+  v("train", c.train);
+  v("validation", c.validation);
+}
+
+void read_value(const Node& node, std::vector<MqarSplitConfig>& value, const Place& place) {
+  if (node.kind != Node::Kind::Sequence)
+    throw place.error(node, "expected a list of splits, got " + describe(node));
+  value.assign(node.items.size(), {});
+  for (size_t i = 0; i < node.items.size(); ++i)
+    read_value(node.items[i], value[i],
+               Place{place.source, place.path + "[" + std::to_string(i) + "]"});
+}
+
+void write_value(Emitter& out, std::vector<MqarSplitConfig>& value) {
+  out << YAML::BeginSeq;
+  for (auto& split : value) {
+    out << YAML::Flow;
+    write_value(out, split);
+  }
+  out << YAML::EndSeq;
+}
+
+template <class Visitor>
+void visit_fields(Visitor& v, MqarDatasetConfig& c) {
+  v("vocab_size", c.vocab_size);
+  v("input_seq_len", c.input_seq_len);
+  v("num_kv_pairs", c.num_kv_pairs);
+  v("power_a", c.power_a);
+  v("random_non_queries", c.random_non_queries);
+  v("seed", c.seed);
+  v("count", c.count);
+  v("validation", c.validation);
+}
+
+template <class Visitor>
 void visit_fields(Visitor& v, DatasetConfig& c) {
   v("name", c.name);
   // `kwargs` takes the struct of the named dataset.
   if (c.name == "form_language")
     v("kwargs", c.form_language);
+  else if (c.name == "mqar")
+    v("kwargs", c.mqar);
   else
-    v.fail("name", "unknown dataset '" + c.name + "'; known: form_language");
+    v.fail("name", "unknown dataset '" + c.name + "'; known: form_language, mqar");
 }
 
 template <class Visitor>
@@ -152,6 +218,7 @@ void visit_fields(Visitor& v, ExperimentConfig& c) {
 
 XLSTM_YAML_INSTANTIATE(TrainingConfig)
 XLSTM_YAML_INSTANTIATE(FormLangDatasetConfig)
+XLSTM_YAML_INSTANTIATE(MqarDatasetConfig)
 XLSTM_YAML_INSTANTIATE(DatasetConfig)
 XLSTM_YAML_INSTANTIATE(ExperimentConfig)
 

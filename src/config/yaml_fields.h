@@ -45,6 +45,9 @@ XLSTM_YAML_FIELDS(TrainingConfig)
 XLSTM_YAML_FIELDS(SplitCounts)
 XLSTM_YAML_FIELDS(SequenceLengthOverride)
 XLSTM_YAML_FIELDS(FormLangDatasetConfig)
+XLSTM_YAML_FIELDS(MqarSplitConfig)
+XLSTM_YAML_FIELDS(MqarCounts)
+XLSTM_YAML_FIELDS(MqarDatasetConfig)
 XLSTM_YAML_FIELDS(DatasetConfig)
 XLSTM_YAML_FIELDS(ExperimentConfig)
 #undef XLSTM_YAML_FIELDS
@@ -200,11 +203,10 @@ auto write_value(Emitter& out, Config& value)
 
 // ---- whole documents --------------------------------------------------------------------------
 
-/// Parses, interpolates, maps strictly and finalizes; finalize() errors are located in the
+/// Interpolates, maps strictly and finalizes a parsed document; finalize() errors are located in the
 /// document.
 template <class Config>
-void load_document(const std::string& text, const std::string& source, Config& config) {
-  Node root = parse_yaml(text, source);
+void load_tree(Node root, const std::string& source, Config& config) {
   resolve_interpolations(root, source);
   if (root.kind == Node::Kind::Null) root.kind = Node::Kind::Mapping;  // an empty document
   read_value(root, config, Place{source, ""});
@@ -214,6 +216,11 @@ void load_document(const std::string& text, const std::string& source, Config& c
     if (!e.location().empty()) throw;
     throw e.located(location(source, locate_line(root, e.key_path())));
   }
+}
+
+template <class Config>
+void load_document(const std::string& text, const std::string& source, Config& config) {
+  load_tree(parse_yaml(text, source), source, config);
 }
 
 /// The text of a file; a file that cannot be read is a ConfigError.

@@ -73,12 +73,41 @@ struct FormLangDatasetConfig {
   void finalize();
 };
 
+/// One MQAR split: the sequence length and the number of key-value pairs (Zoology's segment).
+struct MqarSplitConfig {
+  int input_seq_len = 64;
+  int num_kv_pairs = 4;
+};
+
+/// Examples per MQAR split: `train` 0 is an endless stream; `validation` per validation split.
+struct MqarCounts {
+  int64_t train = 0;
+  int64_t validation = 1000;
+};
+
+/// The kwargs of `dataset.name: mqar` (multi-query associative recall, Zoology's multiquery_ar):
+/// training on one (input_seq_len, num_kv_pairs) split, validation on the `validation` splits
+/// (null: Zoology's test segments, see mqar_validation_splits in xlstm/experiments/mqar.h).
+struct MqarDatasetConfig {
+  int vocab_size = 8192;
+  int input_seq_len = 64;
+  int num_kv_pairs = 4;
+  double power_a = 0.01;
+  bool random_non_queries = true;
+  int64_t seed = 42;
+  MqarCounts count;
+  std::optional<std::vector<MqarSplitConfig>> validation;
+
+  void finalize();
+};
+
 /// The `dataset` section: `name` selects which struct holds the `kwargs`.
 /// To add a dataset: a struct for its kwargs, a member here, and a case in `dataset_names()`,
 /// `DatasetConfig::finalize()` and the kwargs dispatch in src/config/experiment.cpp.
 struct DatasetConfig {
   std::string name = "form_language";
   FormLangDatasetConfig form_language;  // the kwargs when name == "form_language"
+  MqarDatasetConfig mqar;               // the kwargs when name == "mqar"
 
   /// The dataset names this build knows.
   static const std::vector<std::string>& dataset_names();
@@ -98,12 +127,15 @@ struct is_yaml_config<TrainingConfig> : std::true_type {};
 template <>
 struct is_yaml_config<FormLangDatasetConfig> : std::true_type {};
 template <>
+struct is_yaml_config<MqarDatasetConfig> : std::true_type {};
+template <>
 struct is_yaml_config<DatasetConfig> : std::true_type {};
 template <>
 struct is_yaml_config<ExperimentConfig> : std::true_type {};
 
 std::string to_yaml(const TrainingConfig& config);
 std::string to_yaml(const FormLangDatasetConfig& config);
+std::string to_yaml(const MqarDatasetConfig& config);
 std::string to_yaml(const DatasetConfig& config);
 std::string to_yaml(const ExperimentConfig& config);
 
