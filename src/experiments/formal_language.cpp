@@ -211,15 +211,7 @@ Batch FormalLanguageGenerator::next_batch(int64_t batch_size) {
 
 std::vector<Batch> build_formal_language_validation_set(const FormalLanguageOptions& options,
                                                         int64_t count, int64_t batch_size) {
-  TORCH_CHECK(count > 0 && batch_size > 0,
-              "build_formal_language_validation_set: count and batch_size must be > 0, got ", count,
-              " and ", batch_size);
-  FormalLanguageGenerator generator(options, count);
-  std::vector<Batch> batches;
-  for (int64_t done = 0; done < count; done += batch_size) {
-    batches.push_back(generator.next_batch(batch_size));
-  }
-  return batches;
+  return build_validation_batches<FormalLanguageGenerator>(options, count, batch_size);
 }
 
 }  // namespace experiments

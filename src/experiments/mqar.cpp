@@ -128,15 +128,7 @@ std::vector<MqarOptions> mqar_validation_splits(int64_t vocab_size, uint64_t see
 
 std::vector<Batch> build_mqar_validation_set(const MqarOptions& options, int64_t count,
                                              int64_t batch_size) {
-  TORCH_CHECK(count > 0 && batch_size > 0,
-              "build_mqar_validation_set: count and batch_size must be > 0, got ", count, " and ",
-              batch_size);
-  MqarGenerator generator(options, count);
-  std::vector<Batch> batches;
-  for (int64_t done = 0; done < count; done += batch_size) {
-    batches.push_back(generator.next_batch(batch_size));
-  }
-  return batches;
+  return build_validation_batches<MqarGenerator>(options, count, batch_size);
 }
 
 }  // namespace experiments

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 namespace xlstm {
 namespace experiments {
@@ -48,6 +49,22 @@ class ExampleCursor {
   int64_t count_;
   int64_t position_ = 0;
 };
+
+/// A fixed validation set: `count` examples of `Generator(options, count)` in batches of
+/// `batch_size` (the last batch may be smaller).
+template <class Generator, class Options>
+std::vector<Batch> build_validation_batches(const Options& options, int64_t count,
+                                            int64_t batch_size) {
+  TORCH_CHECK(count > 0 && batch_size > 0,
+              "build_validation_batches: count and batch_size must be > 0, got ", count, " and ",
+              batch_size);
+  Generator generator(options, count);
+  std::vector<Batch> batches;
+  for (int64_t done = 0; done < count; done += batch_size) {
+    batches.push_back(generator.next_batch(batch_size));
+  }
+  return batches;
+}
 
 }  // namespace experiments
 }  // namespace xlstm
