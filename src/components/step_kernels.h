@@ -13,15 +13,26 @@ inline T silu(T x) {
   return x / (T(1) + std::exp(-x));
 }
 
+/// sum_i a[i] b[i] with eight partial sums, so that the compiler vectorises the reduction.
+template <typename T>
+inline T dot(const T* a, const T* b, int64_t n) {
+  T partial[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) partial[k] += a[i + k] * b[i + k];
+  }
+  T sum = 0;
+  for (; i < n; ++i) sum += a[i] * b[i];
+  for (int k = 0; k < 8; ++k) sum += partial[k];
+  return sum;
+}
+
 /// y[h * O + o] = sum_i x[h * I + i] W[h, o, i] (+ b[h * O + o]); b may be null.
 template <typename T>
 void headwise_row(const T* x, const T* W, const T* b, int64_t heads, int64_t O, int64_t I, T* y) {
   for (int64_t h = 0; h < heads; ++h) {
     for (int64_t o = 0; o < O; ++o) {
-      const T* w = W + (h * O + o) * I;
-      T acc = 0;
-      for (int64_t i = 0; i < I; ++i) acc += x[h * I + i] * w[i];
-      y[h * O + o] = acc + (b ? b[h * O + o] : T(0));
+      y[h * O + o] = dot(x + h * I, W + (h * O + o) * I, I) + (b ? b[h * O + o] : T(0));
     }
   }
 }

@@ -71,11 +71,8 @@ void step_loop(const mLSTMLayerImpl& layer, const Weights& w, const T* x_inner, 
 
     for (int64_t hd = 0; hd < NH; ++hd) {
       // Gate pre-activations from cat(q, k, v).
-      T i_pre = i_b ? i_b[hd] : T(0), f_pre = f_b ? f_b[hd] : T(0);
-      for (int64_t j = 0; j < 3 * F; ++j) {
-        i_pre += i_w[hd * 3 * F + j] * qkv[j];
-        f_pre += f_w[hd * 3 * F + j] * qkv[j];
-      }
+      const T i_pre = dot(i_w + hd * 3 * F, qkv.data(), 3 * F) + (i_b ? i_b[hd] : T(0));
+      const T f_pre = dot(f_w + hd * 3 * F, qkv.data(), 3 * F) + (f_b ? f_b[hd] : T(0));
       // Stabilised gates: m' = max(log f + m, i) (paper eqs. 15-17).
       const int64_t s = b * NH + hd;
       const T log_f_plus_m = log_sigmoid(f_pre) + (m_in ? m_in[s] : T(0));
@@ -89,18 +86,22 @@ void step_loop(const mLSTMLayerImpl& layer, const Weights& w, const T* x_inner, 
       T* C_new = C_out + s * DH * DH;
       T* n_new = n_out + s * DH;
       // C' = f C + i k v^T, n' = f n + i k (eqs. 19-20); h = C'^T q / max(|n'^T q|, exp(-m')).
-      T denominator = 0;
-      std::fill(h.begin(), h.end(), T(0));
+      T* __restrict h_acc = h.data();
+      std::fill(h_acc, h_acc + DH, T(0));
       for (int64_t d1 = 0; d1 < DH; ++d1) {
-        const T ik = kh[d1] * i_scale;
-        const T* C_row = C_old ? C_old + d1 * DH : nullptr;
-        T* C_new_row = C_new + d1 * DH;
-        for (int64_t d2 = 0; d2 < DH; ++d2)
-          C_new_row[d2] = (C_row ? f_act * C_row[d2] : T(0)) + ik * vh[d2];
-        for (int64_t d2 = 0; d2 < DH; ++d2) h[d2] += qh[d1] * C_new_row[d2];
+        const T ik = kh[d1] * i_scale, q_d1 = qh[d1];
+        T* __restrict C_new_row = C_new + d1 * DH;
+        const T* __restrict v_row = vh;
+        if (C_old) {
+          const T* __restrict C_row = C_old + d1 * DH;
+          for (int64_t d2 = 0; d2 < DH; ++d2) C_new_row[d2] = f_act * C_row[d2] + ik * v_row[d2];
+        } else {
+          for (int64_t d2 = 0; d2 < DH; ++d2) C_new_row[d2] = ik * v_row[d2];
+        }
+        for (int64_t d2 = 0; d2 < DH; ++d2) h_acc[d2] += q_d1 * C_new_row[d2];
         n_new[d1] = ik + f_act * (n_old ? n_old[d1] : T(0));
-        denominator += qh[d1] * n_new[d1];
       }
+      const T denominator = dot(qh, n_new, DH);
       const T normaliser = std::max(std::abs(denominator), std::exp(-m_new)) + T(kCellEps);
       for (int64_t d = 0; d < DH; ++d) h[d] /= normaliser;
       head_norm(h.data(), norm_w ? norm_w + hd * DH : nullptr, norm_b ? norm_b + hd * DH : nullptr,

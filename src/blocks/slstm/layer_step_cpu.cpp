@@ -64,9 +64,7 @@ void step_loop(const sLSTMLayerImpl& layer, const Tensors& in, T* out, T* conv_o
       for (int64_t g = 0; g < kGates; ++g) {
         for (int64_t o = 0; o < DH; ++o) {
           const T* R_row = R + (h * kGates * DH + g * DH + o) * DH;
-          T acc = 0;
-          if (y_in)
-            for (int64_t i = 0; i < DH; ++i) acc += R_row[i] * y_in[offset + i];
+          const T acc = y_in ? dot(R_row, y_in + offset, DH) : T(0);
           gates[g * DH + o] = wx[g * H + h * DH + o] + acc + bias[g * H + h * DH + o];
         }
       }
