@@ -2,9 +2,27 @@
 
 #include <cmath>
 
+#include "step_kernels.h"
 #include "xlstm/components/dtype.h"
 
 namespace xlstm {
+
+namespace {
+
+/// Whether `x` has at most a few rows and no gradient is needed: then a raw loop is cheapest.
+bool use_row_loop(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
+  constexpr int64_t kMaxRows = 16;
+  const auto dtype = x.scalar_type();
+  const auto cpu_like_x = [&](const torch::Tensor& t) {
+    return !t.defined() || (t.device().is_cpu() && t.scalar_type() == dtype);
+  };
+  if (!x.device().is_cpu() || (dtype != torch::kFloat32 && dtype != torch::kFloat64)) return false;
+  if (x.numel() > kMaxRows * x.size(-1) || !cpu_like_x(weight) || !cpu_like_x(bias)) return false;
+  return !torch::GradMode::is_enabled() ||
+         !(x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
+}
+
+}  // namespace
 
 LinearHeadwiseExpandImpl::LinearHeadwiseExpandImpl(LinearHeadwiseExpandConfig config_)
     : config(std::move(config_)) {
@@ -34,6 +52,21 @@ torch::Tensor LinearHeadwiseExpandImpl::forward(const torch::Tensor& x) {
   out_shape.back() = config._out_features;
   // [N, NH, I] -> [NH, N, I] @ [NH, I, O] -> [NH, N, O] -> [N, NH * O]
   const auto dtype = compute_dtype(x);
+  if (use_row_loop(x, weight, bias)) {
+    // A few positions without autograd (the step path): a raw loop beats bmm + transposes.
+    const torch::Tensor in = x.contiguous();
+    torch::Tensor y = torch::empty(out_shape, x.options());
+    const int64_t rows = x.numel() / config.in_features, O = weight.size(1), I = weight.size(2);
+    const torch::Tensor w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "linear_headwise_rows", [&] {
+      const scalar_t* b_ptr = b.defined() ? b.data_ptr<scalar_t>() : nullptr;
+      for (int64_t r = 0; r < rows; ++r) {
+        headwise_row(in.data_ptr<scalar_t>() + r * config.in_features, w.data_ptr<scalar_t>(),
+                     b_ptr, heads, O, I, y.data_ptr<scalar_t>() + r * config._out_features);
+      }
+    });
+    return y;
+  }
   const torch::Tensor per_head = x.to(dtype).reshape({-1, heads, weight.size(2)}).transpose(0, 1);
   torch::Tensor y =
       torch::bmm(per_head, weight.to(dtype).transpose(1, 2)).transpose(0, 1).reshape(out_shape);

@@ -154,9 +154,14 @@ torch::Tensor parallel_stabilized_simple(const torch::Tensor& queries, const tor
           .add_(igate_preact.to(dtype).transpose(-2, -1));
   const torch::Tensor max_log_d =
       stabilize_rowwise ? log_d.amax(-1, /*keepdim=*/true) : log_d.amax({-2, -1}, /*keepdim=*/true);
-  const torch::Tensor d = (log_d - max_log_d).exp_();
+  // Without autograd the S x S temporaries can be reused in place (amax's backward needs log_d).
+  const bool grad = torch::GradMode::is_enabled() &&
+                    (queries.requires_grad() || keys.requires_grad() || values.requires_grad() ||
+                     igate_preact.requires_grad() || fgate_preact.requires_grad());
+  const torch::Tensor d = (grad ? log_d - max_log_d : log_d.sub_(max_log_d)).exp_();
   const torch::Tensor keys_scaled = k / std::sqrt(static_cast<double>(head_dim));
-  const torch::Tensor c = torch::matmul(q, keys_scaled.transpose(-2, -1)) * d;
+  torch::Tensor c = torch::matmul(q, keys_scaled.transpose(-2, -1));
+  c = grad ? c * d : c.mul_(d);
   // (C / normaliser) @ V == (C @ V) / normaliser: the normaliser is constant along a row.
   const torch::Tensor h =
       normalise(torch::matmul(c, v), c.sum(-1, /*keepdim=*/true), max_log_d, eps);

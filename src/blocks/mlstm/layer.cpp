@@ -1,5 +1,6 @@
 #include "xlstm/blocks/mlstm/layer.h"
 
+#include "layer_step_cpu.h"
 #include "xlstm/components/dtype.h"
 #include "xlstm/components/init.h"
 
@@ -87,6 +88,10 @@ std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::run(const torch::Tensor& x,
   const torch::Tensor input = x.to(compute_dtype(x));
 
   const torch::Tensor x_inner = linear_as_input(input, proj_up);  // [B, S, 2 * D_inner]
+  if (mode == Mode::kStep && mlstm::fused_step_applies(*this, x_inner, state)) {
+    auto [h, next] = mlstm::fused_step(*this, x_inner, state);
+    return {dropout(linear_as_input(h, proj_down)).to(x.scalar_type()), next};
+  }
   const torch::Tensor x_mlstm = x_inner.narrow(-1, 0, inner);
   const torch::Tensor z = x_inner.narrow(-1, inner, inner);
 

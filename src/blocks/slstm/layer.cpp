@@ -1,5 +1,6 @@
 #include "xlstm/blocks/slstm/layer.h"
 
+#include "layer_step_cpu.h"
 #include "xlstm/components/init.h"
 
 namespace xlstm {
@@ -104,6 +105,7 @@ std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::step(const torch::Tensor& x
                                                           const sLSTMState& state) {
   TORCH_CHECK(x.dim() == 3 && x.size(1) == 1 && x.size(2) == config.embedding_dim,
               "sLSTMLayer::step: expected x [B, 1, ", config.embedding_dim, "], got ", x.sizes());
+  if (slstm::fused_step_applies(*this, x, state)) return slstm::fused_step(*this, x, state);
   torch::Tensor x_conv = x, conv_state;
   if (conv1d) {
     std::tie(x_conv, conv_state) = conv1d->step(x, state.conv);

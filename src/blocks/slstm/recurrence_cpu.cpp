@@ -22,6 +22,14 @@ Dims dims_of(const torch::Tensor& wx, const torch::Tensor& recurrent_kernel) {
   return {wx.size(0), wx.size(1), NH * DH, NH, DH};
 }
 
+/// Smallest number of (batch, head) recurrences worth a thread of their own: a step (S = 1) is
+/// microseconds of work, less than waking the thread pool costs.
+int64_t grain_size(const Dims& d) {
+  constexpr int64_t kMinWorkPerThread = 1 << 16;  // multiply-adds
+  const int64_t work_per_task = std::max<int64_t>(1, d.S * kGates * d.DH * d.DH);
+  return std::max<int64_t>(1, kMinWorkPerThread / work_per_task);
+}
+
 /// Pointers of the state (y, c, n, m) before step t for one (batch, head): state0 at t = 0.
 template <typename T>
 struct PrevState {
@@ -45,7 +53,7 @@ template <typename T>
 void forward_loop(const T* wx, const T* state0, const T* R_t, const T* bias, T* y, T* c, T* n, T* m,
                   T* raw, const Dims& d, bool first_step_quirk, T clip) {
   const int64_t G_DH = kGates * d.DH;
-  at::parallel_for(0, d.B * d.NH, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, d.B * d.NH, grain_size(d), [&](int64_t begin, int64_t end) {
     std::vector<T> Ry(G_DH), scratch(G_DH);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / d.NH, h = task % d.NH;
@@ -90,7 +98,7 @@ void backward_loop(const T* raw, const T* state0, const T* R, const T* y, const 
                    const Dims& d, bool first_step_quirk, T clip, bool recurrent_cut,
                    T recurrent_clip) {
   const int64_t BH = d.B * d.H;
-  at::parallel_for(0, d.B * d.NH, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, d.B * d.NH, grain_size(d), [&](int64_t begin, int64_t end) {
     // Gradients reaching y_t through R (dy_rec), and c_t, n_t, m_t, for the units of one head.
     std::vector<T> dy_rec(d.DH), dc(d.DH), dn(d.DH), dm(d.DH);
     for (int64_t task = begin; task < end; ++task) {

@@ -93,6 +93,32 @@ TEST(mLSTMLayer, StatefulPathsAgree) {
   EXPECT_LT(max_rel_diff(state.n, whole_state.n), 1e-10);
 }
 
+TEST(mLSTMLayer, FusedCpuStepEqualsAtenStep) {
+  // Without autograd the CPU step takes one fused loop; with it, the ATen ops. Same results.
+  torch::manual_seed(4);
+  for (const bool with_bias : {false, true}) {
+    auto config = small_config();
+    config.bias = with_bias;
+    auto layer = make_layer(config, torch::kFloat64);
+    const auto x = torch::randn({3, 7, 16}, torch::kFloat64);
+    mLSTMState aten_state, fused_state;
+    for (int64_t t = 0; t < x.size(1); ++t) {
+      const auto x_t = x.narrow(1, t, 1);
+      auto [aten_y, aten_next] = layer->step(x_t, aten_state);
+      ASSERT_TRUE(aten_y.requires_grad());  // the ATen path ran
+      torch::NoGradGuard no_grad;
+      auto [fused_y, fused_next] = layer->step(x_t, fused_state);
+      EXPECT_LT(max_rel_diff(fused_y, aten_y.detach()), 1e-12) << "t=" << t;
+      aten_state = aten_next.detach();
+      fused_state = fused_next;
+    }
+    EXPECT_LT(max_rel_diff(fused_state.C, aten_state.C), 1e-12);
+    EXPECT_LT(max_rel_diff(fused_state.n, aten_state.n), 1e-12);
+    EXPECT_LT(max_rel_diff(fused_state.m, aten_state.m), 1e-12);
+    EXPECT_TRUE(torch::equal(fused_state.conv, aten_state.conv));
+  }
+}
+
 TEST(mLSTMLayer, BeyondContextLengthAndGradients) {
   torch::manual_seed(2);
   auto short_layer = make_layer(small_config(8));

@@ -91,6 +91,34 @@ TEST(sLSTMLayer, PiecesAndStepsEqualTheWholeSequence) {
   }
 }
 
+TEST(sLSTMLayer, FusedCpuStepEqualsAtenStep) {
+  // Without autograd the CPU step takes one fused loop; with it, the ATen ops. Same results.
+  for (int kernel_size : {0, 4}) {
+    SCOPED_TRACE(kernel_size);
+    sLSTMLayer layer = make_layer(kernel_size, 2);
+    layer->to(torch::kFloat64);
+    const torch::Tensor x = torch::randn({3, 9, 16}, torch::kFloat64);
+    sLSTMState aten_state, fused_state;
+    for (int64_t t = 0; t < x.size(1); ++t) {
+      const torch::Tensor x_t = x.slice(1, t, t + 1);
+      auto [aten_y, aten_next] = layer->step(x_t, aten_state);
+      ASSERT_TRUE(aten_y.requires_grad());  // the ATen path ran
+      torch::NoGradGuard no_grad;
+      auto [fused_y, fused_next] = layer->step(x_t, fused_state);
+      EXPECT_LT(max_abs_diff(fused_y, aten_y.detach()), 1e-12) << "t=" << t;
+      aten_state = aten_next.detach();
+      fused_state = fused_next;
+    }
+    for (auto [a, b] : {std::pair{fused_state.y, aten_state.y},
+                        {fused_state.c, aten_state.c},
+                        {fused_state.n, aten_state.n},
+                        {fused_state.m, aten_state.m}})
+      EXPECT_LT(max_abs_diff(a, b), 1e-12);
+    EXPECT_EQ(fused_state.conv.defined(), kernel_size > 0);
+    if (kernel_size > 0) EXPECT_TRUE(torch::equal(fused_state.conv, aten_state.conv));
+  }
+}
+
 TEST(sLSTMLayer, StateToAndDetach) {
   sLSTMLayer layer = make_layer(4);
   layer->train();
