@@ -203,8 +203,8 @@ auto write_value(Emitter& out, Config& value)
 
 // ---- whole documents --------------------------------------------------------------------------
 
-/// Interpolates, maps strictly and finalizes a parsed document; finalize() errors are located in the
-/// document.
+/// Interpolates, maps strictly and finalizes a parsed document; finalize() errors are located in
+/// the document.
 template <class Config>
 void load_tree(Node root, const std::string& source, Config& config) {
   resolve_interpolations(root, source);

@@ -10,51 +10,6 @@
 
 namespace xlstm::test {
 
-using TensorFn = std::function<torch::Tensor(const std::vector<torch::Tensor>&)>;
-
-/// Compares torch::autograd::grad of L = sum(fn(inputs) * probe) (probe: fixed random weights)
-/// with (L(x + h) - L(x - h)) / 2h for every element of every input. Inputs must be float64.
-inline ::testing::AssertionResult gradcheck(const TensorFn& fn,
-                                            const std::vector<torch::Tensor>& inputs,
-                                            double step = 1e-6, double atol = 1e-6,
-                                            double rtol = 1e-5) {
-  std::vector<torch::Tensor> leaves;
-  for (const auto& input : inputs) {
-    if (input.scalar_type() != torch::kFloat64) {
-      return ::testing::AssertionFailure() << "gradcheck needs float64 inputs";
-    }
-    leaves.push_back(input.detach().clone().requires_grad_(true));
-  }
-  const torch::Tensor output = fn(leaves);
-  const torch::Tensor probe =
-      torch::randn(output.sizes(), torch::TensorOptions().dtype(torch::kFloat64));
-  const auto analytic = torch::autograd::grad({(output * probe).sum()}, leaves, {},
-                                              /*retain_graph=*/false, /*create_graph=*/false,
-                                              /*allow_unused=*/true);
-  torch::NoGradGuard no_grad;
-  const auto loss = [&] { return (fn(leaves) * probe).sum().item<double>(); };
-  for (size_t i = 0; i < leaves.size(); ++i) {
-    const torch::Tensor flat = leaves[i].view({-1});
-    const torch::Tensor grad =
-        analytic[i].defined() ? analytic[i].reshape({-1}) : torch::zeros_like(flat);
-    for (int64_t e = 0; e < flat.numel(); ++e) {
-      const double original = flat[e].item<double>();
-      flat[e] = original + step;
-      const double plus = loss();
-      flat[e] = original - step;
-      const double minus = loss();
-      flat[e] = original;
-      const double numeric = (plus - minus) / (2 * step);
-      const double exact = grad[e].item<double>();
-      if (std::abs(numeric - exact) > atol + rtol * std::abs(numeric)) {
-        return ::testing::AssertionFailure() << "input " << i << " element " << e << ": analytic "
-                                             << exact << " vs numeric " << numeric;
-      }
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
 /// Central-difference gradient of the scalar `loss(inputs)` with respect to inputs[k], element by
 /// element (inputs are float64; keep them small).
 inline torch::Tensor numerical_gradient(
@@ -88,6 +43,41 @@ inline std::vector<torch::Tensor> analytic_gradients(
   for (const auto& t : leaves)
     grads.push_back(t.grad().defined() ? t.grad() : torch::zeros_like(t));
   return grads;
+}
+
+using TensorFn = std::function<torch::Tensor(const std::vector<torch::Tensor>&)>;
+
+/// Compares the autograd gradient of L = sum(fn(inputs) * probe) (probe: fixed random weights)
+/// with numerical_gradient for every element of every input. Inputs must be float64.
+inline ::testing::AssertionResult gradcheck(const TensorFn& fn,
+                                            const std::vector<torch::Tensor>& inputs,
+                                            double step = 1e-6, double atol = 1e-6,
+                                            double rtol = 1e-5) {
+  for (const auto& input : inputs) {
+    if (input.scalar_type() != torch::kFloat64) {
+      return ::testing::AssertionFailure() << "gradcheck needs float64 inputs";
+    }
+  }
+  const torch::Tensor probe = [&] {
+    torch::NoGradGuard no_grad;
+    return torch::randn(fn(inputs).sizes(), torch::TensorOptions().dtype(torch::kFloat64));
+  }();
+  const TensorFn loss = [&](const std::vector<torch::Tensor>& xs) {
+    return (fn(xs) * probe).sum();
+  };
+  const auto analytic = analytic_gradients(loss, inputs);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const torch::Tensor exact = analytic[i].reshape({-1});
+    const torch::Tensor numeric = numerical_gradient(loss, inputs, i, step).reshape({-1});
+    const torch::Tensor bad = ((numeric - exact).abs() > atol + rtol * numeric.abs()).nonzero();
+    if (bad.numel() > 0) {
+      const int64_t e = bad[0][0].item<int64_t>();
+      return ::testing::AssertionFailure()
+             << "input " << i << " element " << e << ": analytic " << exact[e].item<double>()
+             << " vs numeric " << numeric[e].item<double>();
+    }
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace xlstm::test
