@@ -2,6 +2,7 @@
 
 #include <unordered_set>
 
+#include "xlstm/components/dtype.h"
 #include "xlstm/components/init.h"
 
 namespace xlstm {
@@ -31,7 +32,8 @@ torch::Tensor xLSTMLMModelImpl::embed(const torch::Tensor& idx) {
 }
 
 torch::Tensor xLSTMLMModelImpl::head(const torch::Tensor& x) {
-  return torch::nn::functional::linear(x, lm_head_weight);
+  const torch::Tensor input = x.to(compute_dtype(x));  // float16 on the CPU runs in float32
+  return torch::linear(input, lm_head_weight.to(input.scalar_type())).to(x.scalar_type());
 }
 
 torch::Tensor xLSTMLMModelImpl::forward(const torch::Tensor& idx) {

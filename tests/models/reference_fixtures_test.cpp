@@ -72,6 +72,24 @@ TEST_P(ReferenceFixture, Forward) {
   EXPECT_LE(max_rel_diff(f.model.forward(f.at("input")), f.at("output")), kTolerance);
 }
 
+// The whole model in bfloat16 / float16 on the CPU stays close to the float32 reference.
+TEST_P(ReferenceFixture, ReducedPrecisionForwardCloseToFloat32) {
+  auto& f = fixture();
+  torch::NoGradGuard no_grad;
+  for (const auto& [dtype, tolerance] :
+       {std::pair{torch::kBFloat16, 5e-2}, std::pair{torch::kHalf, 1e-2}}) {
+    auto model = Model::from_yaml_file(f.dir + "/config.yaml");
+    io::load_state_dict(model.module(), strip_prefix(f.tensors, "state."));
+    model.module().to(dtype);
+    model.module().eval();
+    auto input = f.at("input");
+    if (input.is_floating_point()) input = input.to(dtype);
+    const auto output = model.forward(input);
+    ASSERT_EQ(output.scalar_type(), dtype);
+    EXPECT_LE(max_rel_diff(output, f.at("output")), tolerance) << dtype;
+  }
+}
+
 TEST_P(ReferenceFixture, StepLoopMatchesPythonStep) {
   auto& f = fixture();
   torch::NoGradGuard no_grad;

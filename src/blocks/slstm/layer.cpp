@@ -1,6 +1,7 @@
 #include "xlstm/blocks/slstm/layer.h"
 
 #include "layer_step_cpu.h"
+#include "xlstm/components/dtype.h"
 #include "xlstm/components/init.h"
 
 namespace xlstm {
@@ -64,23 +65,27 @@ void sLSTMLayerImpl::reset_parameters() {
   small_init_(ogate->weight, config.embedding_dim);
 }
 
-std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::cell_and_norm(const torch::Tensor& x,
-                                                                   const torch::Tensor& x_conv,
-                                                                   const sLSTMState& state) {
+std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::run(const torch::Tensor& x,
+                                                         const sLSTMState& state,
+                                                         bool single_step) {
   const int64_t B = x.size(0), S = x.size(1);
+  const torch::Tensor input = x.to(compute_dtype(x));  // float16 on the CPU runs in float32
+  torch::Tensor x_conv = input, conv_state;
+  if (conv1d) {
+    std::tie(x_conv, conv_state) = single_step ? conv1d->step(input, state.conv)
+                                               : conv1d->forward_with_state(input, state.conv);
+    x_conv = torch::silu(x_conv);
+  }
   // The official layer feeds (fgate, igate, zgate, ogate) into the cell's slots (i, f, z, o).
-  const torch::Tensor wx = torch::cat({fgate(x_conv), igate(x_conv), zgate(x), ogate(x)}, -1);
+  const torch::Tensor wx =
+      torch::cat({fgate(x_conv), igate(x_conv), zgate(input), ogate(input)}, -1);
   const torch::Tensor cell_state =
       state.defined() ? torch::stack({state.y, state.c, state.n, state.m}) : torch::Tensor();
   auto [y, final_state] = slstm_cell(wx, cell_state);
   y = dropout(y);
   const torch::Tensor out = group_norm(y).transpose(1, 2).reshape({B, S, -1});
-  sLSTMState new_state;
-  new_state.y = final_state[0];
-  new_state.c = final_state[1];
-  new_state.n = final_state[2];
-  new_state.m = final_state[3];
-  return {out, new_state};
+  sLSTMState next{final_state[0], final_state[1], final_state[2], final_state[3], conv_state};
+  return {out.to(x.scalar_type()), next};
 }
 
 torch::Tensor sLSTMLayerImpl::forward(const torch::Tensor& x) {
@@ -91,14 +96,7 @@ std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::forward_with_state(const to
                                                                         const sLSTMState& state) {
   TORCH_CHECK(x.dim() == 3 && x.size(2) == config.embedding_dim, "sLSTMLayer: expected x [B, S, ",
               config.embedding_dim, "], got ", x.sizes());
-  torch::Tensor x_conv = x, conv_state;
-  if (conv1d) {
-    std::tie(x_conv, conv_state) = conv1d->forward_with_state(x, state.conv);
-    x_conv = torch::silu(x_conv);
-  }
-  auto result = cell_and_norm(x, x_conv, state);
-  result.second.conv = conv_state;
-  return result;
+  return run(x, state, /*single_step=*/false);
 }
 
 std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::step(const torch::Tensor& x,
@@ -106,14 +104,7 @@ std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::step(const torch::Tensor& x
   TORCH_CHECK(x.dim() == 3 && x.size(1) == 1 && x.size(2) == config.embedding_dim,
               "sLSTMLayer::step: expected x [B, 1, ", config.embedding_dim, "], got ", x.sizes());
   if (slstm::fused_step_applies(*this, x, state)) return slstm::fused_step(*this, x, state);
-  torch::Tensor x_conv = x, conv_state;
-  if (conv1d) {
-    std::tie(x_conv, conv_state) = conv1d->step(x, state.conv);
-    x_conv = torch::silu(x_conv);
-  }
-  auto result = cell_and_norm(x, x_conv, state);
-  result.second.conv = conv_state;
-  return result;
+  return run(x, state, /*single_step=*/true);
 }
 
 }  // namespace xlstm

@@ -49,10 +49,9 @@ class sLSTMLayerImpl : public torch::nn::Module {
   torch::nn::Dropout dropout{nullptr};
 
  private:
-  /// The layer after the convolution: x and its convolved x_conv [B, S, D].
-  std::pair<torch::Tensor, sLSTMState> cell_and_norm(const torch::Tensor& x,
-                                                     const torch::Tensor& x_conv,
-                                                     const sLSTMState& state);
+  /// The layer on x [B, S, D] from `state`; `single_step` uses the convolution's step form.
+  std::pair<torch::Tensor, sLSTMState> run(const torch::Tensor& x, const sLSTMState& state,
+                                           bool single_step);
 };
 TORCH_MODULE(sLSTMLayer);
 
