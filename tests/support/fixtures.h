@@ -2,13 +2,13 @@
 #pragma once
 
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <torch/torch.h>
 
+#include "io/json.h"
 #include "xlstm/io/safetensors.h"
 
 namespace xlstm::testing {
@@ -33,27 +33,23 @@ inline std::string read_text(const std::string& path) {
   return text.str();
 }
 
-/// The string array `"key": ["a", "b"]` of a flat JSON document (the fixtures' meta.json).
+/// The string array `key` of the fixture's meta.json (read with the library's JSON reader).
 inline std::vector<std::string> json_string_array(const std::string& json, const std::string& key) {
-  std::smatch array;
-  const std::regex array_re("\"" + key + "\"\\s*:\\s*\\[([^\\]]*)\\]");
-  TORCH_CHECK(std::regex_search(json, array, array_re), "no array ", key, " in meta.json");
+  const io::json::Value root = io::json::parse(json);
+  const io::json::Value* array = root.find(key);
+  TORCH_CHECK(array && array->kind == io::json::Value::Kind::array, "no array ", key,
+              " in meta.json");
   std::vector<std::string> items;
-  const std::string body = array[1];
-  const std::regex item_re("\"([^\"]*)\"");
-  for (auto it = std::sregex_iterator(body.begin(), body.end(), item_re);
-       it != std::sregex_iterator(); ++it) {
-    items.push_back((*it)[1]);
-  }
+  for (const auto& item : array->items) items.push_back(item.text);
   return items;
 }
 
-/// The integer `"key": 123` of a flat JSON document.
+/// The non-negative integer `key` of the fixture's meta.json.
 inline int64_t json_int(const std::string& json, const std::string& key) {
-  std::smatch match;
-  TORCH_CHECK(std::regex_search(json, match, std::regex("\"" + key + "\"\\s*:\\s*(-?[0-9]+)")),
-              "no integer ", key, " in meta.json");
-  return std::stoll(match[1]);
+  const io::json::Value root = io::json::parse(json);
+  const io::json::Value* value = root.find(key);
+  TORCH_CHECK(value && value->as_uint64(), "no integer ", key, " in meta.json");
+  return static_cast<int64_t>(*value->as_uint64());
 }
 
 }  // namespace xlstm::testing
