@@ -1,50 +1,34 @@
 // xlstm-bench: speed benchmarks that print tokens/s, milliseconds and peak memory.
 //   xlstm-bench cpu    the README block stack on the CPU: forward, forward+backward, step() loop.
-// Compare with the official package in the same run: scripts/bench-cpu.sh.
+//   xlstm-bench slstm  the sLSTM recurrence alone and the whole sLSTMLayer, per backend (GPU).
+// Compare with the official package in the same run: scripts/bench-cpu.sh (CPU),
+// scripts/gpu-check.sh (GPU: with bench_peers.py and the ratios).
 #include <CLI/CLI.hpp>
 
-#include <chrono>
 #include <cstdio>
-#include <functional>
 #include <iostream>
 
 #include <xlstm/xlstm.h>
 
+#include "bench/report.h"
+#include "bench/slstm.h"
+
 namespace {
 
-double seconds_per_call(const std::function<void()>& fn, int iters) {
-  fn();  // warm-up
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < iters; ++i) fn();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / iters;
-}
-
-/// Resident set high-water mark of this process in MiB (Linux), -1 when unknown.
-double peak_rss_mib() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (!f) return -1;
-  char line[256];
-  double kib = -1;
-  while (std::fgets(line, sizeof line, f)) {
-    if (std::sscanf(line, "VmHWM: %lf kB", &kib) == 1) break;
-  }
-  std::fclose(f);
-  return kib / 1024.0;
-}
+using xlstm::bench::mean_ms;
 
 struct Report {
   bool json = false;
-  void operator()(const std::string& bench, double seconds, int64_t tokens, int batch,
-                  int seq) const {
-    const double ms = seconds * 1e3, tok_s = tokens / seconds;
+  void operator()(const std::string& bench, double ms, int64_t tokens, int batch, int seq) const {
+    const double tok_s = tokens / ms * 1e3, peak = xlstm::bench::peak_rss_mib();
     if (json) {
       std::printf(
           "{\"impl\": \"xlstm-cpp\", \"bench\": \"%s\", \"ms\": %.3f, \"tok_s\": %.1f, "
           "\"batch\": %d, \"seq\": %d, \"threads\": %d, \"peak_rss_mib\": %.1f}\n",
-          bench.c_str(), ms, tok_s, batch, seq, torch::get_num_threads(), peak_rss_mib());
+          bench.c_str(), ms, tok_s, batch, seq, torch::get_num_threads(), peak);
     } else {
       std::printf("%-18s %10.2f ms  %12.0f tokens/s  peak RSS %.0f MiB\n", bench.c_str(), ms, tok_s,
-                  peak_rss_mib());
+                  peak);
     }
     std::fflush(stdout);
   }
@@ -60,24 +44,23 @@ int run_cpu(const std::string& config_path, int batch, int seq, int iters, int t
   stack->eval();
   const auto x = torch::randn({batch, seq, cfg.embedding_dim});
   const int64_t tokens = int64_t(batch) * seq;
+  const torch::Device cpu(torch::kCPU);
 
   {
     torch::NoGradGuard no_grad;
-    report("forward", seconds_per_call([&] { stack->forward(x); }, iters), tokens, batch, seq);
+    report("forward", mean_ms(cpu, 1, iters, [&] { stack->forward(x); }), tokens, batch, seq);
   }
   const auto xg = x.clone().requires_grad_(true);
-  report("forward_backward", seconds_per_call([&] { stack->forward(xg).sum().backward(); }, iters),
+  report("forward_backward", mean_ms(cpu, 1, iters, [&] { stack->forward(xg).sum().backward(); }),
          tokens, batch, seq);
   torch::NoGradGuard no_grad;
   report("step",
-         seconds_per_call(
-             [&] {
-               xlstm::xLSTMBlockStackState state;
-               for (int t = 0; t < seq; ++t) {
-                 state = stack->step(x.narrow(1, t, 1), state).second;
-               }
-             },
-             1),
+         mean_ms(cpu, 1, 1,
+                 [&] {
+                   xlstm::xLSTMBlockStackState state;
+                   for (int t = 0; t < seq; ++t)
+                     state = stack->step(x.narrow(1, t, 1), state).second;
+                 }),
          tokens, batch, seq);
   return 0;
 }
@@ -102,9 +85,31 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   cpu->add_option("--threads", threads, "intra-op threads (0: LibTorch's default)");
 
+  auto* slstm = app.add_subcommand(
+      "slstm", "sLSTM recurrence and sLSTMLayer per backend: fwd, fwd+bwd (default: GPU, bf16)");
+  xlstm::bench::SlstmBenchOptions so;
+  slstm->add_option("--batch", so.batch, "batch size")->check(CLI::PositiveNumber);
+  slstm->add_option("--seq", so.seq, "sequence length")->check(CLI::PositiveNumber);
+  slstm->add_option("--embedding-dim", so.embedding_dim, "embedding (= hidden) size")
+      ->check(CLI::PositiveNumber);
+  slstm->add_option("--heads", so.heads, "number of heads")->check(CLI::PositiveNumber);
+  slstm->add_option("--dtype", so.dtype, "f32 | bf16 | f16")
+      ->check(CLI::IsMember({"f32", "bf16", "f16"}));
+  slstm->add_option("--impl", so.impls, "comma-separated backends: cuda, vanilla");
+  slstm->add_option("--parts", so.parts, "comma-separated: recurrence, layer");
+  slstm->add_option("--device", so.device, "torch device");
+  slstm->add_option("--warmup", so.warmup, "untimed calls first (vanilla: 1)");
+  slstm->add_option("--iters", so.iters, "timed calls (cuda backend)")->check(CLI::PositiveNumber);
+  slstm->add_option("--slow-iters", so.slow_iters, "timed calls for the vanilla backend")
+      ->check(CLI::PositiveNumber);
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*cpu) return run_cpu(config, batch, seq, iters, threads, report);
+    if (*slstm) {
+      so.json = report.json;
+      return xlstm::bench::run_slstm(so);
+    }
   } catch (const std::exception& e) {
     std::cerr << "xlstm-bench: " << e.what() << "\n";
     return 1;

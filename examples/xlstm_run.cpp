@@ -22,9 +22,13 @@ int main(int argc, char** argv) {
   std::string config, weights, input_path, output_path,
       mode = "forward", device = "cpu", dtype = "float32", prefix, input_key = "input";
   bool non_strict = false;
+  std::vector<std::string> assignments;
   app.add_option("--config", config, "model config YAML (an LM model if it has vocab_size)")
       ->required()
       ->check(CLI::ExistingFile);
+  app.add_option("--set", assignments,
+                 "key.path=value: override a value of the config before the model is built "
+                 "(repeatable), e.g. --set slstm_block.slstm.backend=cuda");
   app.add_option("--weights", weights, "weights (.safetensors or a torch.save'd state_dict .pt)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -48,7 +52,10 @@ int main(int argc, char** argv) {
   try {
     TORCH_CHECK(device != "cuda" || torch::cuda::is_available(),
                 "--device cuda: no CUDA device is available to this process");
-    auto model = xlstm::Model::from_yaml_file(config);
+    std::vector<xlstm::ConfigOverride> overrides;
+    for (const auto& assignment : assignments)
+      overrides.push_back(xlstm::ConfigOverride::parse(assignment));
+    auto model = xlstm::Model::from_yaml_file(config, overrides);
     auto tensors = xlstm::io::read_weights(weights);
     if (!prefix.empty()) tensors = xlstm::io::strip_prefix(tensors, prefix);
     const auto report = xlstm::io::load_state_dict(model.module(), tensors, !non_strict);

@@ -1,56 +1,86 @@
 #!/usr/bin/env bash
-# On a CUDA machine: configure + build, run the CUDA tests, time our sLSTM recurrence backends and
-# the peers (official xlstm cuda cell, FlashRNN) in the same go. Logs go to $OUT (or ./gpu-check-out).
+# On a CUDA machine: configure + build, then in one go the CUDA tests, a compute-sanitizer memcheck
+# of the kernels, our GPU benchmarks with the peers' (same command, so the ratios are fair) and the
+# training speed against the official experiments/main.py. Logs go to $OUT (or ./gpu-check-out).
 #
-# Usage (from the repository root):  scripts/gpu-check.sh [tests] [bench] [peers]   (default: all)
+# Usage (from the repository root):  scripts/gpu-check.sh [PART...]
+#   PARTs: tests sanitize bench peers train-speed (default: tests sanitize bench peers)
 # Environment:
 #   XLSTM_DEVICE_DEPS  prefix made by device-deps.sh (yaml-cpp, GoogleTest, CLI11)   [.device-deps]
-#   XLSTM_PEERS        folder made by prepare-peers.sh (skipped when absent)          [.peers]
+#   XLSTM_PEERS        folder made by prepare-peers.sh (peers skipped when absent)    [.peers]
 #   BUILD_DIR          [/tmp/xlstm-gpu-build]     CUDA_ARCHS  [90]     JOBS  [16]
-#   TEST_FILTER        [*Cuda*]                   BENCH_ARGS  extra slstm-kernel-bench arguments
+#   TEST_FILTER        [*Cuda*]                   BENCH_ARGS  extra `xlstm-bench slstm` arguments
 set -uo pipefail
 root=$(pwd)
 out=${OUT:-$root/gpu-check-out}
-deps=$(realpath -m "${XLSTM_DEVICE_DEPS:-$root/.device-deps}")
 peers=$(realpath -m "${XLSTM_PEERS:-$root/.peers}")
-build=${BUILD_DIR:-/tmp/xlstm-gpu-build}
-parts=${*:-tests bench peers}
+parts=${*:-tests sanitize bench peers}
 mkdir -p "$out"
 status=0
 step() { echo "== $* ($(date +%T))"; }
+has() { [[ " $parts " == *" $1 "* ]]; }
+peers_py() {
+  PYTHONPATH="$peers/src:$peers/py:$peers/src/flashrnn" PYTHONUNBUFFERED=1 python3 "$peers/bench_peers.py" "$@"
+}
 
-step configure
-torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DXLSTM_CUDA=ON \
-  -DCMAKE_PREFIX_PATH="$torch_prefix;$deps/usr" -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90}" \
-  >"$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-grep -E 'xlstm: nvcc' "$out/configure.log"
-export LD_LIBRARY_PATH="$deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+targets="xlstm_tests xlstm-run"
+has bench && targets="$targets xlstm-bench"
+has train-speed && targets="$targets xlstm-train"
+source scripts/gpu-build.sh $targets || exit 1
 
-step build
-targets="xlstm_tests"
-[[ $parts == *bench* ]] && targets="$targets slstm-kernel-bench"
-ninja -C "$build" -j"${JOBS:-16}" $targets >"$out/build.log" 2>&1 || { grep -E -A5 'error|FAILED' "$out/build.log" | head -60; exit 1; }
-
-if [[ $parts == *tests* ]]; then
+if has tests; then
   step tests
   "$build/tests/xlstm_tests" --gtest_filter="${TEST_FILTER:-*Cuda*}" 2>&1 | tee "$out/tests.log" |
-    grep -E '^\[ +(OK|FAILED|SKIPPED|PASSED) +\]|Failure|Expected|Which is|rel|error' | head -80
+    grep -E '^\[ +(OK|FAILED|SKIPPED|PASSED) +\]|Failure|Expected|Which is|rel|error|difference' | head -120
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
 fi
 
-if [[ $parts == *bench* ]]; then
-  step bench
-  nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader
-  for dtype in bf16 f32; do
-    "$build/bin/slstm-kernel-bench" --dtype "$dtype" ${BENCH_ARGS:-} 2>&1 | tee -a "$out/bench.jsonl"
-  done
+if has sanitize; then
+  # Small cases of both kernels (float32 FMA and bf16 tensor-core paths, cut / clip, one step).
+  step "compute-sanitizer memcheck"
+  compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20 "$build/tests/xlstm_tests" \
+    --gtest_filter='SlstmCudaRecurrence.SingleStep:SlstmCudaRecurrence.*GradientOptions:SlstmCudaRecurrence.StepsChainLikeTheSequence:SlstmCudaRecurrence.InferenceEqualsTraining' \
+    >"$out/sanitize.log" 2>&1
+  rc=$?
+  grep -E 'ERROR SUMMARY|^\[  (PASSED|FAILED)|Invalid|out of bounds' "$out/sanitize.log" | head -20
+  [[ $rc == 0 ]] || { echo "memcheck: exit $rc"; status=1; }
 fi
 
-if [[ $parts == *peers* && -f "$peers/bench_peers.py" ]]; then
+if has bench; then
+  step bench
+  nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader
+  "$build/bin/xlstm-bench" --json slstm ${BENCH_ARGS:-} | tee -a "$out/bench.jsonl"
+  "$build/bin/xlstm-bench" --json slstm --dtype f32 --parts recurrence --impl cuda ${BENCH_ARGS:-} |
+    tee -a "$out/bench.jsonl"
+fi
+
+if has peers && [[ -f "$peers/bench_peers.py" ]]; then
   step peers
-  PYTHONPATH="$peers/src:$peers/py:$peers/src/flashrnn" PYTHONUNBUFFERED=1 \
-    python3 "$peers/bench_peers.py" slstm_kernel 2>"$out/peers.err" | tee -a "$out/bench.jsonl"
+  peers_py slstm slstm_kernel 2>"$out/peers.err" | tee -a "$out/bench.jsonl"
+fi
+
+if has train-speed; then
+  # Our loop and the official main.py on parity_xlstm11 for 600 steps, no validation (bench_peers.py
+  # parity); the schedule pinned to the config's so the lr values are the official ones.
+  step "train speed"
+  speed=$(mktemp -d)
+  "$build/bin/xlstm-train" --config configs/parity_xlstm11.yaml --device cuda --steps 600 \
+    --set training.lr_decay_until_steps=20000 --set training.val_every_step=100000 \
+    --log-every 100 --out "$speed" >"$out/train_speed.log" 2>&1 || { tail -5 "$out/train_speed.log"; status=1; }
+  python3 - "$speed" <<'PY' | tee -a "$out/bench.jsonl"
+import json, sys
+d = sys.argv[1]
+lines = [json.loads(l) for l in open(d + "/metrics.jsonl")]
+summary = json.load(open(d + "/summary.json"))
+print(json.dumps({"bench": "parity_train", "impl": "xlstm-train", "config": "parity_xlstm11.yaml, 600 steps",
+                  "steps_per_s": lines[-1]["steps_per_s"], "steps_per_s_whole_run": summary["steps_per_s"]}))
+PY
+  [[ -f "$peers/bench_peers.py" ]] && peers_py parity 2>>"$out/peers.err" | tee -a "$out/bench.jsonl"
+fi
+
+if [[ -s "$out/bench.jsonl" ]]; then
+  step ratios
+  python3 scripts/bench_ratios.py "$out/bench.jsonl"
 fi
 step done
 exit $status

@@ -8,14 +8,14 @@ namespace xlstm {
 Model::Model(const xLSTMBlockStackConfig& config) : stack_(config) {}
 Model::Model(const xLSTMLMModelConfig& config) : lm_(config) {}
 
-Model Model::from_yaml_file(const std::string& path) {
+Model Model::from_yaml_file(const std::string& path, const std::vector<ConfigOverride>& overrides) {
   switch (detect_config_file_kind(path)) {
     case ConfigFileKind::LMModel:
-      return Model(xlstm::from_yaml_file<xLSTMLMModelConfig>(path));
+      return Model(load_config<xLSTMLMModelConfig>(path, overrides));
     case ConfigFileKind::BlockStack:
-      return Model(xlstm::from_yaml_file<xLSTMBlockStackConfig>(path));
+      return Model(load_config<xLSTMBlockStackConfig>(path, overrides));
     case ConfigFileKind::Experiment:
-      return Model(xlstm::from_yaml_file<ExperimentConfig>(path).model);
+      return Model(load_config<ExperimentConfig>(path, overrides).model);
   }
   throw ConfigError("", "unrecognised config file", path);
 }

@@ -5,9 +5,11 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include <torch/torch.h>
 
+#include "xlstm/config/overrides.h"
 #include "xlstm/xlstm_block_stack.h"
 #include "xlstm/xlstm_lm_model.h"
 
@@ -17,8 +19,11 @@ class Model {
  public:
   explicit Model(const xLSTMBlockStackConfig& config);
   explicit Model(const xLSTMLMModelConfig& config);
-  /// Loads a model config YAML: an LM model when it has a top-level `vocab_size`, else a stack.
-  static Model from_yaml_file(const std::string& path);
+  /// Loads a model config YAML: an LM model when it has a top-level `vocab_size`, else a stack
+  /// (an experiment file: its `model`), with `overrides` applied first
+  /// (`slstm_block.slstm.backend=cuda`).
+  static Model from_yaml_file(const std::string& path,
+                              const std::vector<ConfigOverride>& overrides = {});
 
   bool is_lm() const { return !lm_.is_empty(); }
   torch::nn::Module& module();

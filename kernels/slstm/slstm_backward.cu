@@ -23,6 +23,7 @@ struct BackwardParams {
   float* dg;
   float* dstate0;
   unsigned* counters;
+  void* dg_ring;  // tensor-core kernel: [2][B][4H] dg_t in the input dtype, the exchange buffer
   int cut;
   float clipval;
 };
@@ -31,6 +32,55 @@ struct BackwardParams {
 struct StepInputs {
   float dy, ig, fraw, z, og, c_prev, n_prev, m_prev, y, n, m;
 };
+
+template <typename T>
+__device__ __forceinline__ StepInputs load_step_inputs(const BackwardParams& p, int t,
+                                                       std::size_t idx) {
+  const std::size_t bh = static_cast<std::size_t>(p.batch) * p.hidden;
+  const float* gt = p.gates + t * 4 * bh + idx;
+  const float* prev = p.states + t * 4 * bh + idx;
+  const float* next = prev + 4 * bh;
+  return {to_float(static_cast<const T*>(p.dy)[t * bh + idx]),
+          gt[0],
+          gt[bh],
+          gt[2 * bh],
+          gt[3 * bh],
+          prev[bh],
+          prev[2 * bh],
+          prev[3 * bh],
+          next[0],
+          next[2 * bh],
+          next[3 * bh]};
+}
+
+// One (step, unit, batch row): `dy_rec` is (R^T dg_{t+1}) of this unit and row; dc, dn carry the
+// gradients of c_t, n_t in and those of c_{t-1}, n_{t-1} out; dg gets the four gate gradients.
+__device__ __forceinline__ void step_backward(const BackwardParams& p, const StepInputs& x, int t,
+                                              std::size_t idx, float dy_rec, float& dc, float& dn,
+                                              float (&dg)[4]) {
+  if (p.clipval > 0.f) dy_rec = fminf(fmaxf(dy_rec, -p.clipval), p.clipval);
+  float dy = x.dy + dy_rec;
+  if (t == p.steps - 1) dy += p.dfinal[idx];
+  const float fg = fminf(__expf(logsigmoid(x.fraw) + x.m_prev - x.m), 1.f);
+  const float dyn = dy / x.n;
+  const float dct = dc + dyn * x.og, dnt = dn - dyn * x.y;
+  dg[0] = x.ig * (x.z * dct + dnt);
+  dg[1] = fg * (dct * x.c_prev + dnt * x.n_prev) * (1.f - sigmoid(x.fraw));
+  dg[2] = dct * x.ig * (1.f - x.z * x.z);
+  dg[3] = (1.f - x.og) * x.y * dy;
+  dc = fg * dct;
+  dn = fg * dnt;
+}
+
+// The gradient of the initial state (y through R y_0 unless cut; m is a stabiliser: zero).
+__device__ __forceinline__ void write_dstate0(const BackwardParams& p, std::size_t idx, float dy0,
+                                              float dc, float dn) {
+  const std::size_t bh = static_cast<std::size_t>(p.batch) * p.hidden;
+  p.dstate0[idx] = dy0;
+  p.dstate0[bh + idx] = dc;
+  p.dstate0[2 * bh + idx] = dn;
+  p.dstate0[3 * bh + idx] = 0.f;
+}
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads, 1) backward_kernel(BackwardParams p) {
@@ -61,7 +111,6 @@ __global__ void __launch_bounds__(kThreads, 1) backward_kernel(BackwardParams p)
     dcs[u * BT + bl] = p.dfinal[bh + idx];
     dns[u * BT + bl] = p.dfinal[2 * bh + idx];
   }
-  const T* dy_out = static_cast<const T*>(p.dy);
 
   const int ks = sp.split_k, lane_k = tid % ks, tile = tid / ks;
   const int u = tile % U, bg = tile / U;
@@ -72,24 +121,10 @@ __global__ void __launch_bounds__(kThreads, 1) backward_kernel(BackwardParams p)
   StepInputs in[4];
   const auto load_inputs = [&](int t) {
 #pragma unroll
-    for (int bb = 0; bb < 4; ++bb) {
-      if (!mine[bb]) continue;
-      const std::size_t idx = static_cast<std::size_t>(b0 + bg * 4 + bb) * H + head * dh + u0 + u;
-      const float* gt = p.gates + t * 4 * bh + idx;
-      const float* prev = p.states + t * 4 * bh + idx;
-      const float* next = prev + 4 * bh;
-      in[bb] = {to_float(dy_out[t * bh + idx]),
-                gt[0],
-                gt[bh],
-                gt[2 * bh],
-                gt[3 * bh],
-                prev[bh],
-                prev[2 * bh],
-                prev[3 * bh],
-                next[0],
-                next[2 * bh],
-                next[3 * bh]};
-    }
+    for (int bb = 0; bb < 4; ++bb)
+      if (mine[bb])
+        in[bb] = load_step_inputs<T>(
+            p, t, static_cast<std::size_t>(b0 + bg * 4 + bb) * H + head * dh + u0 + u);
   };
   load_inputs(p.steps - 1);
   __syncthreads();
@@ -118,23 +153,11 @@ __global__ void __launch_bounds__(kThreads, 1) backward_kernel(BackwardParams p)
       const int bl = bg * 4 + bb, s = u * BT + bl;
       const std::size_t idx = static_cast<std::size_t>(b0 + bl) * H + head * dh + u0 + u;
       if (t < 0) {
-        p.dstate0[idx] = acc[bb];
-        p.dstate0[bh + idx] = dcs[s];
-        p.dstate0[2 * bh + idx] = dns[s];
-        p.dstate0[3 * bh + idx] = 0.f;
+        write_dstate0(p, idx, acc[bb], dcs[s], dns[s]);
         continue;
       }
-      const StepInputs& x = in[bb];
-      float dy_rec = acc[bb];
-      if (p.clipval > 0.f) dy_rec = fminf(fmaxf(dy_rec, -p.clipval), p.clipval);
-      float dy = x.dy + dy_rec;
-      if (t == p.steps - 1) dy += p.dfinal[idx];
-      const float fg = fminf(__expf(logsigmoid(x.fraw) + x.m_prev - x.m), 1.f);
-      const float dyn = dy / x.n;
-      const float dc = dcs[s] + dyn * x.og, dn = dns[s] - dyn * x.y;
-      const float dg[4] = {x.ig * (x.z * dc + dn),
-                           fg * (dc * x.c_prev + dn * x.n_prev) * (1.f - sigmoid(x.fraw)),
-                           dc * x.ig * (1.f - x.z * x.z), (1.f - x.og) * x.y * dy};
+      float dg[4];
+      step_backward(p, in[bb], t, idx, acc[bb], dcs[s], dns[s], dg);
       float* dgt =
           p.dg + (static_cast<std::size_t>(t) * p.batch + b0 + bl) * 4 * H + head * dh + u0 + u;
 #pragma unroll
@@ -142,8 +165,6 @@ __global__ void __launch_bounds__(kThreads, 1) backward_kernel(BackwardParams p)
         __stcg(dgt + g * H, dg[g]);
         if (sp.cluster) pub[(t % 2) * BT * 4 * U + (bl * 4 + g) * U + u] = dg[g];
       }
-      dcs[s] = fg * dc;
-      dns[s] = fg * dn;
     }
     if (t < 0) continue;
     if (p.cut) {  // no block needs another's dg
@@ -186,11 +207,132 @@ __global__ void __launch_bounds__(kThreads, 1) backward_kernel(BackwardParams p)
   }
 }
 
+// ---- tensor-core variant (bf16 / fp16 inputs) ---------------------------------------------------
+// The product R^T dg_{t+1} on the tensor cores (mma.m16n8k16, float32 accumulation): the block's
+// columns of R (rows of R^T, one per unit; rounded to the input dtype) are A fragments in
+// registers for the whole sequence, dg_{t+1} of the batch tile (<= 8 rows, exchanged in the input
+// dtype through a two-slot ring) is the B operand in shared memory. Warp w owns m-tile w % M (16
+// units) and k-part w / M of the 4*DH reduction; the partial products meet in shared memory, where
+// one thread per (unit, batch row) applies the step with dc, dn in registers. Global exchange only.
+struct MmaPlan {
+  Plan plan;
+  int m_tiles = 0, k_parts = 0, k_tiles_per_part = 0;
+};
+
+inline MmaPlan backward_mma_plan(const Sizes& s, const DeviceLimits& lim) {
+  MmaPlan m;
+  const int k_tiles = s.head_dim / 4;  // 4*DH / 16
+  const int min_k_parts = ceil_div(k_tiles, kMmaMaxKTiles);
+  if (min_k_parts > kWarps) return m;  // head_dim > 512
+  Plan& p = m.plan;
+  p.batch_tile = std::min(s.batch, 8);  // one n-tile
+  p.groups = s.num_heads * ceil_div(s.batch, p.batch_tile);
+  // As many blocks per group as fill the device, within one owner thread per (unit, row) and the
+  // m-tiles that leave every m-tile its k-parts.
+  const int max_units = std::min(16 * (kWarps / min_k_parts), kThreads / p.batch_tile);
+  p.units = std::min(max_units, ceil_div(s.head_dim, std::max(1, lim.sms / p.groups)));
+  p.slices = ceil_div(s.head_dim, p.units);
+  p.units = ceil_div(s.head_dim, p.slices);  // balanced
+  m.m_tiles = ceil_div(p.units, 16);
+  m.k_parts = kWarps / m.m_tiles;
+  m.k_tiles_per_part = ceil_div(k_tiles, m.k_parts);
+  p.smem_bytes = 8 * (4 * s.head_dim + 8) * 2 + sizeof(float) * m.k_parts * m.m_tiles * 16 * 9;
+  return m;
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads, 1) backward_mma_kernel(BackwardParams p) {
+  extern __shared__ float4 smem4[];
+  const Split& sp = p.split;
+  const int group = sp.group0 + blockIdx.x / sp.slices, slice = blockIdx.x % sp.slices;
+  const int head = group % p.num_heads, b0 = (group / p.num_heads) * sp.batch_tile;
+  const int U = sp.units, u0 = slice * U, nu = min(U, p.head_dim - u0);
+  const int nb = min(sp.batch_tile, p.batch - b0);
+  const int dh = p.head_dim, H = p.hidden, K = 4 * dh, ldb = K + 8;
+  T* gs = reinterpret_cast<T*>(smem4);  // [8][4DH + 8]: dg_{t+1}, batch rows >= nb zero
+  float* cbuf = reinterpret_cast<float*>(gs + 8 * ldb);  // [k_parts][16 m_tiles][9] partials
+  const int tid = threadIdx.x, warp = tid / 32;
+  const int m_tiles = (U + 15) / 16, k_parts = kWarps / m_tiles;
+  const int k_per_part = (K / 16 + k_parts - 1) / k_parts;
+  const int mt = warp % m_tiles, kp = warp / m_tiles, rows = 16 * m_tiles;
+  const bool mma_warp = kp < k_parts;
+  const int kt0 = kp * k_per_part, nkt = max(0, min(k_per_part, K / 16 - kt0));
+
+  unsigned a[kMmaMaxKTiles][4];  // rows: units u0 + mt*16 + {gid, gid+8}; columns: (gate, out)
+  load_a_fragments<T>(a, p.r + (static_cast<std::size_t>(head) * dh + u0) * K, K, mt * 16, nu, kt0,
+                      nkt);
+  for (int i = tid; i < 8 * ldb / 2; i += kThreads) reinterpret_cast<unsigned*>(gs)[i] = 0u;
+
+  // One thread per (unit, batch row), units fastest (coalesced loads of the saved tensors).
+  const int u = tid % nu, bl = tid / nu;
+  const bool owner = tid < nu * nb;
+  const std::size_t bh = static_cast<std::size_t>(p.batch) * H;
+  const std::size_t idx = static_cast<std::size_t>(b0 + bl) * H + head * dh + u0 + u;
+  float dc = 0.f, dn = 0.f;
+  StepInputs in{};
+  if (owner) {
+    dc = p.dfinal[bh + idx];
+    dn = p.dfinal[2 * bh + idx];
+    in = load_step_inputs<T>(p, p.steps - 1, idx);
+  }
+  T* ring = static_cast<T*>(p.dg_ring);
+  const std::size_t G = 4 * static_cast<std::size_t>(H), slot = p.batch * G;  // row, ring slot
+  __syncthreads();
+
+  // t = -1 is the pass that only forms the gradient of the initial state.
+  for (int t = p.steps - 1; t >= -1; --t) {
+    const bool recurrent = !p.cut && t < p.steps - 1;  // gs holds dg_{t+1}
+    if (recurrent && mma_warp) mma_rows<T>(a, gs, ldb, kt0, nkt, cbuf + (kp * rows + mt * 16) * 9);
+    __syncthreads();
+    if (owner) {
+      float acc = 0.f;
+      if (recurrent)
+        for (int q = 0; q < k_parts; ++q) acc += cbuf[(q * rows + u) * 9 + bl];
+      if (t < 0) {
+        write_dstate0(p, idx, acc, dc, dn);
+      } else {
+        float dg[4];
+        step_backward(p, in, t, idx, acc, dc, dn, dg);
+        const std::size_t row = static_cast<std::size_t>(t) * p.batch + b0 + bl;
+        float* dgt = p.dg + row * G + head * dh + u0 + u;
+        T* pub = ring + (t % 2) * slot + (b0 + bl) * G + head * dh + u0 + u;
+#pragma unroll
+        for (int g = 0; g < 4; ++g) {
+          __stcg(dgt + g * H, dg[g]);
+          pub[g * H] = from_float<T>(dg[g]);
+        }
+      }
+    }
+    if (t < 0) break;
+    if (p.cut) {  // no block needs another's dg
+      if (owner && t > 0) in = load_step_inputs<T>(p, t - 1, idx);
+      continue;
+    }
+    // Arrive, load the next step's inputs while the others catch up, wait, stage dg_t (4 gate
+    // segments of dh values per batch row, 8-byte chunks).
+    group_arrive(p.counters + group);
+    if (owner && t > 0) in = load_step_inputs<T>(p, t - 1, idx);
+    group_wait(p.counters + group, static_cast<unsigned>(sp.slices * (p.steps - t)));
+    const T* src = ring + (t % 2) * slot + b0 * G + head * dh;
+    const int chunks = dh / 4;
+    for (int i = tid; i < nb * 4 * chunks; i += kThreads) {
+      const int r = i / (4 * chunks), g = i / chunks % 4, c = i % chunks;
+      *reinterpret_cast<uint2*>(gs + r * ldb + g * dh + 4 * c) =
+          __ldcg(reinterpret_cast<const uint2*>(src + r * G + g * H) + c);
+    }
+    __syncthreads();  // gs holds dg_t; cbuf free again
+  }
+}
+
 }  // namespace
 }  // namespace detail
 
+// Barrier counters, then (256-byte aligned) the tensor-core kernel's dg ring of 2-byte values.
 std::size_t backward_workspace_bytes(const Sizes& sizes) {
-  return sizeof(unsigned) * sizes.num_heads * sizes.batch;
+  const std::size_t counters = sizeof(unsigned) * sizes.num_heads * sizes.batch;
+  const std::size_t ring =
+      2 * 2 * static_cast<std::size_t>(sizes.batch) * 4 * sizes.num_heads * sizes.head_dim;
+  return (counters + 255) / 256 * 256 + ring;
 }
 
 cudaError_t backward(const BackwardArgs& a, void* workspace, cudaStream_t stream) {
@@ -216,8 +358,17 @@ cudaError_t backward(const BackwardArgs& a, void* workspace, cudaStream_t stream
   p.counters = static_cast<unsigned*>(workspace);
   p.cut = a.gradient_recurrent_cut ? 1 : 0;
   p.clipval = a.gradient_recurrent_clipval;
-  err = cudaMemsetAsync(p.counters, 0, sizeof(unsigned) * s.num_heads * s.batch, stream);
+  const std::size_t counters = sizeof(unsigned) * s.num_heads * s.batch;
+  p.dg_ring = static_cast<char*>(workspace) + (counters + 255) / 256 * 256;
+  err = cudaMemsetAsync(p.counters, 0, counters, stream);
   if (err != cudaSuccess) return err;
+  if (a.element_type != ElementType::kFloat32 && a.use_tensor_cores && !a.use_cluster) {
+    const MmaPlan m = backward_mma_plan(s, lim);
+    if (m.plan.slices != 0)
+      return a.element_type == ElementType::kBFloat16
+                 ? launch_waves(backward_mma_kernel<__nv_bfloat16>, p, m.plan, lim, stream)
+                 : launch_waves(backward_mma_kernel<__half>, p, m.plan, lim, stream);
+  }
   switch (a.element_type) {
     case ElementType::kFloat32:
       return launch(backward_kernel<float>, p, Direction::kBackward, s, lim, a.use_cluster, stream);

@@ -218,8 +218,6 @@ __global__ void __launch_bounds__(kThreads, 1) forward_kernel(ForwardParams p) {
 // n-tile: up to 8 batch rows). Warp w owns m-tile w % M (16 gate rows) and k-part w / M; the
 // partial products meet in shared memory, where one thread per (unit, batch row) applies the update
 // with its states in registers. Global exchange only.
-constexpr int kMmaMaxKTiles = 16;  // A fragments per warp (4 registers each)
-
 struct MmaShape {
   int m_tiles, k_parts, k_tiles_per_part;
 };
@@ -227,7 +225,7 @@ struct MmaShape {
 inline MmaShape mma_shape(int units, int head_dim) {
   MmaShape m;
   m.m_tiles = units / 4;  // 4 gate rows per unit, 16 rows per tile
-  m.k_parts = m.m_tiles > 0 ? std::max(1, (kThreads / 32) / m.m_tiles) : 0;
+  m.k_parts = m.m_tiles > 0 ? std::max(1, kWarps / m.m_tiles) : 0;
   m.k_tiles_per_part = m.k_parts > 0 ? ceil_div(head_dim / 16, m.k_parts) : 0;
   return m;
 }
@@ -235,40 +233,12 @@ inline MmaShape mma_shape(int units, int head_dim) {
 inline bool mma_fits(const Plan& plan, int head_dim) {
   const MmaShape m = mma_shape(plan.units, head_dim);
   return !plan.cluster && head_dim % 16 == 0 && plan.units % 4 == 0 && m.m_tiles >= 1 &&
-         m.m_tiles <= kThreads / 32 && plan.batch_tile <= 8 && m.k_tiles_per_part <= kMmaMaxKTiles;
+         m.m_tiles <= kWarps && plan.batch_tile <= 8 && m.k_tiles_per_part <= kMmaMaxKTiles;
 }
 
 inline std::size_t mma_smem_bytes(const Plan& plan, int head_dim) {
   const MmaShape m = mma_shape(plan.units, head_dim);
   return 8 * (head_dim + 8) * 2 + sizeof(float) * m.k_parts * 4 * plan.units * 9;
-}
-
-template <typename T>
-__device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4], unsigned b0,
-                                          unsigned b1);
-template <>
-__device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&c)[4], const unsigned (&a)[4],
-                                                         unsigned b0, unsigned b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-template <>
-__device__ __forceinline__ void mma_16816<__half>(float (&c)[4], const unsigned (&a)[4],
-                                                  unsigned b0, unsigned b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-template <typename T>
-__device__ __forceinline__ unsigned pack2(float lo, float hi) {
-  T v[2] = {from_float<T>(lo), from_float<T>(hi)};
-  return *reinterpret_cast<unsigned*>(v);
 }
 
 template <typename T>
@@ -283,8 +253,8 @@ __global__ void __launch_bounds__(kThreads, 1) forward_mma_kernel(ForwardParams 
   const std::size_t bh = static_cast<std::size_t>(p.batch) * H;
   T* yh = reinterpret_cast<T*>(smem4);  // [8][dh + 8]: y_{t-1}, batch rows >= nb zero
   float* cbuf = reinterpret_cast<float*>(yh + 8 * ldy);  // [k_parts][4U][9] partial products
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, gid = lane / 4, tig = lane % 4;
-  const int m_tiles = U / 4, k_parts = max(1, (kThreads / 32) / m_tiles);
+  const int tid = threadIdx.x, warp = tid / 32;
+  const int m_tiles = U / 4, k_parts = max(1, kWarps / m_tiles);
   const int k_per_part = (dh / 16 + k_parts - 1) / k_parts;
   const int mt = warp % m_tiles, kp = warp / m_tiles;
   const bool mma_warp = kp < k_parts;
@@ -292,20 +262,8 @@ __global__ void __launch_bounds__(kThreads, 1) forward_mma_kernel(ForwardParams 
 
   // A fragments: rows (unit, gate) = block row mt*16 + {gid, gid+8}, columns k, from float32 R.
   unsigned a[kMmaMaxKTiles][4];
-  const float* r_block = p.r + (static_cast<std::size_t>(head) * dh + u0) * 4 * dh;
-#pragma unroll
-  for (int i = 0; i < kMmaMaxKTiles; ++i) {
-    const int k = (kt0 + i) * 16 + tig * 2;
-    const int row0 = mt * 16 + gid, row1 = row0 + 8;
-    const bool ok = mma_warp && i < nkt;
-    const float* r0 = r_block + static_cast<std::size_t>(min(row0, 4 * nu - 1)) * dh;
-    const float* r1 = r_block + static_cast<std::size_t>(min(row1, 4 * nu - 1)) * dh;
-    const bool ok0 = ok && row0 < 4 * nu, ok1 = ok && row1 < 4 * nu;
-    a[i][0] = ok0 ? pack2<T>(r0[k], r0[k + 1]) : 0u;
-    a[i][1] = ok1 ? pack2<T>(r1[k], r1[k + 1]) : 0u;
-    a[i][2] = ok0 ? pack2<T>(r0[k + 8], r0[k + 9]) : 0u;
-    a[i][3] = ok1 ? pack2<T>(r1[k + 8], r1[k + 9]) : 0u;
-  }
+  load_a_fragments<T>(a, p.r + (static_cast<std::size_t>(head) * dh + u0) * 4 * dh, dh, mt * 16,
+                      4 * nu, kt0, nkt);
 
   // One thread per (unit, batch row): states and bias in registers.
   const int u = tid / max(nb, 1), bl = tid % max(nb, 1);
@@ -342,22 +300,7 @@ __global__ void __launch_bounds__(kThreads, 1) forward_mma_kernel(ForwardParams 
   __syncthreads();
 
   for (int t = 0; t < p.steps; ++t) {
-    if (mma_warp) {
-      float acc[2][4] = {};  // two chains (even / odd k-tiles)
-#pragma unroll
-      for (int i = 0; i < kMmaMaxKTiles; ++i) {
-        if (i >= nkt) break;
-        const int k = (kt0 + i) * 16 + tig * 2;
-        const unsigned b0v = *reinterpret_cast<const unsigned*>(yh + gid * ldy + k);
-        const unsigned b1v = *reinterpret_cast<const unsigned*>(yh + gid * ldy + k + 8);
-        mma_16816<T>(acc[i % 2], a[i], b0v, b1v);
-      }
-      float* cb = cbuf + (kp * 4 * U + mt * 16) * 9;
-      cb[gid * 9 + tig * 2] = acc[0][0] + acc[1][0];
-      cb[gid * 9 + tig * 2 + 1] = acc[0][1] + acc[1][1];
-      cb[(gid + 8) * 9 + tig * 2] = acc[0][2] + acc[1][2];
-      cb[(gid + 8) * 9 + tig * 2 + 1] = acc[0][3] + acc[1][3];
-    }
+    if (mma_warp) mma_rows<T>(a, yh, ldy, kt0, nkt, cbuf + (kp * 4 * U + mt * 16) * 9);
     __syncthreads();
     if (owner) {
       float raw[4];

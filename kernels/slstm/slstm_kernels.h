@@ -66,6 +66,9 @@ struct BackwardArgs {
   bool gradient_recurrent_cut = false;
   float gradient_recurrent_clipval = 0.f;  // > 0: clip the gradient through R y_{t-1} (t >= 1)
   bool use_cluster = false;
+  // bf16 / fp16: R^T dg on the tensor cores (R and dg rounded to the dy dtype, float32
+  // accumulation) where head_dim <= 512; false: float32 FMA throughout.
+  bool use_tensor_cores = false;
 };
 
 /// Empty when these sizes can run on the current device, else why not (head_dim must be a multiple

@@ -69,11 +69,11 @@ ConfigOverride ConfigOverride::parse(const std::string& assignment) {
   return override;
 }
 
-ExperimentConfig load_experiment_config(const std::string& path,
-                                        const std::vector<ConfigOverride>& overrides) {
+template <typename Config>
+Config load_config(const std::string& path, const std::vector<ConfigOverride>& overrides) {
   Node root = yaml_detail::parse_yaml(yaml_detail::read_text_file(path), path);
   for (const auto& override : overrides) apply_override(root, override);
-  ExperimentConfig config;
+  Config config;
   try {
     yaml_detail::load_tree(std::move(root), path, config);
   } catch (const ConfigError& e) {
@@ -83,6 +83,15 @@ ExperimentConfig load_experiment_config(const std::string& path,
     throw;
   }
   return config;
+}
+
+template ExperimentConfig load_config(const std::string&, const std::vector<ConfigOverride>&);
+template xLSTMBlockStackConfig load_config(const std::string&, const std::vector<ConfigOverride>&);
+template xLSTMLMModelConfig load_config(const std::string&, const std::vector<ConfigOverride>&);
+
+ExperimentConfig load_experiment_config(const std::string& path,
+                                        const std::vector<ConfigOverride>& overrides) {
+  return load_config<ExperimentConfig>(path, overrides);
 }
 
 }  // namespace xlstm

@@ -9,6 +9,7 @@
 
 #include "io/json.h"
 #include "xlstm/config/experiment.h"
+#include "xlstm/experiments/trainer.h"
 
 namespace xlstm::experiments::testing {
 
@@ -32,6 +33,14 @@ inline std::string tiny_parity_yaml(int num_steps, double dropout = 0.0) {
 
 inline ExperimentConfig tiny_parity(int num_steps, double dropout = 0.0) {
   return from_yaml_string<ExperimentConfig>(tiny_parity_yaml(num_steps, dropout), "tiny_parity");
+}
+
+/// Options that write to `out_dir` and log every `log_every` steps.
+inline TrainerOptions quiet_options(const std::string& out_dir, int64_t log_every) {
+  TrainerOptions options;
+  options.out_dir = out_dir;
+  options.log_every = log_every;
+  return options;
 }
 
 /// Every line of a metrics.jsonl file, parsed (a line that is not JSON fails the test).

@@ -12,15 +12,9 @@ namespace {
 
 using io::testing::TempDir;
 using testing::number;
+using testing::quiet_options;
 using testing::read_metrics;
 using testing::tiny_parity;
-
-TrainerOptions quiet_options(const std::string& out_dir, int64_t log_every) {
-  TrainerOptions options;
-  options.out_dir = out_dir;
-  options.log_every = log_every;
-  return options;
-}
 
 TEST(Trainer, TinyParityLossDecreasesAndMetricsParse) {
   TempDir dir;

@@ -1,4 +1,4 @@
-// Command-line overrides of a YAML experiment file (`xlstm-train --set training.batch_size=32`),
+// Command-line overrides of a YAML config file (`xlstm-train --set training.batch_size=32`),
 // applied to the document before interpolation and mapping, like OmegaConf's dotlist merge.
 #pragma once
 
@@ -22,12 +22,17 @@ struct ConfigOverride {
   std::string text() const { return key_path + "=" + value; }
 };
 
-/// Loads an experiment file with `overrides` applied in order: each sets (or adds) the value at its
-/// key path, creating missing mappings on the way, before `${...}` interpolations are resolved (so
+/// Loads a config file (Config: ExperimentConfig, xLSTMBlockStackConfig or xLSTMLMModelConfig)
+/// with `overrides` applied in order: each sets (or adds) the value at its key path, creating
+/// missing mappings on the way, before `${...}` interpolations are resolved (so
 /// `lr_decay_until_steps: ${.num_steps}` follows an overridden num_steps). Errors are ConfigErrors
 /// naming the key: a path through a value that is not a mapping, a value that is not valid YAML,
 /// and, located at `--set key=value`, every problem of the overridden value itself (unknown key,
 /// wrong type, out of range).
+template <typename Config>
+Config load_config(const std::string& path, const std::vector<ConfigOverride>& overrides = {});
+
+/// load_config<ExperimentConfig>: an experiment file (`training`, `model`, `dataset`).
 ExperimentConfig load_experiment_config(const std::string& path,
                                         const std::vector<ConfigOverride>& overrides = {});
 

@@ -74,7 +74,8 @@ bool use_cluster() {
   return mode != nullptr && std::string(mode) == "cluster";
 }
 
-// XLSTM_SLSTM_CUDA_TENSOR_CORES=0 keeps the bf16 / fp16 forward product on float32 FMA.
+// XLSTM_SLSTM_CUDA_TENSOR_CORES=0 keeps the bf16 / fp16 recurrent products (forward R y and
+// backward R^T dg) on float32 FMA.
 bool use_tensor_cores() {
   const char* mode = std::getenv("XLSTM_SLSTM_CUDA_TENSOR_CORES");
   return mode == nullptr || std::string(mode) != "0";
@@ -183,6 +184,7 @@ class RecurrenceFunction : public torch::autograd::Function<RecurrenceFunction> 
     a.gradient_recurrent_cut = ctx->saved_data["cut"].toBool();
     a.gradient_recurrent_clipval = static_cast<float>(ctx->saved_data["grad_clipval"].toDouble());
     a.use_cluster = use_cluster();
+    a.use_tensor_cores = use_tensor_cores();
     const Tensor ws = workspace(kern::backward_workspace_bytes(a.sizes), dg);
     const cudaError_t err = kern::backward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream());
     TORCH_CHECK(err == cudaSuccess, "sLSTM cuda backward kernel failed: ", cudaGetErrorString(err));

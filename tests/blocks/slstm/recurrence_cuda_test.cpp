@@ -182,20 +182,41 @@ TEST(SlstmCudaRecurrence, SingleStep) {
   expect_matches(Case{2, 32, 1, 1}, options_for(2), 1e-4);
 }
 
-// bf16 / fp16, with the forward product on the tensor cores (default) and on float32 FMA.
+// bf16 / fp16, with the recurrent products on the tensor cores (default) and on float32 FMA.
+// head_dim 20 runs the forward on FMA (tensor cores need a multiple of 16) and the backward on
+// the tensor cores (any multiple of 4); batch 37 ends with a partial batch tile.
 TEST(SlstmCudaRecurrence, HalfPrecisionsMatchReference) {
   SKIP_WITHOUT_GPU();
   for (const char* tensor_cores : {"1", "0"}) {
     setenv("XLSTM_SLSTM_CUDA_TENSOR_CORES", tensor_cores, 1);
     for (torch::ScalarType dtype : {torch::kBFloat16, torch::kFloat16})
       for (const Case& c : {Case{4, 64, 3, 40, dtype, true}, Case{2, 192, 16, 20, dtype},
-                            Case{4, 192, 16, 64, dtype, true}, Case{1, 512, 5, 9, dtype}}) {
+                            Case{4, 192, 16, 64, dtype, true}, Case{1, 512, 5, 9, dtype},
+                            Case{2, 32, 1, 7, dtype}, Case{3, 20, 4, 11, dtype, true},
+                            Case{8, 64, 37, 5, dtype}, Case{2, 48, 3, 1, dtype, true}}) {
         SCOPED_TRACE(testing::Message()
-                     << dtype << " DH " << c.head_dim << " tensor cores " << tensor_cores);
+                     << dtype << " NH " << c.heads << " DH " << c.head_dim << " B " << c.batch
+                     << " S " << c.steps << " tensor cores " << tensor_cores);
         expect_matches(c, options_for(c.heads), 2e-2);
       }
   }
   unsetenv("XLSTM_SLSTM_CUDA_TENSOR_CORES");
+}
+
+TEST(SlstmCudaRecurrence, HalfPrecisionLongSequence) {
+  SKIP_WITHOUT_GPU();
+  expect_matches(Case{2, 64, 3, 4096, torch::kBFloat16, true}, options_for(2), 2e-2);
+}
+
+TEST(SlstmCudaRecurrence, HalfPrecisionGradientOptions) {
+  SKIP_WITHOUT_GPU();
+  const Case c{2, 32, 3, 12, torch::kBFloat16, true};
+  RecurrenceOptions cut = options_for(2);
+  cut.gradient_recurrent_cut = true;
+  expect_matches(c, cut, 2e-2);
+  RecurrenceOptions clip = options_for(2);
+  clip.gradient_recurrent_clipval = 0.02;
+  expect_matches(c, clip, 2e-2);
 }
 
 TEST(SlstmCudaRecurrence, GradientOptions) {

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Ratios of our GPU measurements to the peers' measured in the same command.
+
+Reads JSON lines (xlstm-bench --json slstm, bench_peers.py, and {"bench":"parity_train",...} lines)
+from the files given and prints, per benchmark, every implementation's times and how many times
+faster ours ("xlstm-cpp-cuda", or "xlstm-train" for parity_train) is.
+Usage: python3 scripts/bench_ratios.py bench.jsonl [more.jsonl ...]
+"""
+import json
+import sys
+
+
+def rows(paths):
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("{"):
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError:
+                        pass
+
+
+def main(paths):
+    by_bench = {}
+    for r in rows(paths):
+        if "error" in r:
+            print(f"{r.get('bench')} {r.get('impl')}: error: {r['error']}")
+            continue
+        by_bench.setdefault(r.get("bench"), []).append(r)
+    for bench, results in by_bench.items():
+        if bench == "parity_train":
+            ours = [r for r in results if r["impl"] == "xlstm-train"]
+            print(f"\n{bench} (steps/s, higher is better)")
+            for r in results:
+                line = f"  {r['impl']:<34} {r['steps_per_s']:8.2f}"
+                if ours and r is not ours[-1]:
+                    line += f"   ours {ours[-1]['steps_per_s'] / r['steps_per_s']:.2f}x faster"
+                print(line)
+            continue
+        ours = [r for r in results if r.get("impl") == "xlstm-cpp-cuda" and r.get("dtype") == "bf16"]
+        print(f"\n{bench} (ms; ours = xlstm-cpp-cuda bf16)")
+        for r in results:
+            if "fwd_ms" not in r:
+                continue
+            line = f"  {r['impl']:<28} {r.get('dtype', ''):<5} fwd {r['fwd_ms']:9.2f}  fwd+bwd {r['fwdbwd_ms']:9.2f}"
+            if ours and r is not ours[-1]:
+                o = ours[-1]
+                line += f"   ours {r['fwd_ms'] / o['fwd_ms']:.2f}x / {r['fwdbwd_ms'] / o['fwdbwd_ms']:.2f}x faster"
+            print(line)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
