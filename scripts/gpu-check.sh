@@ -35,17 +35,6 @@ if has tests; then
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
 fi
 
-if has sanitize; then
-  # Small cases of both kernels (float32 FMA and bf16 tensor-core paths, cut / clip, one step).
-  step "compute-sanitizer memcheck"
-  compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20 "$build/tests/xlstm_tests" \
-    --gtest_filter='SlstmCudaRecurrence.SingleStep:SlstmCudaRecurrence.*GradientOptions:SlstmCudaRecurrence.StepsChainLikeTheSequence:SlstmCudaRecurrence.InferenceEqualsTraining' \
-    >"$out/sanitize.log" 2>&1
-  rc=$?
-  grep -E 'ERROR SUMMARY|^\[  (PASSED|FAILED)|Invalid|out of bounds' "$out/sanitize.log" | head -20
-  [[ $rc == 0 ]] || { echo "memcheck: exit $rc"; status=1; }
-fi
-
 if has bench; then
   step bench
   nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader
@@ -82,5 +71,16 @@ if [[ -s "$out/bench.jsonl" ]]; then
   step ratios
   python3 scripts/bench_ratios.py "$out/bench.jsonl"
 fi
+if has sanitize; then
+  # Small cases of both kernels (float32 FMA and bf16 tensor-core paths, cut / clip, one step).
+  step "compute-sanitizer memcheck"
+  compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20 "$build/tests/xlstm_tests" \
+    --gtest_filter='SlstmCudaRecurrence.SingleStep:SlstmCudaRecurrence.*GradientOptions:SlstmCudaRecurrence.StepsChainLikeTheSequence:SlstmCudaRecurrence.InferenceEqualsTraining' \
+    >"$out/sanitize.log" 2>&1
+  rc=$?
+  grep -E 'ERROR SUMMARY|^\[  (PASSED|FAILED)|Invalid|out of bounds' "$out/sanitize.log" | head -20
+  [[ $rc == 0 ]] || { echo "memcheck: exit $rc"; status=1; }
+fi
+
 step done
 exit $status
