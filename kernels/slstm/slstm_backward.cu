@@ -86,10 +86,9 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads, 1) backward_kernel(BackwardParams p) {
   extern __shared__ float4 smem4[];
   const Split& sp = p.split;
-  const int group = sp.group0 + blockIdx.x / sp.slices, slice = blockIdx.x % sp.slices;
-  const int head = group % p.num_heads, b0 = (group / p.num_heads) * sp.batch_tile;
-  const int U = sp.units, BT = sp.batch_tile, u0 = slice * U, nu = min(U, p.head_dim - u0);
-  const int nb = min(BT, p.batch - b0);
+  const BlockPlace bp = block_place(sp, p.num_heads, p.head_dim, p.batch);
+  const int group = bp.group, head = bp.head, b0 = bp.b0, nb = bp.nb, u0 = bp.u0, nu = bp.nu;
+  const int U = sp.units, BT = sp.batch_tile;
   const int bt4 = (BT + 3) / 4 * 4, ld = sp.ld, dh = p.head_dim, H = p.hidden;
   const std::size_t bh = static_cast<std::size_t>(p.batch) * H;
   float* rs = reinterpret_cast<float*>(smem4);  // [U][ld]: column u of R, as (gate, out)
@@ -244,10 +243,9 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads, 1) backward_mma_kernel(BackwardParams p) {
   extern __shared__ float4 smem4[];
   const Split& sp = p.split;
-  const int group = sp.group0 + blockIdx.x / sp.slices, slice = blockIdx.x % sp.slices;
-  const int head = group % p.num_heads, b0 = (group / p.num_heads) * sp.batch_tile;
-  const int U = sp.units, u0 = slice * U, nu = min(U, p.head_dim - u0);
-  const int nb = min(sp.batch_tile, p.batch - b0);
+  const BlockPlace bp = block_place(sp, p.num_heads, p.head_dim, p.batch);
+  const int group = bp.group, head = bp.head, b0 = bp.b0, nb = bp.nb, u0 = bp.u0, nu = bp.nu;
+  const int U = sp.units;
   const int dh = p.head_dim, H = p.hidden, K = 4 * dh, ldb = K + 8;
   T* gs = reinterpret_cast<T*>(smem4);  // [8][4DH + 8]: dg_{t+1}, batch rows >= nb zero
   float* cbuf = reinterpret_cast<float*>(gs + 8 * ldb);  // [k_parts][16 m_tiles][9] partials

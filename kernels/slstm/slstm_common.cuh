@@ -224,6 +224,24 @@ __device__ __forceinline__ unsigned load_acquire(const unsigned* p) {
   return v;
 }
 
+// This block's place in the work split: its group (head, batch rows b0 .. b0 + nb - 1) and its
+// units u0 .. u0 + nu - 1 of the head.
+struct BlockPlace {
+  int group, head, b0, nb, u0, nu;
+};
+
+__device__ __forceinline__ BlockPlace block_place(const Split& sp, int num_heads, int head_dim,
+                                                  int batch) {
+  BlockPlace b;
+  b.group = sp.group0 + blockIdx.x / sp.slices;
+  b.head = b.group % num_heads;
+  b.b0 = (b.group / num_heads) * sp.batch_tile;
+  b.nb = min(sp.batch_tile, batch - b.b0);
+  b.u0 = (blockIdx.x % sp.slices) * sp.units;
+  b.nu = min(sp.units, head_dim - b.u0);
+  return b;
+}
+
 // ---- tensor cores: mma.sync.m16n8k16, bf16 / fp16 operands, float32 accumulation ----------------
 // Fragments (PTX ISA, "mma.m16n8k16"): with gid = lane / 4, tig = lane % 4, A (row-major 16 x 16)
 // a0 = (gid, 2tig..2tig+1), a1 = (gid+8, same k), a2 = (gid, 2tig+8..+9), a3 = (gid+8, 2tig+8..+9);

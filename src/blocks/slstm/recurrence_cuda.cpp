@@ -5,6 +5,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -136,6 +137,25 @@ ForwardResult run_forward(const Tensor& wx_in, const Tensor& state0, const Tenso
   return out;
 }
 
+// dR[h, g*DH + o, i] = sum over the S*B rows (t, b) of dg_t[b, g, h, o] y_{t-1}[b, h, i], in
+// float32. A long reduction into a small output: the rows are split into up to 16 chunks, one bmm
+// entry per (head, chunk), so that the product fills the GPU (split-K); the chunks are then summed.
+Tensor recurrent_kernel_grad(const Tensor& dg, const Tensor& states, int64_t NH, int64_t DH) {
+  const int64_t S = dg.size(0), B = dg.size(1), N = S * B;
+  int64_t chunks = std::min<int64_t>(16, std::max<int64_t>(1, N / 1024));
+  while (N % chunks != 0) --chunks;
+  const int64_t rows = N / chunks;
+  const Tensor dg_t = dg.view({chunks, rows, 4, NH, DH})
+                          .permute({3, 0, 2, 4, 1})
+                          .reshape({NH * chunks, 4 * DH, rows});
+  const Tensor y_prev = states.narrow(0, 0, S)
+                            .select(1, 0)
+                            .reshape({chunks, rows, NH, DH})
+                            .permute({2, 0, 1, 3})
+                            .reshape({NH * chunks, rows, DH});
+  return torch::bmm(dg_t, y_prev).view({NH, chunks, 4 * DH, DH}).sum(1);
+}
+
 class RecurrenceFunction : public torch::autograd::Function<RecurrenceFunction> {
  public:
   static variable_list forward(AutogradContext* ctx, const Tensor& wx, const Tensor& state0,
@@ -189,15 +209,7 @@ class RecurrenceFunction : public torch::autograd::Function<RecurrenceFunction> 
     const cudaError_t err = kern::backward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream());
     TORCH_CHECK(err == cudaSuccess, "sLSTM cuda backward kernel failed: ", cudaGetErrorString(err));
 
-    // dR[h, g*DH + o, i] = sum over (t, b) of dg_t[b, g, h, o] * y_{t-1}[b, h, i]
-    const int64_t N = S * B;
-    const Tensor dg4 = dg.view({N, 4, NH, DH});
-    const Tensor y_prev =
-        states.narrow(0, 0, S).select(1, 0).reshape({N, NH, DH}).permute({1, 0, 2});
-    std::vector<Tensor> per_gate;
-    for (int64_t g = 0; g < 4; ++g)
-      per_gate.push_back(torch::bmm(dg4.select(1, g).permute({1, 2, 0}), y_prev));
-    const Tensor dr = torch::stack(per_gate, 1).view({NH, 4 * DH, DH}).to(r.scalar_type());
+    const Tensor dr = recurrent_kernel_grad(dg, states, NH, DH).to(r.scalar_type());
     const Tensor db = dg.sum(torch::IntArrayRef{0, 1})
                           .to(b_dtype)
                           .view(ctx->saved_data["bias_sizes"].toIntVector());
