@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../io/atomic_file.h"
+#include "../io/file_tree.h"
 #include "../io/json.h"
 #include "xlstm/io/safetensors.h"
 #include "xlstm/io/state_dict.h"
@@ -109,7 +110,7 @@ std::string save_checkpoint(const std::string& dir, const torch::nn::Module& mod
   const std::string name = step_name(state.step);
   const fs::path final_dir = fs::path(dir) / name;
   const fs::path temp_dir = fs::path(dir) / (name + ".tmp." + std::to_string(::getpid()));
-  fs::remove_all(temp_dir);
+  io::remove_tree(temp_dir.string());
   fs::create_directories(temp_dir);
 
   io::save_weights((temp_dir / "model.safetensors").string(), model);
@@ -138,16 +139,15 @@ std::string save_checkpoint(const std::string& dir, const torch::nn::Module& mod
   manifest += "}}\n";
 
   fsync_directory(temp_dir);
-  fs::remove_all(final_dir);  // a leftover of an interrupted run that no manifest names
+  io::remove_tree(final_dir.string());  // a leftover of an interrupted run that no manifest names
   fs::rename(temp_dir, final_dir);
   fsync_directory(dir);
   write_atomically((fs::path(dir) / kManifest).string(), manifest);
   fsync_directory(dir);
 
-  for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.is_directory() && entry.path().filename().string().rfind("step_", 0) == 0 &&
-        entry.path() != final_dir)
-      fs::remove_all(entry.path());
+  for (const std::string& other : io::subdirectories(dir))
+    if (other.rfind("step_", 0) == 0 && other != name)
+      io::remove_tree((fs::path(dir) / other).string());
   return final_dir.string();
 }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "experiments/trainer_support.h"
+#include "io/file_tree.h"
 #include "io/temp_dir.h"
 #include "xlstm/blocks/slstm/backend.h"
 #include "xlstm/experiments/trainer.h"
@@ -50,7 +51,9 @@ TEST(TrainerCuda, LmWithSlstmBlocksTrainsUnderBf16Autocast) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   if (!slstm::cuda_backend_available()) GTEST_SKIP() << "the library has no CUDA backend";
   TempDir cuda_dir, vanilla_dir;
-  Trainer trainer(cuda_config, quiet_options(cuda_dir.path().string(), 10));
+  TrainerOptions options = quiet_options(cuda_dir.path().string(), 10);
+  options.checkpoint_every = 50;  // replacing checkpoints removes directories (file_tree.h)
+  Trainer trainer(cuda_config, options);
   ASSERT_TRUE(trainer.config().model.slstm_block.has_value());
   EXPECT_EQ(trainer.config().model.slstm_block->slstm.backend, "cuda");
   for (const auto& p : trainer.model()->parameters()) {
@@ -60,6 +63,8 @@ TEST(TrainerCuda, LmWithSlstmBlocksTrainsUnderBf16Autocast) {
   trainer.train();
   Trainer(vanilla_config, quiet_options(vanilla_dir.path().string(), 10)).train();
 
+  EXPECT_EQ(io::subdirectories(cuda_dir.file("checkpoints")),
+            std::vector<std::string>{"step_00000150"});
   const auto ours = losses(cuda_dir.file("metrics.jsonl"));
   const auto vanilla = losses(vanilla_dir.file("metrics.jsonl"));
   ASSERT_EQ(ours.size(), 15u);

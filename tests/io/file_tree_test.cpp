@@ -1,0 +1,44 @@
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "io/file_tree.h"
+#include "io/temp_dir.h"
+
+namespace xlstm::io {
+namespace {
+
+using testing::TempDir;
+using testing::write_bytes;
+namespace fs = std::filesystem;
+
+TEST(FileTree, RemoveTreeRemovesNestedEntriesButNotLinkTargets) {
+  TempDir dir, outside;
+  write_bytes(outside.file("keep.txt"), "keep");
+  fs::create_directories(dir.path() / "a" / "b" / "c");
+  write_bytes(dir.file("a/one.bin"), "1");
+  write_bytes(dir.file("a/b/c/two.bin"), "22");
+  ASSERT_EQ(::symlink(outside.path().c_str(), dir.file("a/b/link").c_str()), 0);
+
+  remove_tree(dir.file("a"));
+  EXPECT_FALSE(fs::exists(dir.path() / "a"));
+  EXPECT_TRUE(fs::exists(outside.path() / "keep.txt"));  // the link, not its target
+  remove_tree(dir.file("a"));                             // gone already: nothing to do
+}
+
+TEST(FileTree, SubdirectoriesListsDirectoriesOnly) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "step_1");
+  fs::create_directories(dir.path() / "step_2");
+  write_bytes(dir.file("latest.json"), "{}");
+  auto names = subdirectories(dir.path().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"step_1", "step_2"}));
+  EXPECT_THROW(subdirectories(dir.file("missing")), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace xlstm::io
