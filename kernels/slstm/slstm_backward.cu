@@ -23,7 +23,8 @@ struct BackwardParams {
   float* dg;
   float* dstate0;
   unsigned* counters;
-  void* dg_ring;  // tensor-core kernel: [2][B][4H] dg_t in the input dtype, the exchange buffer
+  void* dwx;       // tensor-core kernel: [S, B, 4H] in the input dtype
+  void* dg_heads;  // tensor-core kernel: [NH, S*B, 4DH], also the exchange between blocks
   int cut;
   float clipval;
 };
@@ -209,10 +210,12 @@ __global__ void __launch_bounds__(kThreads, 1) backward_kernel(BackwardParams p)
 // ---- tensor-core variant (bf16 / fp16 inputs) ---------------------------------------------------
 // The product R^T dg_{t+1} on the tensor cores (mma.m16n8k16, float32 accumulation): the block's
 // columns of R (rows of R^T, one per unit; rounded to the input dtype) are A fragments in
-// registers for the whole sequence, dg_{t+1} of the batch tile (<= 8 rows, exchanged in the input
-// dtype through a two-slot ring) is the B operand in shared memory. Warp w owns m-tile w % M (16
-// units) and k-part w / M of the 4*DH reduction; the partial products meet in shared memory, where
-// one thread per (unit, batch row) applies the step with dc, dn in registers. Global exchange only.
+// registers for the whole sequence, dg_{t+1} of the batch tile (<= 8 rows) is the B operand in
+// shared memory. Warp w owns m-tile w % M (16 units) and k-part w / M of the 4*DH reduction; the
+// partial products meet in shared memory, where one thread per (unit, batch row) applies the step
+// with dc, dn in registers. dg goes out in the input dtype twice: as dwx and head-major
+// (dg_heads: a batch row's 4*DH values of a head are contiguous), which is also what the blocks
+// of a group read back (one contiguous row per batch row). Global exchange only.
 struct MmaPlan {
   Plan plan;
   int m_tiles = 0, k_parts = 0, k_tiles_per_part = 0;
@@ -273,8 +276,10 @@ __global__ void __launch_bounds__(kThreads, 1) backward_mma_kernel(BackwardParam
     dn = p.dfinal[2 * bh + idx];
     in = load_step_inputs<T>(p, p.steps - 1, idx);
   }
-  T* ring = static_cast<T*>(p.dg_ring);
-  const std::size_t G = 4 * static_cast<std::size_t>(H), slot = p.batch * G;  // row, ring slot
+  const std::size_t G = 4 * static_cast<std::size_t>(H),
+                    N = static_cast<std::size_t>(p.steps) * p.batch;
+  T* dwx = static_cast<T*>(p.dwx);
+  T* dg_heads = static_cast<T*>(p.dg_heads) + head * N * K;  // this head's [S*B][4DH]
   __syncthreads();
 
   // t = -1 is the pass that only forms the gradient of the initial state.
@@ -292,12 +297,13 @@ __global__ void __launch_bounds__(kThreads, 1) backward_mma_kernel(BackwardParam
         float dg[4];
         step_backward(p, in, t, idx, acc, dc, dn, dg);
         const std::size_t row = static_cast<std::size_t>(t) * p.batch + b0 + bl;
-        float* dgt = p.dg + row * G + head * dh + u0 + u;
-        T* pub = ring + (t % 2) * slot + (b0 + bl) * G + head * dh + u0 + u;
+        T* out = dwx + row * G + head * dh + u0 + u;
+        T* out_head = dg_heads + row * K + u0 + u;
 #pragma unroll
         for (int g = 0; g < 4; ++g) {
-          __stcg(dgt + g * H, dg[g]);
-          pub[g * H] = from_float<T>(dg[g]);
+          const T v = from_float<T>(dg[g]);
+          out[g * H] = v;
+          out_head[g * dh] = v;
         }
       }
     }
@@ -306,17 +312,16 @@ __global__ void __launch_bounds__(kThreads, 1) backward_mma_kernel(BackwardParam
       if (owner && t > 0) in = load_step_inputs<T>(p, t - 1, idx);
       continue;
     }
-    // Arrive, load the next step's inputs while the others catch up, wait, stage dg_t (4 gate
-    // segments of dh values per batch row, 8-byte chunks).
+    // Arrive, load the next step's inputs while the others catch up, wait, stage dg_t.
     group_arrive(p.counters + group);
     if (owner && t > 0) in = load_step_inputs<T>(p, t - 1, idx);
     group_wait(p.counters + group, static_cast<unsigned>(sp.slices * (p.steps - t)));
-    const T* src = ring + (t % 2) * slot + b0 * G + head * dh;
-    const int chunks = dh / 4;
-    for (int i = tid; i < nb * 4 * chunks; i += kThreads) {
-      const int r = i / (4 * chunks), g = i / chunks % 4, c = i % chunks;
-      *reinterpret_cast<uint2*>(gs + r * ldb + g * dh + 4 * c) =
-          __ldcg(reinterpret_cast<const uint2*>(src + r * G + g * H) + c);
+    const T* src = dg_heads + (static_cast<std::size_t>(t) * p.batch + b0) * K;
+    const int chunks = K / 8;  // 16-byte chunks of a row
+    for (int i = tid; i < nb * chunks; i += kThreads) {
+      const int r = i / chunks, c = i % chunks;
+      *reinterpret_cast<uint4*>(gs + r * ldb + 8 * c) =
+          __ldcg(reinterpret_cast<const uint4*>(src + r * static_cast<std::size_t>(K)) + c);
     }
     __syncthreads();  // gs holds dg_t; cbuf free again
   }
@@ -325,12 +330,16 @@ __global__ void __launch_bounds__(kThreads, 1) backward_mma_kernel(BackwardParam
 }  // namespace
 }  // namespace detail
 
-// Barrier counters, then (256-byte aligned) the tensor-core kernel's dg ring of 2-byte values.
 std::size_t backward_workspace_bytes(const Sizes& sizes) {
-  const std::size_t counters = sizeof(unsigned) * sizes.num_heads * sizes.batch;
-  const std::size_t ring =
-      2 * 2 * static_cast<std::size_t>(sizes.batch) * 4 * sizes.num_heads * sizes.head_dim;
-  return (counters + 255) / 256 * 256 + ring;
+  return sizeof(unsigned) * sizes.num_heads * sizes.batch;
+}
+
+bool backward_uses_tensor_cores(const BackwardArgs& a) {
+  using namespace detail;
+  DeviceLimits lim;
+  return a.element_type != ElementType::kFloat32 && a.use_tensor_cores && !a.use_cluster &&
+         check_sizes(a.sizes).empty() && device_limits(&lim) == cudaSuccess &&
+         backward_mma_plan(a.sizes, lim).plan.slices != 0;
 }
 
 cudaError_t backward(const BackwardArgs& a, void* workspace, cudaStream_t stream) {
@@ -356,16 +365,15 @@ cudaError_t backward(const BackwardArgs& a, void* workspace, cudaStream_t stream
   p.counters = static_cast<unsigned*>(workspace);
   p.cut = a.gradient_recurrent_cut ? 1 : 0;
   p.clipval = a.gradient_recurrent_clipval;
-  const std::size_t counters = sizeof(unsigned) * s.num_heads * s.batch;
-  p.dg_ring = static_cast<char*>(workspace) + (counters + 255) / 256 * 256;
-  err = cudaMemsetAsync(p.counters, 0, counters, stream);
+  p.dwx = a.dwx;
+  p.dg_heads = a.dg_heads;
+  err = cudaMemsetAsync(p.counters, 0, sizeof(unsigned) * s.num_heads * s.batch, stream);
   if (err != cudaSuccess) return err;
-  if (a.element_type != ElementType::kFloat32 && a.use_tensor_cores && !a.use_cluster) {
+  if (backward_uses_tensor_cores(a)) {
     const MmaPlan m = backward_mma_plan(s, lim);
-    if (m.plan.slices != 0)
-      return a.element_type == ElementType::kBFloat16
-                 ? launch_waves(backward_mma_kernel<__nv_bfloat16>, p, m.plan, lim, stream)
-                 : launch_waves(backward_mma_kernel<__half>, p, m.plan, lim, stream);
+    return a.element_type == ElementType::kBFloat16
+               ? launch_waves(backward_mma_kernel<__nv_bfloat16>, p, m.plan, lim, stream)
+               : launch_waves(backward_mma_kernel<__half>, p, m.plan, lim, stream);
   }
   switch (a.element_type) {
     case ElementType::kFloat32:

@@ -11,7 +11,9 @@
 //   y           [S, B, H] in the element type of wx
 //   saved_states [S+1, 4, B, H], saved_gates [S, 4, B, H] float32 (training only; slot 0 of
 //                saved_states must hold the initial state; gates are stored as i, f~, tanh z, o)
-//   dg          [S, B, 4, H] float32: gradient of the gate pre-activations
+//   dg          [S, B, 4, H] float32: gradient of the gate pre-activations (float32 kernels)
+//   dwx         [S, B, 4, H] and dg_heads [NH, S*B, 4*DH] in the element type: the same gradient
+//               (tensor-core kernel), the second head-major (a plain GEMM operand for dR)
 #pragma once
 
 #include <cstddef>
@@ -61,7 +63,9 @@ struct BackwardArgs {
   const float* saved_gates = nullptr;
   const void* dy = nullptr;             // [S, B, H] gradient of y (element_type)
   const float* dfinal_state = nullptr;  // [4, B, H] gradient of the final state
-  float* dg = nullptr;                  // [S, B, 4, H] out
+  float* dg = nullptr;                  // [S, B, 4, H] out (float32 kernels)
+  void* dwx = nullptr;                  // [S, B, 4, H] out (tensor-core kernel)
+  void* dg_heads = nullptr;             // [NH, S*B, 4*DH] out (tensor-core kernel)
   float* dstate0 = nullptr;             // [4, B, H] out (m slot zero: m is a stabiliser)
   bool gradient_recurrent_cut = false;
   float gradient_recurrent_clipval = 0.f;  // > 0: clip the gradient through R y_{t-1} (t >= 1)
@@ -74,6 +78,10 @@ struct BackwardArgs {
 /// Empty when these sizes can run on the current device, else why not (head_dim must be a multiple
 /// of 4 and the per-block tiles must fit in shared memory with all blocks of a head co-resident).
 std::string check_supported(const Sizes& sizes);
+
+/// Whether backward() runs the tensor-core kernel for these arguments (then it writes dwx and
+/// dg_heads, else dg).
+bool backward_uses_tensor_cores(const BackwardArgs& args);
 
 /// Bytes of device scratch that forward / backward need (barrier counters and, for inference, a
 /// ring buffer for y); pass at least that many (256-byte aligned) as `workspace`.

@@ -137,23 +137,49 @@ ForwardResult run_forward(const Tensor& wx_in, const Tensor& state0, const Tenso
   return out;
 }
 
-// dR[h, g*DH + o, i] = sum over the S*B rows (t, b) of dg_t[b, g, h, o] y_{t-1}[b, h, i], in
-// float32. A long reduction into a small output: the rows are split into up to 16 chunks, one bmm
-// entry per (head, chunk), so that the product fills the GPU (split-K); the chunks are then summed.
+// dR[h, g*DH + o, i] = sum over the S*B rows n = (t, b) of dg[n, g, h, o] y_{t-1}[n, h, i]. A long
+// reduction into a small output: the rows are split into up to 16 chunks, one bmm entry per
+// (head, chunk), so that the product fills the GPU (split-K); the chunks are then summed in
+// float32.
+int64_t split_k_chunks(int64_t rows) {
+  int64_t chunks = std::min<int64_t>(16, std::max<int64_t>(1, rows / 1024));
+  while (rows % chunks != 0) --chunks;
+  return chunks;
+}
+
+// y_{t-1} of every row, head-major: [NH, S*B, DH] in `dtype` (states: the saved [S+1, 4, B, H]).
+Tensor previous_y_by_head(const Tensor& states, int64_t NH, int64_t DH, torch::ScalarType dtype) {
+  const int64_t S = states.size(0) - 1, B = states.size(2);
+  return states.narrow(0, 0, S)
+      .select(1, 0)
+      .view({S, B, NH, DH})
+      .permute({2, 0, 1, 3})
+      .to(dtype, /*non_blocking=*/false, /*copy=*/false, torch::MemoryFormat::Contiguous)
+      .view({NH, S * B, DH});
+}
+
+// From the float32 dg [S, B, 4H] (float32 kernels): float32 products.
 Tensor recurrent_kernel_grad(const Tensor& dg, const Tensor& states, int64_t NH, int64_t DH) {
-  const int64_t S = dg.size(0), B = dg.size(1), N = S * B;
-  int64_t chunks = std::min<int64_t>(16, std::max<int64_t>(1, N / 1024));
-  while (N % chunks != 0) --chunks;
-  const int64_t rows = N / chunks;
+  const int64_t N = dg.size(0) * dg.size(1), chunks = split_k_chunks(N), rows = N / chunks;
   const Tensor dg_t = dg.view({chunks, rows, 4, NH, DH})
                           .permute({3, 0, 2, 4, 1})
                           .reshape({NH * chunks, 4 * DH, rows});
-  const Tensor y_prev = states.narrow(0, 0, S)
-                            .select(1, 0)
-                            .reshape({chunks, rows, NH, DH})
-                            .permute({2, 0, 1, 3})
-                            .reshape({NH * chunks, rows, DH});
+  const Tensor y_prev =
+      previous_y_by_head(states, NH, DH, torch::kFloat32).view({NH * chunks, rows, DH});
   return torch::bmm(dg_t, y_prev).view({NH, chunks, 4 * DH, DH}).sum(1);
+}
+
+// From the head-major dg_heads [NH, S*B, 4*DH] in bf16 / fp16 (tensor-core kernel): a tensor-core
+// bmm with float32 accumulation, no copy of dg (its transpose is a plain GEMM operand).
+Tensor recurrent_kernel_grad_heads(const Tensor& dg_heads, const Tensor& states) {
+  const int64_t NH = dg_heads.size(0), N = dg_heads.size(1), K = dg_heads.size(2), DH = K / 4;
+  const int64_t chunks = split_k_chunks(N), rows = N / chunks;
+  const Tensor y_prev =
+      previous_y_by_head(states, NH, DH, dg_heads.scalar_type()).view({NH * chunks, rows, DH});
+  return torch::bmm(dg_heads.view({NH * chunks, rows, K}).transpose(1, 2), y_prev)
+      .to(torch::kFloat32)
+      .view({NH, chunks, K, DH})
+      .sum(1);
 }
 
 class RecurrenceFunction : public torch::autograd::Function<RecurrenceFunction> {
@@ -188,7 +214,6 @@ class RecurrenceFunction : public torch::autograd::Function<RecurrenceFunction> 
     const Tensor dfinal = grads[1].defined() ? grads[1].to(torch::kFloat32).contiguous()
                                              : torch::zeros({4, B, H}, f32);
     const Tensor r_backward = r.to(torch::kFloat32).permute({0, 2, 1}).contiguous();
-    Tensor dg = torch::empty({S, B, 4 * H}, f32);
     Tensor dstate0 = torch::empty({4, B, H}, f32);
     kern::BackwardArgs a;
     a.sizes = {static_cast<int>(S), static_cast<int>(B), static_cast<int>(NH),
@@ -199,18 +224,32 @@ class RecurrenceFunction : public torch::autograd::Function<RecurrenceFunction> 
     a.saved_gates = gates.data_ptr<float>();
     a.dy = dy.data_ptr();
     a.dfinal_state = dfinal.data_ptr<float>();
-    a.dg = dg.data_ptr<float>();
     a.dstate0 = dstate0.data_ptr<float>();
     a.gradient_recurrent_cut = ctx->saved_data["cut"].toBool();
     a.gradient_recurrent_clipval = static_cast<float>(ctx->saved_data["grad_clipval"].toDouble());
     a.use_cluster = use_cluster();
     a.use_tensor_cores = use_tensor_cores();
-    const Tensor ws = workspace(kern::backward_workspace_bytes(a.sizes), dg);
+    // The tensor-core kernel writes dg in the input dtype (as d wx and head-major), the float32
+    // kernels in float32.
+    const bool tensor_cores = kern::backward_uses_tensor_cores(a);
+    Tensor dg, dg_heads;
+    if (tensor_cores) {
+      dg = torch::empty({S, B, 4 * H}, f32.dtype(wx_dtype));
+      dg_heads = torch::empty({NH, S * B, 4 * DH}, f32.dtype(wx_dtype));
+      a.dwx = dg.data_ptr();
+      a.dg_heads = dg_heads.data_ptr();
+    } else {
+      dg = torch::empty({S, B, 4 * H}, f32);
+      a.dg = dg.data_ptr<float>();
+    }
+    const Tensor ws = workspace(kern::backward_workspace_bytes(a.sizes), dstate0);
     const cudaError_t err = kern::backward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream());
     TORCH_CHECK(err == cudaSuccess, "sLSTM cuda backward kernel failed: ", cudaGetErrorString(err));
 
-    const Tensor dr = recurrent_kernel_grad(dg, states, NH, DH).to(r.scalar_type());
-    const Tensor db = dg.sum(torch::IntArrayRef{0, 1})
+    const Tensor dr = (tensor_cores ? recurrent_kernel_grad_heads(dg_heads, states)
+                                    : recurrent_kernel_grad(dg, states, NH, DH))
+                          .to(r.scalar_type());
+    const Tensor db = dg.sum(torch::IntArrayRef{0, 1}, /*keepdim=*/false, torch::kFloat32)
                           .to(b_dtype)
                           .view(ctx->saved_data["bias_sizes"].toIntVector());
     return {dg.to(wx_dtype), dstate0.to(s0_dtype), dr, db, Tensor(), Tensor(), Tensor()};
