@@ -31,7 +31,14 @@ torch::Tensor CausalConv1dImpl::apply_kernel(const torch::Tensor& padded, int64_
   const torch::Tensor input = padded.to(dtype);
   const torch::Tensor weight = conv->weight.to(dtype);  // [F, F/groups, KS]
   torch::Tensor y;
-  if (seq_len == 1 && !config.channel_mixing) {
+  const bool half = dtype == torch::kBFloat16 || dtype == torch::kHalf;
+  if (padded.is_cuda() && half && !config.channel_mixing && seq_len > 1) {
+    // bf16 / fp16 on CUDA: one depthwise convolution (few kernels forward and backward instead of
+    // a multiply-add per tap; float32 stays on the tap loop, which no TF32 setting affects).
+    namespace F = torch::nn::functional;
+    y = F::conv1d(input.transpose(1, 2), weight, F::Conv1dFuncOptions().groups(config.feature_dim))
+            .transpose(1, 2);
+  } else if (seq_len == 1 && !config.channel_mixing) {
     // One position (step): the window [B, KS, F] times the kernel [KS, F], summed over KS.
     y = (input * weight.select(1, 0).t()).sum(1, /*keepdim=*/true);
   } else {

@@ -128,6 +128,33 @@ TEST(CausalConv1d, ReducedPrecision) {
   }
 }
 
+// bf16 / fp16 on CUDA run one depthwise convolution: output and gradients against the float32
+// tap loop on the CPU.
+TEST(CausalConv1dCuda, HalfPrecisionMatchesFloat32Loop) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(5);
+  auto conv = make_conv(24, 4);
+  const auto x = torch::randn({3, 17, 24});
+  const auto grad = torch::randn({3, 17, 24});
+  const auto x_ref = x.clone().requires_grad_(true);
+  const auto y_ref = conv(x_ref);
+  (y_ref * grad).sum().backward();
+  const auto weight_grad_ref = conv->conv->weight.grad().clone();
+  for (auto dtype : {torch::kBFloat16, torch::kFloat16}) {
+    auto gpu = make_conv(24, 4);
+    gpu->conv->weight.set_data(conv->conv->weight.detach().clone());
+    gpu->conv->bias.set_data(conv->conv->bias.detach().clone());
+    gpu->to(torch::kCUDA, dtype);
+    const auto x_gpu = x.to(torch::kCUDA, dtype).requires_grad_(true);
+    const auto y = gpu(x_gpu);
+    (y * grad.to(torch::kCUDA, dtype)).sum().backward();
+    EXPECT_EQ(y.scalar_type(), dtype);
+    EXPECT_LT(max_abs_diff(y.cpu(), y_ref), 0.05) << dtype;
+    EXPECT_LT(max_abs_diff(x_gpu.grad().cpu(), x_ref.grad()), 0.05) << dtype;
+    EXPECT_LT(max_abs_diff(gpu->conv->weight.grad().cpu(), weight_grad_ref), 0.2) << dtype;
+  }
+}
+
 TEST(CausalConv1d, RejectsBadShapes) {
   auto conv = make_conv(4, 3);
   EXPECT_THROW(conv(torch::randn({2, 5, 3})), c10::Error);
