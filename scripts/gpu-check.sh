@@ -23,7 +23,8 @@ peers_py() {
   PYTHONPATH="$peers/src:$peers/py:$peers/src/flashrnn" PYTHONUNBUFFERED=1 python3 "$peers/bench_peers.py" "$@"
 }
 
-targets="xlstm_tests xlstm-run"
+targets=""
+{ has tests || has sanitize; } && targets="xlstm_tests xlstm-run"
 has bench && targets="$targets xlstm-bench"
 has train-speed && targets="$targets xlstm-train"
 source scripts/gpu-build.sh $targets || exit 1

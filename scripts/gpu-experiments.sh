@@ -5,8 +5,8 @@
 # RUNS/NAME (--resume), so runs cut by SECONDS go on in a later call with the same RUNS.
 #
 # Usage (from the repository root):  scripts/gpu-experiments.sh RUNS [SECONDS] [NAME...]
-#   NAMEs: parity01 parity10 parity11 mqar (default: all); SECONDS: stop the runs after this long
-#   (a checkpoint every 500 steps bounds what is lost).
+#   NAMEs: parity01 parity10 parity11 mqar (default: all); SECONDS: stop the runs when this script
+#   has run this long, the build included (a checkpoint every 500 steps bounds what is lost).
 # Environment: as scripts/gpu-build.sh (BUILD_DIR, XLSTM_DEVICE_DEPS, ...).
 set -uo pipefail
 runs=$(realpath -m "${1:?usage: scripts/gpu-experiments.sh RUNS [SECONDS] [NAME...]}")
@@ -18,12 +18,13 @@ mkdir -p "$runs"
 
 declare -A config=([parity01]=configs/parity_xlstm01.yaml [parity10]=configs/parity_xlstm10.yaml
                    [parity11]=configs/parity_xlstm11.yaml [mqar]=configs/mqar.yaml)
-echo "== runs: $names (limit ${seconds}s) ($(date +%T))"
+left=$((seconds - SECONDS))
+echo "== runs: $names (stopped after ${left}s when SECONDS > 0) ($(date +%T))"
 pids=()
 for name in $names; do
   [[ -n ${config[$name]:-} ]] || { echo "unknown run $name"; exit 2; }
   limit=()
-  [[ $seconds -gt 0 ]] && limit=(timeout -s TERM "$seconds")
+  [[ $seconds -gt 0 ]] && limit=(timeout -s TERM "$left")
   "${limit[@]}" "$build/bin/xlstm-train" --config "${config[$name]}" --device cuda \
     --out "$runs/$name" --resume --checkpoint-every 500 >>"$runs/$name.log" 2>&1 &
   pids+=($!)

@@ -37,7 +37,8 @@ torch::Tensor CausalConv1dImpl::apply_kernel(const torch::Tensor& padded, int64_
     // a multiply-add per tap; float32 stays on the tap loop, which no TF32 setting affects).
     namespace F = torch::nn::functional;
     y = F::conv1d(input.transpose(1, 2), weight, F::Conv1dFuncOptions().groups(config.feature_dim))
-            .transpose(1, 2);
+            .transpose(1, 2)
+            .contiguous();
   } else if (seq_len == 1 && !config.channel_mixing) {
     // One position (step): the window [B, KS, F] times the kernel [KS, F], summed over KS.
     y = (input * weight.select(1, 0).t()).sum(1, /*keepdim=*/true);

@@ -154,7 +154,8 @@ Tensor previous_y_by_head(const Tensor& states, int64_t NH, int64_t DH, torch::S
       .select(1, 0)
       .view({S, B, NH, DH})
       .permute({2, 0, 1, 3})
-      .to(dtype, /*non_blocking=*/false, /*copy=*/false, torch::MemoryFormat::Contiguous)
+      .to(dtype)
+      .contiguous()  // (to() keeps a float32 tensor as it is, strides included)
       .view({NH, S * B, DH});
 }
 
