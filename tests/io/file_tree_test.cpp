@@ -26,7 +26,7 @@ TEST(FileTree, RemoveTreeRemovesNestedEntriesButNotLinkTargets) {
   remove_tree(dir.file("a"));
   EXPECT_FALSE(fs::exists(dir.path() / "a"));
   EXPECT_TRUE(fs::exists(outside.path() / "keep.txt"));  // the link, not its target
-  remove_tree(dir.file("a"));                             // gone already: nothing to do
+  remove_tree(dir.file("a"));                            // gone already: nothing to do
 }
 
 TEST(FileTree, SubdirectoriesListsDirectoriesOnly) {
