@@ -95,8 +95,10 @@ int main(int argc, char** argv) {
   slstm->add_option("--heads", so.heads, "number of heads")->check(CLI::PositiveNumber);
   slstm->add_option("--dtype", so.dtype, "f32 | bf16 | f16")
       ->check(CLI::IsMember({"f32", "bf16", "f16"}));
-  slstm->add_option("--impl", so.impls, "comma-separated backends: cuda, vanilla");
-  slstm->add_option("--parts", so.parts, "comma-separated: recurrence, layer");
+  slstm->add_option("--impl", so.impls, "comma-separated backends: cuda, vanilla")->delimiter(',');
+  slstm->add_option("--parts", so.parts, "comma-separated: recurrence, layer")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"recurrence", "layer"}));
   slstm->add_option("--device", so.device, "torch device");
   slstm->add_option("--warmup", so.warmup, "untimed calls first (vanilla: 1)");
   slstm->add_option("--iters", so.iters, "timed calls (cuda backend)")->check(CLI::PositiveNumber);

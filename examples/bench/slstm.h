@@ -8,7 +8,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -20,7 +19,8 @@ namespace xlstm::bench {
 
 struct SlstmBenchOptions {
   int batch = 16, seq = 1024, embedding_dim = 768, heads = 4;
-  std::string dtype = "bf16", impls = "cuda,vanilla", parts = "recurrence,layer", device = "cuda";
+  std::string dtype = "bf16", device = "cuda";
+  std::vector<std::string> impls{"cuda", "vanilla"}, parts{"recurrence", "layer"};
   int warmup = 3, iters = 20, slow_iters = 2;
   bool json = false;
 };
@@ -29,14 +29,6 @@ struct SlstmMeasurement {
   std::string bench, impl, error;
   double fwd_ms = 0, fwdbwd_ms = 0, peak_mib = 0;
 };
-
-inline std::vector<std::string> split_list(const std::string& list) {
-  std::vector<std::string> out;
-  std::stringstream in(list);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 inline torch::ScalarType dtype_of(const std::string& name) {
   return name == "f32" ? torch::kFloat32 : name == "f16" ? torch::kFloat16 : torch::kBFloat16;
@@ -166,14 +158,9 @@ inline int run_slstm(const SlstmBenchOptions& o) {
   if (!o.json)
     std::printf("sLSTM, B %d, S %d, embedding %d, %d heads, %s, %s\n", o.batch, o.seq,
                 o.embedding_dim, o.heads, o.dtype.c_str(), o.device.c_str());
-  for (const std::string& part : split_list(o.parts)) {
-    if (part != "recurrence" && part != "layer") {
-      std::fprintf(stderr, "xlstm-bench slstm: unknown part '%s' (recurrence, layer)\n",
-                   part.c_str());
-      return 2;
-    }
+  for (const std::string& part : o.parts) {
     std::vector<SlstmMeasurement> results;
-    for (const std::string& impl : split_list(o.impls))
+    for (const std::string& impl : o.impls)
       results.push_back(part == "layer" ? measure_layer(o, impl) : measure_recurrence(o, impl));
     const SlstmMeasurement* vanilla = nullptr;
     for (const SlstmMeasurement& m : results)

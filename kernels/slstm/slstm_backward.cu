@@ -12,9 +12,7 @@ namespace xlstm::kernels::slstm {
 namespace detail {
 namespace {
 
-struct BackwardParams {
-  Split split;
-  int steps, batch, num_heads, head_dim, hidden;
+struct BackwardParams : KernelDims {
   const float* r;
   const float* states;
   const float* gates;
@@ -350,11 +348,7 @@ cudaError_t backward(const BackwardArgs& a, void* workspace, cudaStream_t stream
   if (err != cudaSuccess) return err;
   const Sizes& s = a.sizes;
   BackwardParams p{};
-  p.steps = s.steps;
-  p.batch = s.batch;
-  p.num_heads = s.num_heads;
-  p.head_dim = s.head_dim;
-  p.hidden = s.num_heads * s.head_dim;
+  static_cast<KernelDims&>(p) = kernel_dims(s);
   p.r = a.r_backward;
   p.states = a.saved_states;
   p.gates = a.saved_gates;
@@ -369,23 +363,14 @@ cudaError_t backward(const BackwardArgs& a, void* workspace, cudaStream_t stream
   p.dg_heads = a.dg_heads;
   err = cudaMemsetAsync(p.counters, 0, sizeof(unsigned) * s.num_heads * s.batch, stream);
   if (err != cudaSuccess) return err;
-  if (backward_uses_tensor_cores(a)) {
-    const MmaPlan m = backward_mma_plan(s, lim);
-    return a.element_type == ElementType::kBFloat16
-               ? launch_waves(backward_mma_kernel<__nv_bfloat16>, p, m.plan, lim, stream)
-               : launch_waves(backward_mma_kernel<__half>, p, m.plan, lim, stream);
-  }
-  switch (a.element_type) {
-    case ElementType::kFloat32:
-      return launch(backward_kernel<float>, p, Direction::kBackward, s, lim, a.use_cluster, stream);
-    case ElementType::kBFloat16:
-      return launch(backward_kernel<__nv_bfloat16>, p, Direction::kBackward, s, lim, a.use_cluster,
-                    stream);
-    case ElementType::kFloat16:
-      return launch(backward_kernel<__half>, p, Direction::kBackward, s, lim, a.use_cluster,
-                    stream);
-  }
-  return cudaErrorInvalidValue;
+  const bool tensor_cores = backward_uses_tensor_cores(a);
+  return with_element_type(a.element_type, [&](auto zero) {
+    using T = decltype(zero);
+    if constexpr (!std::is_same_v<T, float>)
+      if (tensor_cores)
+        return launch_waves(backward_mma_kernel<T>, p, backward_mma_plan(s, lim).plan, lim, stream);
+    return launch(backward_kernel<T>, p, Direction::kBackward, s, lim, a.use_cluster, stream);
+  });
 }
 
 }  // namespace xlstm::kernels::slstm

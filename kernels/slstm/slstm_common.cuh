@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <string>
+#include <type_traits>
 
 #include "slstm/slstm_kernels.h"
 
@@ -65,6 +66,30 @@ struct Split {
 
 inline Split split_of(const Plan& p) {
   return {p.cluster ? 1 : 0, p.batch_tile, p.units, p.slices, p.split_k, p.tiles, p.ld, 0};
+}
+
+// What every kernel's parameters start with: the split (set at launch) and the sizes.
+struct KernelDims {
+  Split split;
+  int steps, batch, num_heads, head_dim, hidden;
+};
+
+inline KernelDims kernel_dims(const Sizes& s) {
+  return {Split{}, s.steps, s.batch, s.num_heads, s.head_dim, s.num_heads * s.head_dim};
+}
+
+// Calls fn with a value of the C++ type of `type` (float, __nv_bfloat16 or __half).
+template <typename Fn>
+cudaError_t with_element_type(ElementType type, Fn fn) {
+  switch (type) {
+    case ElementType::kFloat32:
+      return fn(float{});
+    case ElementType::kBFloat16:
+      return fn(__nv_bfloat16{});
+    case ElementType::kFloat16:
+      return fn(__half{});
+  }
+  return cudaErrorInvalidValue;
 }
 
 // Forward rows are the 4*U gate rows of length DH; backward rows are the U columns of R (length

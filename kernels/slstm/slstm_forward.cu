@@ -11,9 +11,7 @@ namespace xlstm::kernels::slstm {
 namespace detail {
 namespace {
 
-struct ForwardParams {
-  Split split;
-  int steps, batch, num_heads, head_dim, hidden;
+struct ForwardParams : KernelDims {
   const void* wx;
   const float* r;
   const float* bias;
@@ -35,6 +33,51 @@ __device__ __forceinline__ float* published_y(const ForwardParams& p, int t) {
   const std::size_t bh = static_cast<std::size_t>(p.batch) * p.hidden;
   if (p.saved_states) return p.saved_states + (t + 1) * 4 * bh;
   return p.y_ring + (t % 2) * bh;
+}
+
+// One (step, unit, batch row): raw gate pre-activations (i~, f~, z~, o~) in, the states c, n, m
+// updated in place, y_t returned (clipped when asked); `gates` gets what the backward reads
+// (i, f~, tanh z~, o). `first` is the paper's first step from a zero normaliser (m_t = i~).
+__device__ __forceinline__ float step_forward(const ForwardParams& p, const float (&raw)[4],
+                                              bool first, float& c, float& n, float& m,
+                                              float (&gates)[4]) {
+  const float logf = m + logsigmoid(raw[1]);
+  const float m_new = first ? raw[0] : fmaxf(raw[0], logf);
+  const float ig = fminf(__expf(raw[0] - m_new), 1.f), fg = fminf(__expf(logf - m_new), 1.f);
+  const float z = tanhf(raw[2]), og = sigmoid(raw[3]);
+  c = fg * c + ig * z;
+  n = fg * n + ig;
+  m = m_new;
+  gates[0] = ig;
+  gates[1] = raw[1];
+  gates[2] = z;
+  gates[3] = og;
+  const float y = og * c / n;
+  return p.clipval > 0.f ? fminf(fmaxf(y, -p.clipval), p.clipval) : y;
+}
+
+// The saved states and gates of step t (training; y itself only when `save_y`: in the global
+// exchange the published y already is slot 0) and, after the last step, the final state.
+__device__ __forceinline__ void save_step(const ForwardParams& p, int t, std::size_t idx, float y,
+                                          float c, float n, float m, const float (&gates)[4],
+                                          bool save_y) {
+  const std::size_t bh = static_cast<std::size_t>(p.batch) * p.hidden;
+  if (p.saved_states) {
+    float* st = p.saved_states + (t + 1) * 4 * bh + idx;
+    if (save_y) st[0] = y;
+    st[bh] = c;
+    st[2 * bh] = n;
+    st[3 * bh] = m;
+    float* gt = p.saved_gates + t * 4 * bh + idx;
+#pragma unroll
+    for (int g = 0; g < 4; ++g) gt[g * bh] = gates[g];
+  }
+  if (t == p.steps - 1) {
+    p.final_state[idx] = y;
+    p.final_state[bh + idx] = c;
+    p.final_state[2 * bh + idx] = n;
+    p.final_state[3 * bh + idx] = m;
+  }
 }
 
 template <typename T>
@@ -145,44 +188,17 @@ __global__ void __launch_bounds__(kThreads, 1) forward_kernel(ForwardParams p) {
     for (int bb = 0; bb < 4; ++bb) {
       if (!mine[bb]) continue;
       const int bl = bg * 4 + bb, s = u * BT + bl;
-      const float iraw = wxv[bb][0] + acc[0][bb] + bs[u];
-      const float fraw = wxv[bb][1] + acc[1][bb] + bs[U + u];
-      const float zraw = wxv[bb][2] + acc[2][bb] + bs[2 * U + u];
-      const float oraw = wxv[bb][3] + acc[3][bb] + bs[3 * U + u];
-      const float logf = ms[s] + logsigmoid(fraw);
-      const float m = (t == 0 && zero_start) ? iraw : fmaxf(iraw, logf);
-      const float ig = fminf(__expf(iraw - m), 1.f), fg = fminf(__expf(logf - m), 1.f);
-      const float z = tanhf(zraw), og = sigmoid(oraw);
-      const float c = fg * cs[s] + ig * z, n = fg * ns[s] + ig;
-      float y = og * c / n;
-      if (p.clipval > 0.f) y = fminf(fmaxf(y, -p.clipval), p.clipval);
-      cs[s] = c;
-      ns[s] = n;
-      ms[s] = m;
+      float raw[4], gates[4];
+#pragma unroll
+      for (int g = 0; g < 4; ++g) raw[g] = wxv[bb][g] + acc[g][bb] + bs[g * U + u];
+      const float y = step_forward(p, raw, t == 0 && zero_start, cs[s], ns[s], ms[s], gates);
       const std::size_t idx = static_cast<std::size_t>(b0 + bl) * H + head * dh + u0 + u;
       y_out[t * bh + idx] = from_float<T>(y);
       if (sp.cluster)
         pub[(t % 2) * BT * U + bl * U + u] = y;
       else
         __stcg(published_y(p, t) + idx, y);
-      if (p.saved_states) {
-        float* st = p.saved_states + (t + 1) * 4 * bh + idx;
-        if (sp.cluster) st[0] = y;
-        st[bh] = c;
-        st[2 * bh] = n;
-        st[3 * bh] = m;
-        float* gt = p.saved_gates + t * 4 * bh + idx;
-        gt[0] = ig;
-        gt[bh] = fraw;
-        gt[2 * bh] = z;
-        gt[3 * bh] = og;
-      }
-      if (t == p.steps - 1) {
-        p.final_state[idx] = y;
-        p.final_state[bh + idx] = c;
-        p.final_state[2 * bh + idx] = n;
-        p.final_state[3 * bh + idx] = m;
-      }
+      save_step(p, t, idx, y, cs[s], ns[s], ms[s], gates, sp.cluster);
     }
     if (t + 1 == p.steps) break;
     // Arrive, load the next step's inputs while the others catch up, wait, stage y_t.
@@ -308,34 +324,11 @@ __global__ void __launch_bounds__(kThreads, 1) forward_mma_kernel(ForwardParams 
         for (int q = 0; q < k_parts; ++q) r += cbuf[(q * 4 * U + u * 4 + g) * 9 + bl];
         raw[g] = r;
       }
-      const float logf = m + logsigmoid(raw[1]);
-      const float m_new = (t == 0 && zero_start) ? raw[0] : fmaxf(raw[0], logf);
-      const float ig = fminf(__expf(raw[0] - m_new), 1.f), fg = fminf(__expf(logf - m_new), 1.f);
-      const float z = tanhf(raw[2]), og = sigmoid(raw[3]);
-      c = fg * c + ig * z;
-      n = fg * n + ig;
-      m = m_new;
-      float y = og * c / n;
-      if (p.clipval > 0.f) y = fminf(fmaxf(y, -p.clipval), p.clipval);
+      float gates[4];
+      const float y = step_forward(p, raw, t == 0 && zero_start, c, n, m, gates);
       y_out[t * bh + idx] = from_float<T>(y);
       __stcg(published_y(p, t) + idx, y);
-      if (p.saved_states) {
-        float* st = p.saved_states + (t + 1) * 4 * bh + idx;
-        st[bh] = c;
-        st[2 * bh] = n;
-        st[3 * bh] = m;
-        float* gt = p.saved_gates + t * 4 * bh + idx;
-        gt[0] = ig;
-        gt[bh] = raw[1];
-        gt[2 * bh] = z;
-        gt[3 * bh] = og;
-      }
-      if (t == p.steps - 1) {
-        p.final_state[idx] = y;
-        p.final_state[bh + idx] = c;
-        p.final_state[2 * bh + idx] = n;
-        p.final_state[3 * bh + idx] = m;
-      }
+      save_step(p, t, idx, y, c, n, m, gates, false);
     }
     if (t + 1 == p.steps) break;
     group_arrive(p.counters + group);
@@ -363,11 +356,7 @@ cudaError_t forward(const ForwardArgs& a, void* workspace, cudaStream_t stream) 
   if (err != cudaSuccess) return err;
   const Sizes& s = a.sizes;
   ForwardParams p{};
-  p.steps = s.steps;
-  p.batch = s.batch;
-  p.num_heads = s.num_heads;
-  p.head_dim = s.head_dim;
-  p.hidden = s.num_heads * s.head_dim;
+  static_cast<KernelDims&>(p) = kernel_dims(s);
   p.wx = a.wx;
   p.r = a.r_forward;
   p.bias = a.bias;
@@ -384,29 +373,23 @@ cudaError_t forward(const ForwardArgs& a, void* workspace, cudaStream_t stream) 
       reinterpret_cast<unsigned*>(static_cast<char*>(workspace) + (ring + 255) / 256 * 256);
   err = cudaMemsetAsync(p.counters, 0, sizeof(unsigned) * s.num_heads * s.batch, stream);
   if (err != cudaSuccess) return err;
-  if (a.element_type != ElementType::kFloat32 && a.use_tensor_cores && !a.use_cluster) {
-    Plan plan = global_plan(Direction::kForward, s, lim);
-    if (plan.slices != 0 && plan.units % 4 != 0) {  // whole m-tiles: 4 units = 16 gate rows
-      plan.units = round_up(plan.units, 4);
-      plan.slices = ceil_div(s.head_dim, plan.units);
+  return with_element_type(a.element_type, [&](auto zero) {
+    using T = decltype(zero);
+    if constexpr (!std::is_same_v<T, float>) {
+      if (a.use_tensor_cores && !a.use_cluster) {
+        Plan plan = global_plan(Direction::kForward, s, lim);
+        if (plan.slices != 0 && plan.units % 4 != 0) {  // whole m-tiles: 4 units = 16 gate rows
+          plan.units = round_up(plan.units, 4);
+          plan.slices = ceil_div(s.head_dim, plan.units);
+        }
+        if (plan.slices != 0 && mma_fits(plan, s.head_dim)) {
+          plan.smem_bytes = mma_smem_bytes(plan, s.head_dim);
+          return launch_waves(forward_mma_kernel<T>, p, plan, lim, stream);
+        }
+      }
     }
-    if (plan.slices != 0 && mma_fits(plan, s.head_dim)) {
-      plan.smem_bytes = mma_smem_bytes(plan, s.head_dim);
-      return a.element_type == ElementType::kBFloat16
-                 ? launch_waves(forward_mma_kernel<__nv_bfloat16>, p, plan, lim, stream)
-                 : launch_waves(forward_mma_kernel<__half>, p, plan, lim, stream);
-    }
-  }
-  switch (a.element_type) {
-    case ElementType::kFloat32:
-      return launch(forward_kernel<float>, p, Direction::kForward, s, lim, a.use_cluster, stream);
-    case ElementType::kBFloat16:
-      return launch(forward_kernel<__nv_bfloat16>, p, Direction::kForward, s, lim, a.use_cluster,
-                    stream);
-    case ElementType::kFloat16:
-      return launch(forward_kernel<__half>, p, Direction::kForward, s, lim, a.use_cluster, stream);
-  }
-  return cudaErrorInvalidValue;
+    return launch(forward_kernel<T>, p, Direction::kForward, s, lim, a.use_cluster, stream);
+  });
 }
 
 std::string check_supported(const Sizes& sizes) {
