@@ -8,6 +8,5 @@
 #include "xlstm/config/yaml.h"
 #include "xlstm/io/safetensors.h"
 #include "xlstm/io/state_dict.h"
-#include "xlstm/model.h"
 #include "xlstm/xlstm_block_stack.h"
 #include "xlstm/xlstm_lm_model.h"

@@ -1,9 +1,13 @@
-#include "xlstm/io/slstm_layout.h"
+#include "xlstm/blocks/slstm/checkpoint_layout.h"
+
+#include "xlstm/blocks/slstm/cell.h"
 
 #include <algorithm>
 #include <string>
 
-namespace xlstm::io {
+namespace xlstm {
+using io::TensorMap;
+
 namespace {
 
 constexpr int64_t kNumGates = 4;  // i, f, z, o
@@ -96,20 +100,22 @@ TensorMap convert_slstm_layout(const TensorMap& tensors, SlstmLayout to) {
   return out;
 }
 
-TensorMap match_slstm_layout(const TensorMap& checkpoint, const TensorMap& reference) {
-  TensorMap out = checkpoint;
-  for (const auto& [key, tensor] : checkpoint) {
-    if (!is_kernel_key(key)) continue;
-    const auto ref = reference.find(key);
-    if (ref == reference.end()) continue;
-    const auto target = slstm_layout_of(ref->second);
-    const auto source = slstm_layout_of(tensor);
-    // Only a genuine layout difference: a kernel of other sizes is left for the shape check.
-    if (target && source && *target != *source &&
-        ref->second.sizes() == tensor.transpose(1, 2).sizes())
-      convert_cell(out, key, *target);
-  }
-  return out;
+void match_slstm_cell_layout(TensorMap& checkpoint, const std::string& prefix,
+                             const torch::Tensor& own_kernel) {
+  const std::string key = prefix + kKernelName;
+  const auto found = checkpoint.find(key);
+  if (found == checkpoint.end()) return;
+  const torch::Tensor& kernel = found->second;
+  const auto target = slstm_layout_of(own_kernel);
+  const auto source = slstm_layout_of(kernel);
+  // Only a genuine layout difference: a kernel of other sizes is left for the shape check.
+  if (target && source && *target != *source &&
+      own_kernel.sizes() == kernel.transpose(1, 2).sizes())
+    convert_cell(checkpoint, key, *target);
 }
 
-}  // namespace xlstm::io
+void sLSTMCellImpl::adapt_checkpoint(io::TensorMap& checkpoint, const std::string& prefix) const {
+  match_slstm_cell_layout(checkpoint, prefix, _recurrent_kernel_);
+}
+
+}  // namespace xlstm

@@ -2,13 +2,14 @@
 // copies of the vanilla `state.*` sLSTM cell parameters.
 #include <gtest/gtest.h>
 
-#include "xlstm/io/slstm_layout.h"
+#include "xlstm/blocks/slstm/checkpoint_layout.h"
+#include "xlstm/config/yaml.h"
 #include "xlstm/io/state_dict.h"
+#include "xlstm/xlstm_lm_model.h"
 
-namespace xlstm::io {
+namespace xlstm {
 namespace {
-
-// The entries of `tensors` whose key starts with `prefix`, with the prefix removed.
+using namespace io;
 
 TensorMap fixture(const std::string& name) {
   return load_safetensors(std::string(XLSTM_TEST_DATA_DIR) + "/reference/" + name +
@@ -17,7 +18,7 @@ TensorMap fixture(const std::string& name) {
 
 const char* const kCases[] = {"slstm_stack_small", "readme_stack", "lm_parity_xlstm11", "lm_tied"};
 
-TEST(IoSlstmLayout, FixturesConvertExactlyBothWays) {
+TEST(SlstmCheckpointLayout, FixturesConvertExactlyBothWays) {
   for (const char* name : kCases) {
     SCOPED_TRACE(name);
     const TensorMap t = fixture(name);
@@ -43,7 +44,7 @@ TEST(IoSlstmLayout, FixturesConvertExactlyBothWays) {
   }
 }
 
-TEST(IoSlstmLayout, ConvertWholeMapsDetectingTheLayoutFromTheKernel) {
+TEST(SlstmCheckpointLayout, ConvertWholeMapsDetectingTheLayoutFromTheKernel) {
   for (const char* name : kCases) {
     SCOPED_TRACE(name);
     const TensorMap t = fixture(name);
@@ -82,7 +83,21 @@ std::shared_ptr<torch::nn::Module> module_like(const TensorMap& like) {
   return root;
 }
 
-TEST(IoSlstmLayout, LoadStateDictAcceptsEitherBackendsCheckpoint) {
+// The fixture's model (an LM when its name says so), every parameter zeroed so a load shows.
+std::shared_ptr<torch::nn::Module> zeroed_model(const std::string& name) {
+  const std::string config =
+      std::string(XLSTM_TEST_DATA_DIR) + "/reference/" + name + "/config.yaml";
+  std::shared_ptr<torch::nn::Module> model =
+      name.rfind("lm_", 0) == 0
+          ? std::shared_ptr<torch::nn::Module>(
+                xLSTMLMModel(from_yaml_file<xLSTMLMModelConfig>(config)).ptr())
+          : xLSTMBlockStack(from_yaml_file<xLSTMBlockStackConfig>(config)).ptr();
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) p.zero_();
+  return model;
+}
+
+TEST(SlstmCheckpointLayout, LoadStateDictAcceptsEitherBackendsCheckpoint) {
   for (const char* name : kCases) {
     SCOPED_TRACE(name);
     const TensorMap t = fixture(name);
@@ -91,19 +106,32 @@ TEST(IoSlstmLayout, LoadStateDictAcceptsEitherBackendsCheckpoint) {
     for (const auto& [key, value] : strip_prefix(t, "state_cuda_layout."))
       cuda_checkpoint[key] = value;
 
-    const auto vanilla_module = module_like(vanilla);
-    EXPECT_TRUE(load_state_dict(*vanilla_module, cuda_checkpoint).ok());
-    for (const auto& [key, value] : state_dict(*vanilla_module))
-      EXPECT_TRUE(torch::equal(value, vanilla.at(key))) << key;
-
-    const auto cuda_module = module_like(cuda_checkpoint);
-    EXPECT_TRUE(load_state_dict(*cuda_module, vanilla).ok());
-    for (const auto& [key, value] : state_dict(*cuda_module))
-      EXPECT_TRUE(torch::equal(value, cuda_checkpoint.at(key))) << key;
+    for (const TensorMap* checkpoint :
+         std::initializer_list<const TensorMap*>{&cuda_checkpoint, &vanilla}) {
+      const auto model = zeroed_model(name);
+      EXPECT_TRUE(load_state_dict(*model, *checkpoint).ok());
+      for (const auto& [key, value] : state_dict(*model))
+        EXPECT_TRUE(torch::equal(value, vanilla.at(key))) << key;
+    }
   }
 }
 
-TEST(IoSlstmLayout, DetectsLayoutsAndRejectsOtherShapes) {
+// The conversion belongs to the sLSTM cell, not to io: a plain module tree shaped like the vanilla
+// parameters does not take the cuda-layout kernels.
+TEST(SlstmCheckpointLayout, PlainModulesGetNoLayoutConversion) {
+  const TensorMap t = fixture("slstm_stack_small");
+  const TensorMap vanilla = strip_prefix(t, "state.");
+  TensorMap cuda_checkpoint = vanilla;
+  for (const auto& [key, value] : strip_prefix(t, "state_cuda_layout."))
+    cuda_checkpoint[key] = value;
+  const auto plain = module_like(vanilla);
+  const LoadReport report = load_state_dict(*plain, cuda_checkpoint, /*strict=*/false);
+  ASSERT_FALSE(report.mismatched.empty());
+  for (const std::string& key : report.mismatched)
+    EXPECT_NE(key.find("_recurrent_kernel_"), std::string::npos) << key;
+}
+
+TEST(SlstmCheckpointLayout, DetectsLayoutsAndRejectsOtherShapes) {
   EXPECT_EQ(slstm_layout_of(torch::zeros({2, 12, 3})), SlstmLayout::vanilla);
   EXPECT_EQ(slstm_layout_of(torch::zeros({2, 3, 12})), SlstmLayout::cuda);
   EXPECT_FALSE(slstm_layout_of(torch::zeros({2, 3, 3})).has_value());
@@ -126,7 +154,7 @@ TEST(IoSlstmLayout, DetectsLayoutsAndRejectsOtherShapes) {
 }
 
 // Analytic check of the bias orders on a tiny case: 2 heads, head_dim 1, gates (i, f, z, o).
-TEST(IoSlstmLayout, BiasOrderIsGateHeadVersusHeadGate) {
+TEST(SlstmCheckpointLayout, BiasOrderIsGateHeadVersusHeadGate) {
   // vanilla (gate, head): i0 i1 f0 f1 z0 z1 o0 o1;  cuda (head, gate): i0 f0 z0 o0 i1 f1 z1 o1.
   const torch::Tensor vanilla = torch::tensor({0, 1, 10, 11, 20, 21, 30, 31});
   const torch::Tensor cuda = torch::tensor({0, 10, 20, 30, 1, 11, 21, 31});
@@ -135,4 +163,4 @@ TEST(IoSlstmLayout, BiasOrderIsGateHeadVersusHeadGate) {
 }
 
 }  // namespace
-}  // namespace xlstm::io
+}  // namespace xlstm
