@@ -9,5 +9,6 @@
 #include "xlstm/io/safetensors.h"
 #include "xlstm/io/state_dict.h"
 #include "xlstm/model.h"
+#include "xlstm/training/experiment_config.h"
 #include "xlstm/xlstm_block_stack.h"
 #include "xlstm/xlstm_lm_model.h"

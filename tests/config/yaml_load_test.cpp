@@ -7,6 +7,7 @@
 
 #include "config/yaml_tree.h"
 #include "xlstm/config/experiment.h"
+#include "xlstm/experiments/formal_language.h"
 
 namespace xlstm {
 namespace {
@@ -127,7 +128,7 @@ TEST(YamlLoad, ParityExperimentsResolveLikeOmegaConf) {
   EXPECT_EQ(cfg.training.device, "cuda");
   EXPECT_TRUE(cfg.training.enable_mixed_precision);
   EXPECT_DOUBLE_EQ(cfg.training.lr, 1e-3);
-  const auto& kwargs = cfg.dataset.form_language;
+  const auto& kwargs = cfg.dataset.kwargs_as<experiments::FormalLanguageConfig>();
   EXPECT_EQ(kwargs.count.train, 5120000);
   EXPECT_EQ(kwargs.seed, 1);
   EXPECT_TRUE(kwargs.enable_mask);
@@ -141,7 +142,8 @@ TEST(YamlLoad, ParityExperimentsResolveLikeOmegaConf) {
       "1,1");
   const auto mlstm_only = from_yaml_file<ExperimentConfig>(shipped_config("parity_xlstm10.yaml"));
   EXPECT_EQ(mlstm_only.model._block_map, "0,0");
-  EXPECT_FALSE(mlstm_only.dataset.form_language.subpar->count("test"));
+  EXPECT_FALSE(
+      mlstm_only.dataset.kwargs_as<experiments::FormalLanguageConfig>().subpar->count("test"));
 }
 
 TEST(YamlLoad, DetectsTheFileKind) {
@@ -158,10 +160,10 @@ TEST(YamlLoad, DefaultsOfTheExperimentSections) {
   EXPECT_EQ(cfg.training.lr_decay_until_steps, cfg.training.num_steps);
   EXPECT_EQ(cfg.training.device, "cpu");
   EXPECT_EQ(cfg.dataset.name, "form_language");
-  EXPECT_EQ(cfg.dataset.form_language.context_length, 20);
-  EXPECT_EQ(cfg.dataset.form_language.vocab_size, 3);
-  EXPECT_EQ(cfg.dataset.form_language.max_step_size, 1);
-  EXPECT_FALSE(cfg.dataset.form_language.subpar.has_value());
+  EXPECT_EQ(cfg.dataset.kwargs_as<experiments::FormalLanguageConfig>().context_length, 20);
+  EXPECT_EQ(cfg.dataset.kwargs_as<experiments::FormalLanguageConfig>().vocab_size, 3);
+  EXPECT_EQ(cfg.dataset.kwargs_as<experiments::FormalLanguageConfig>().max_step_size, 1);
+  EXPECT_FALSE(cfg.dataset.kwargs_as<experiments::FormalLanguageConfig>().subpar.has_value());
 }
 
 TEST(YamlLoad, IntegersAreAcceptedForFloats) {
