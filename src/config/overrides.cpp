@@ -69,29 +69,20 @@ ConfigOverride ConfigOverride::parse(const std::string& assignment) {
   return override;
 }
 
-template <typename Config>
-Config load_config(const std::string& path, const std::vector<ConfigOverride>& overrides) {
-  Node root = yaml_detail::parse_yaml(yaml_detail::read_text_file(path), path);
+namespace yaml_detail {
+
+Node parse_with_overrides(const std::string& path, const std::vector<ConfigOverride>& overrides) {
+  Node root = parse_yaml(read_text_file(path), path);
   for (const auto& override : overrides) apply_override(root, override);
-  Config config;
-  try {
-    yaml_detail::load_tree(std::move(root), path, config);
-  } catch (const ConfigError& e) {
-    // A problem with an overridden value: point at the --set that wrote it (the last one).
-    for (auto it = overrides.rbegin(); it != overrides.rend(); ++it)
-      if (overrides_key(*it, e.key_path())) throw e.located("--set " + it->text());
-    throw;
-  }
-  return config;
+  return root;
 }
 
-template ExperimentConfig load_config(const std::string&, const std::vector<ConfigOverride>&);
-template xLSTMBlockStackConfig load_config(const std::string&, const std::vector<ConfigOverride>&);
-template xLSTMLMModelConfig load_config(const std::string&, const std::vector<ConfigOverride>&);
-
-ExperimentConfig load_experiment_config(const std::string& path,
-                                        const std::vector<ConfigOverride>& overrides) {
-  return load_config<ExperimentConfig>(path, overrides);
+ConfigError located_at_override(const ConfigError& error,
+                                const std::vector<ConfigOverride>& overrides) {
+  for (auto it = overrides.rbegin(); it != overrides.rend(); ++it)
+    if (overrides_key(*it, error.key_path())) return error.located("--set " + it->text());
+  return error;
 }
 
+}  // namespace yaml_detail
 }  // namespace xlstm

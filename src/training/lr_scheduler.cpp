@@ -1,9 +1,8 @@
-#include "xlstm/experiments/lr_scheduler.h"
+#include "xlstm/training/lr_scheduler.h"
 
 #include <cmath>
 
 namespace xlstm {
-namespace experiments {
 
 LinearWarmupCosineAnnealing::LinearWarmupCosineAnnealing(torch::optim::Optimizer& optimizer,
                                                          int64_t warmup_steps,
@@ -43,5 +42,4 @@ void LinearWarmupCosineAnnealing::apply() {
   for (auto& group : optimizer_.param_groups()) group.options().set_lr(last_lr_);
 }
 
-}  // namespace experiments
 }  // namespace xlstm

@@ -1,11 +1,10 @@
-#include "xlstm/experiments/lr_scheduler.h"
+#include "xlstm/training/lr_scheduler.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 namespace xlstm {
-namespace experiments {
 namespace {
 
 constexpr double kMax = 1e-3, kMin = 1e-6;  // warmup 100 steps, decay until step 1000
@@ -65,5 +64,4 @@ TEST(LinearWarmupCosineAnnealing, SetsEveryParamGroupOfAdamW) {
 }
 
 }  // namespace
-}  // namespace experiments
 }  // namespace xlstm

@@ -1,4 +1,4 @@
-#include "xlstm/experiments/checkpoint.h"
+#include "xlstm/training/checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
@@ -14,13 +14,13 @@
 #include "../io/atomic_file.h"
 #include "../io/file_tree.h"
 #include "../io/json.h"
+#include "../io/json_writer.h"
 #include "xlstm/io/safetensors.h"
 #include "xlstm/io/state_dict.h"
 
 namespace fs = std::filesystem;
 
 namespace xlstm {
-namespace experiments {
 namespace {
 
 const char* const kManifest = "latest.json";
@@ -33,12 +33,6 @@ std::string read_bytes(const std::string& path) {
   std::ostringstream bytes;
   bytes << in.rdbuf();
   return bytes.str();
-}
-
-void write_atomically(const std::string& path, const std::string& bytes) {
-  io::AtomicFileWriter writer(path);
-  writer.write(bytes.data(), bytes.size());
-  writer.commit();
 }
 
 /// FNV-1a, 64 bits, as 16 hex digits: detects a file that was changed after it was recorded.
@@ -118,7 +112,7 @@ std::string save_checkpoint(const std::string& dir, const torch::nn::Module& mod
   optimizer.save(archive);
   std::ostringstream optimizer_bytes;
   archive.save_to(optimizer_bytes);
-  write_atomically((temp_dir / "optimizer.pt").string(), optimizer_bytes.str());
+  io::write_file_atomically((temp_dir / "optimizer.pt").string(), optimizer_bytes.str());
   io::TensorMap rng{{"cpu_rng_state", state.cpu_rng_state}};
   if (state.cuda_rng_state.defined()) rng["cuda_rng_state"] = state.cuda_rng_state;
   io::save_safetensors((temp_dir / "state.safetensors").string(), rng,
@@ -127,22 +121,26 @@ std::string save_checkpoint(const std::string& dir, const torch::nn::Module& mod
                         {"data_position", std::to_string(state.data_position)}});
 
   // The manifest records what is on disk now; loading checks the files against it.
-  std::string manifest = "{\"format\": " + io::json::quote(kFormat) +
-                         ", \"checkpoint\": " + io::json::quote(name) +
-                         ", \"step\": " + std::to_string(state.step) + ", \"files\": {";
-  for (size_t i = 0; i < kFiles.size(); ++i) {
-    const std::string bytes = read_bytes((temp_dir / kFiles[i]).string());
-    manifest += (i ? ", " : "") + io::json::quote(kFiles[i]) +
-                ": {\"bytes\": " + std::to_string(bytes.size()) + ", \"fnv1a64\": \"" +
-                fnv1a64(bytes) + "\"}";
+  io::json::ObjectWriter files;
+  for (const std::string& file : kFiles) {
+    const std::string bytes = read_bytes((temp_dir / file).string());
+    files.object(file, io::json::ObjectWriter()
+                           .integer("bytes", static_cast<int64_t>(bytes.size()))
+                           .string("fnv1a64", fnv1a64(bytes)));
   }
-  manifest += "}}\n";
+  const std::string manifest = io::json::ObjectWriter()
+                                   .string("format", kFormat)
+                                   .string("checkpoint", name)
+                                   .integer("step", state.step)
+                                   .object("files", files)
+                                   .text() +
+                               "\n";
 
   fsync_directory(temp_dir);
   io::remove_tree(final_dir.string());  // a leftover of an interrupted run that no manifest names
   fs::rename(temp_dir, final_dir);
   fsync_directory(dir);
-  write_atomically((fs::path(dir) / kManifest).string(), manifest);
+  io::write_file_atomically((fs::path(dir) / kManifest).string(), manifest);
   fsync_directory(dir);
 
   for (const std::string& other : io::subdirectories(dir))
@@ -225,5 +223,4 @@ TrainingState load_checkpoint(const std::string& dir, torch::nn::Module& model,
   return state;
 }
 
-}  // namespace experiments
 }  // namespace xlstm

@@ -1,9 +1,8 @@
-#include "xlstm/experiments/metrics.h"
+#include "xlstm/training/metrics.h"
 
-#include "xlstm/experiments/batch.h"
+#include "xlstm/training/batch.h"
 
 namespace xlstm {
-namespace experiments {
 namespace {
 
 void check_shapes(const char* where, const torch::Tensor& logits, const torch::Tensor& targets) {
@@ -62,5 +61,4 @@ int64_t SequenceAccuracy::total() const {
   return total_.defined() ? total_.item<int64_t>() : 0;
 }
 
-}  // namespace experiments
 }  // namespace xlstm

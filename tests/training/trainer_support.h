@@ -8,10 +8,10 @@
 #include <gtest/gtest.h>
 
 #include "io/json.h"
-#include "xlstm/config/experiment.h"
-#include "xlstm/experiments/trainer.h"
+#include "xlstm/training/experiment_config.h"
+#include "xlstm/training/trainer.h"
 
-namespace xlstm::experiments::testing {
+namespace xlstm::testing {
 
 /// One sLSTM block of 8 dimensions on parity of 3..6 digits (context 8): a few ms per step.
 /// lr_decay_until_steps is fixed, so runs of different lengths share one schedule.
@@ -64,4 +64,4 @@ inline double number(const io::json::Value& object, const std::string& key) {
   return value ? std::stod(value->text) : 0.0;
 }
 
-}  // namespace xlstm::experiments::testing
+}  // namespace xlstm::testing

@@ -1,5 +1,6 @@
-// The data of an experiment built from its `dataset` section: a training stream and the fixed
-// validation splits (the official FormLangDatasetGenerator's train_split / validation_split).
+// What the trainer trains on, from any source: a training stream and the fixed validation splits
+// (the official FormLangDatasetGenerator's train_split / validation_split). An experiment file's
+// `dataset` section gives one through the dataset table (make_experiment_data).
 #pragma once
 
 #include <cstdint>
@@ -7,11 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "xlstm/config/experiment.h"
-#include "xlstm/experiments/batch.h"
+#include "xlstm/training/batch.h"
+#include "xlstm/training/experiment_config.h"
 
 namespace xlstm {
-namespace experiments {
 
 /// The training batches in order. Examples are random access (`make(first, size)`), so the stream
 /// position is one number: a checkpoint stores it and a resumed run skips to it without generating.
@@ -40,6 +40,7 @@ struct ValidationSplit {
   std::vector<Batch> batches;
 };
 
+/// The data source of a run: any dataset (synthetic task, text) that gives these.
 struct ExperimentData {
   TrainStream train;
   std::vector<ValidationSplit> validation;
@@ -47,13 +48,12 @@ struct ExperimentData {
   int64_t max_sequence_length;  ///< longest batch, training or validation
 };
 
-/// form_language: the `train` part (with its subpar, if any) streamed over count.train examples;
-/// one validation split per subpar part starting with "validation" (else "validation"),
-/// count.validation examples each. mqar: the kwargs' (input_seq_len, num_kv_pairs) streamed over
-/// count.train examples (0: endless); validation on the listed splits (null: Zoology's,
-/// mqar_validation_splits), count.validation examples each. Split seeds: derive_split_seed(dataset
-/// seed, split name). Validation batches have `batch_size` examples, as the official DataLoaders.
+/// The longest sequence of the validation splits, at least `at_least` (the training batches').
+int64_t longest_sequence(const std::vector<ValidationSplit>& splits, int64_t at_least);
+
+/// The data of the dataset table's row `dataset.name` (its factory: see form_language and mqar in
+/// xlstm/experiments/). Validation batches have `batch_size` examples, as the official
+/// DataLoaders.
 ExperimentData make_experiment_data(const DatasetConfig& dataset, int64_t batch_size);
 
-}  // namespace experiments
 }  // namespace xlstm

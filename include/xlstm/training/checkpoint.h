@@ -19,7 +19,6 @@
 #include <torch/torch.h>
 
 namespace xlstm {
-namespace experiments {
 
 /// A checkpoint that is missing, truncated, corrupt or does not fit the model; the message names
 /// the file and the problem.
@@ -54,5 +53,4 @@ std::optional<std::string> latest_checkpoint(const std::string& dir);
 TrainingState load_checkpoint(const std::string& dir, torch::nn::Module& model,
                               torch::optim::Optimizer& optimizer, const torch::Device& device);
 
-}  // namespace experiments
 }  // namespace xlstm

@@ -10,10 +10,9 @@
 #include <mutex>
 #include <thread>
 
-#include "xlstm/experiments/batch.h"
+#include "xlstm/training/batch.h"
 
 namespace xlstm {
-namespace experiments {
 
 class BatchPrefetcher {
  public:
@@ -50,5 +49,4 @@ class BatchPrefetcher {
   std::thread worker_;  // last: started after every other member exists
 };
 
-}  // namespace experiments
 }  // namespace xlstm

@@ -7,7 +7,6 @@
 #include <cstdint>
 
 namespace xlstm {
-namespace experiments {
 
 class LinearWarmupCosineAnnealing {
  public:
@@ -38,5 +37,4 @@ class LinearWarmupCosineAnnealing {
   double last_lr_ = 0.0;
 };
 
-}  // namespace experiments
 }  // namespace xlstm

@@ -2,7 +2,9 @@
 // the weight-decay / no-decay groups, LinearWarmupCosineAnnealing, weight precision, CUDA autocast,
 // cross entropy with ignore index -1, accuracy on the target positions, validation every
 // val_every_step on every validation split. Beyond it: gradient clipping, progress lines,
-// metrics.jsonl, atomic checkpoints with resume, and batches prefetched on a worker thread.
+// metrics.jsonl, atomic checkpoints with resume, and batches prefetched on a worker thread. The
+// loop takes any LanguageModel and any ExperimentData; an experiment file gives an xLSTMLMModel
+// and the data of its dataset.
 #pragma once
 
 #include <cstdint>
@@ -12,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "xlstm/config/experiment.h"
-#include "xlstm/xlstm_lm_model.h"
+#include "xlstm/training/experiment_config.h"
+#include "xlstm/training/experiment_data.h"
+#include "xlstm/training/language_model.h"
 
 namespace xlstm {
-namespace experiments {
 
 struct TrainerOptions {
   /// metrics.jsonl, config.yaml (the resolved config), summary.json and checkpoints/ go here;
@@ -59,9 +61,14 @@ struct TrainSummary {
 
 class Trainer {
  public:
-  /// Builds the data, the model (seeded, reset, cast to weight_precision) and the optimizer.
+  /// Builds the data (the dataset table's, for config.dataset), the model (an xLSTMLMModel of
+  /// config.model: seeded, reset, cast to weight_precision) and the optimizer.
   /// Throws ConfigError / CheckpointError / c10::Error with a message naming the problem.
   Trainer(ExperimentConfig config, TrainerOptions options);
+  /// Trains `model` (initialised by the caller; moved to the device and cast to weight_precision
+  /// here) on `data`, as config.training says; `config` is what out_dir/config.yaml records.
+  Trainer(ExperimentConfig config, std::shared_ptr<LanguageModel> model, ExperimentData data,
+          TrainerOptions options);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
@@ -74,7 +81,7 @@ class Trainer {
   /// Loads weights (.safetensors or .pt, Python names) strictly into the model.
   void load_weights(const std::string& path);
 
-  xLSTMLMModel& model();
+  std::shared_ptr<LanguageModel> model();
   const ExperimentConfig& config() const;
 
  private:
@@ -82,5 +89,4 @@ class Trainer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace experiments
 }  // namespace xlstm

@@ -1,4 +1,4 @@
-#include "xlstm/experiments/prefetcher.h"
+#include "xlstm/training/prefetcher.h"
 
 #include <gtest/gtest.h>
 
@@ -10,19 +10,18 @@
 #include "xlstm/experiments/formal_language.h"
 
 namespace xlstm {
-namespace experiments {
 namespace {
 
-FormalLanguageOptions options() {
-  FormalLanguageOptions o;
+experiments::FormalLanguageConfig options() {
+  experiments::FormalLanguageConfig o;
   o.context_length = 64;
   o.seed = 99;
   return o;
 }
 
 TEST(BatchPrefetcher, YieldsTheSameSequenceAsDirectGeneration) {
-  FormalLanguageGenerator direct(options());
-  FormalLanguageGenerator generator(options());
+  experiments::FormalLanguageGenerator direct(options());
+  experiments::FormalLanguageGenerator generator(options());
   BatchPrefetcher prefetcher([generator]() mutable { return generator.next_batch(8); }, 3);
   for (int i = 0; i < 20; ++i) {
     if (i % 5 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // slow consumer
@@ -73,5 +72,4 @@ TEST(BatchPrefetcher, RethrowsTheProducersError) {
 }
 
 }  // namespace
-}  // namespace experiments
 }  // namespace xlstm

@@ -8,7 +8,6 @@
 #include <cstdint>
 
 namespace xlstm {
-namespace experiments {
 
 /// Mean cross entropy of `logits` [..., V] against `targets` [...] over the positions with a target
 /// (F.cross_entropy(logits.view(-1, V), targets.view(-1), ignore_index=-1)); computed in float32
@@ -31,5 +30,4 @@ class SequenceAccuracy {
   torch::Tensor correct_, total_;  // int64 scalars, undefined before the first update
 };
 
-}  // namespace experiments
 }  // namespace xlstm

@@ -1,5 +1,5 @@
-// A batch of a synthetic task as the training loop consumes it (the official DataLoader yields
-// `(inputs, labels)`).
+// A batch as the training loop consumes it (the official DataLoader yields `(inputs, labels)`),
+// and the walk over a data set of examples in batches.
 #pragma once
 
 #include <torch/torch.h>
@@ -10,7 +10,6 @@
 #include <vector>
 
 namespace xlstm {
-namespace experiments {
 
 /// Target value of positions that carry no loss (the official `target_pad_idx` / `ignore_index`).
 constexpr int64_t kIgnoreIndex = -1;
@@ -66,5 +65,4 @@ std::vector<Batch> build_validation_batches(const Options& options, int64_t coun
   return batches;
 }
 
-}  // namespace experiments
 }  // namespace xlstm

@@ -6,13 +6,13 @@
 
 #include <gtest/gtest.h>
 
-#include "experiments/trainer_support.h"
 #include "io/file_tree.h"
 #include "io/temp_dir.h"
+#include "training/trainer_support.h"
 #include "xlstm/blocks/slstm/backend.h"
-#include "xlstm/experiments/trainer.h"
+#include "xlstm/training/trainer.h"
 
-namespace xlstm::experiments {
+namespace xlstm {
 namespace {
 
 using io::testing::TempDir;
@@ -78,4 +78,4 @@ TEST(TrainerCuda, LmWithSlstmBlocksTrainsUnderBf16Autocast) {
 }
 
 }  // namespace
-}  // namespace xlstm::experiments
+}  // namespace xlstm

@@ -2,12 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include "experiments/trainer_support.h"
 #include "io/temp_dir.h"
-#include "xlstm/experiments/checkpoint.h"
-#include "xlstm/experiments/trainer.h"
+#include "training/trainer_support.h"
+#include "xlstm/training/checkpoint.h"
+#include "xlstm/training/trainer.h"
 
-namespace xlstm::experiments {
+namespace xlstm {
 namespace {
 
 using io::testing::TempDir;
@@ -132,4 +132,4 @@ TEST(Trainer, GradClipAndNoFilesRun) {
 }
 
 }  // namespace
-}  // namespace xlstm::experiments
+}  // namespace xlstm

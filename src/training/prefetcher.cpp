@@ -1,10 +1,9 @@
-#include "xlstm/experiments/prefetcher.h"
+#include "xlstm/training/prefetcher.h"
 
 #include <stdexcept>
 #include <utility>
 
 namespace xlstm {
-namespace experiments {
 
 BatchPrefetcher::BatchPrefetcher(Producer producer, size_t capacity)
     : producer_(std::move(producer)), capacity_(capacity) {
@@ -67,5 +66,4 @@ size_t BatchPrefetcher::ready() const {
   return queue_.size();
 }
 
-}  // namespace experiments
 }  // namespace xlstm

@@ -7,7 +7,6 @@
 #include <torch/version.h>
 
 namespace xlstm {
-namespace experiments {
 
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
 #define XLSTM_AUTOCAST_DEVICE_API 1
@@ -51,5 +50,4 @@ class CudaAutocast {
   at::ScalarType old_dtype_ = at::kHalf;
 };
 
-}  // namespace experiments
 }  // namespace xlstm

@@ -1,11 +1,10 @@
-#include "xlstm/experiments/metrics.h"
+#include "xlstm/training/metrics.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 namespace xlstm {
-namespace experiments {
 namespace {
 
 // Two sequences of three positions, vocab 3; targets only at three positions.
@@ -54,5 +53,4 @@ TEST(ExperimentsMetrics, SequenceAccuracyAccumulatesOverTargetPositions) {
 }
 
 }  // namespace
-}  // namespace experiments
 }  // namespace xlstm
