@@ -34,16 +34,24 @@ class sLSTMCellImpl : public torch::nn::Module {
   void reset_parameters();
 
   /// The options handed to the recurrence backend.
-  slstm::RecurrenceOptions recurrence_options() const;
+  ops::slstm::RecurrenceOptions recurrence_options() const;
 
+  /// The config as constructed; its names (backend, shapes, inits) are read once, at construction.
   sLSTMCellConfig config;
   torch::Tensor _recurrent_kernel_;
   torch::Tensor _bias_;
 
  private:
-  /// wx [S, B, 4H] gate-major and a [4, B, H] state through the backend config.backend selects.
-  slstm::RecurrenceResult run_backend(const torch::Tensor& wx, const torch::Tensor& state0) const;
+  enum class BiasInit { kPowerlawBlockdependent, kSmallInit, kStandard, kZeros };
+  enum class OutputShape { kBNSH, kSBH, kBSH, kSBNH };
+
   torch::Tensor permute_output(const torch::Tensor& y) const;
+
+  slstm::Backend backend_;
+  bool batch_first_input_;  // input_shape "BSGNH" (else "SBGNH")
+  OutputShape output_shape_;
+  BiasInit bias_init_;
+  bool standard_recurrent_init_;  // recurrent_weight_init "standard" (else "zeros")
 };
 TORCH_MODULE(sLSTMCell);
 
