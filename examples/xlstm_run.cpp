@@ -4,20 +4,10 @@
 
 #include <iostream>
 
+#include <xlstm/components/dtype.h>
 #include <xlstm/xlstm.h>
 
 #include "model_kinds.h"
-
-namespace {
-
-torch::ScalarType parse_dtype(const std::string& name) {
-  if (name == "float32") return torch::kFloat;
-  if (name == "bfloat16") return torch::kBFloat16;
-  if (name == "float16") return torch::kHalf;
-  throw std::invalid_argument("unknown dtype " + name);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"xlstm-run: run an xLSTM block stack or LM model on a safetensors input"};
@@ -52,8 +42,7 @@ int main(int argc, char** argv) {
   app.add_option("--mode", mode, "forward (parallel), step (one position at a time) or chunkwise")
       ->check(CLI::IsMember({"forward", "step", "chunkwise"}));
   app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  app.add_option("--dtype", dtype, "compute dtype")
-      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+  app.add_option("--dtype", dtype, "compute dtype")->check(CLI::IsMember(xlstm::dtype_names()));
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -72,7 +61,7 @@ int main(int argc, char** argv) {
     auto found = inputs.find(input_key);
     TORCH_CHECK(found != inputs.end(), input_path, " has no tensor '", input_key, "'");
     const torch::Device target(device);
-    const auto compute = parse_dtype(dtype);
+    const auto compute = xlstm::dtype_from_name(dtype);
     model->module().to(target, compute);
     model->module().eval();
     auto input = found->second.to(target);

@@ -2,13 +2,10 @@
 
 #include "../config/check.h"
 #include "dataset_table.h"
+#include "xlstm/config/dtype_names.h"
 
 namespace xlstm {
 using namespace config_check;
-
-namespace {
-const std::vector<std::string> kPrecisions = {"float32", "bfloat16", "float16"};
-}
 
 void TrainingConfig::finalize() {
   positive(batch_size, "batch_size");
@@ -22,8 +19,8 @@ void TrainingConfig::finalize() {
   require(lr_decay_factor > 0.0 && lr_decay_factor <= 1.0, "lr_decay_factor", "must be in (0, 1]");
   require(weight_decay >= 0.0, "weight_decay", "must be >= 0");
   one_of(device, {"cpu", "cuda"}, "device");
-  one_of(amp_precision, kPrecisions, "amp_precision");
-  one_of(weight_precision, kPrecisions, "weight_precision");
+  one_of(amp_precision, dtype_names(), "amp_precision");
+  one_of(weight_precision, dtype_names(), "weight_precision");
 }
 
 const DatasetKind* find_dataset(const std::string& name) {

@@ -8,6 +8,7 @@
 #include "metrics_sink.h"
 #include "progress_log.h"
 #include "training_step.h"
+#include "xlstm/components/dtype.h"
 #include "xlstm/config/error.h"
 #include "xlstm/io/state_dict.h"
 #include "xlstm/training/lr_scheduler.h"
@@ -17,12 +18,6 @@ namespace fs = std::filesystem;
 
 namespace xlstm {
 namespace {
-
-torch::ScalarType precision(const std::string& name) {
-  if (name == "bfloat16") return torch::kBFloat16;
-  if (name == "float16") return torch::kHalf;
-  return torch::kFloat;
-}
 
 /// val_every_step / k for the smallest k >= 4 that divides it (4 or more lines per validation,
 /// validation steps among them).
@@ -96,7 +91,7 @@ struct Trainer::Impl {
                 "device cuda: no CUDA device is available to this process");
     device = torch::Device(training.device);
     autocast = {training.enable_mixed_precision && device.is_cuda(),
-                precision(training.amp_precision)};
+                dtype_from_name(training.amp_precision)};
     if (training.enable_mixed_precision && !device.is_cuda())
       log_line(options.log,
                "note: enable_mixed_precision is ignored on the CPU (autocast runs on CUDA only)");
@@ -105,7 +100,7 @@ struct Trainer::Impl {
   /// The weight precision, the optimizer and the validation batches on the device.
   void prepare() {
     const auto& training = config.training;
-    model->module().to(precision(training.weight_precision));
+    model->module().to(dtype_from_name(training.weight_precision));
     // main.py: weight_decay for the first group, 0 for the second (an empty group is left out).
     const auto groups = model->weight_decay_groups();
     std::vector<torch::optim::OptimizerParamGroup> param_groups;

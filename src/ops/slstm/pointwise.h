@@ -5,7 +5,9 @@
 #include <cmath>
 #include <limits>
 
-namespace xlstm::slstm::detail {
+#include "../cpu_math.h"
+
+namespace xlstm::ops::slstm::detail {
 
 /// Which argument of max(i~, log f + m_{t-1}) became the new stabiliser m_t.
 enum class MaxSource { kInput, kForget, kTie };
@@ -17,16 +19,6 @@ struct PointwiseState {
   bool fgate_clamped;  // min(exp(.), 1) active: only possible on the first step
   bool y_clipped;      // forward_clipval active
 };
-
-template <typename T>
-inline T log_sigmoid(T x) {
-  return x < T(0) ? x - std::log1p(std::exp(x)) : -std::log1p(std::exp(-x));
-}
-
-template <typename T>
-inline T sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
 
 /// raw_*: gate pre-activations; *_prev: the state before the step. `first_step`: the official
 /// quirk (normaliser all zero) sets m_t = i~. `clip` <= 0 means no forward clipping of y.
@@ -101,4 +93,4 @@ inline PointwiseGrad<T> pointwise_backward(const PointwiseState<T>& s, T raw_f, 
   return g;
 }
 
-}  // namespace xlstm::slstm::detail
+}  // namespace xlstm::ops::slstm::detail

@@ -3,12 +3,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "blocks/slstm/recurrence_kernels.h"
+#include "ops/slstm/recurrence_passes.h"  // the passes themselves, on purpose
 #include "support/gradcheck.h"
 #include "support/tensor_compare.h"
-#include "xlstm/blocks/slstm/backend.h"
+#include "xlstm/ops/slstm_recurrence.h"
 
-namespace xlstm::slstm {
+namespace xlstm::ops::slstm {
 namespace {
 
 using test::max_abs_diff;
@@ -333,4 +333,4 @@ TEST(sLSTMRecurrence, RejectsBadShapes) {
 }
 
 }  // namespace
-}  // namespace xlstm::slstm
+}  // namespace xlstm::ops::slstm

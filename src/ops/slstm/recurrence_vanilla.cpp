@@ -1,11 +1,13 @@
 // recurrence_vanilla: shape checks, dtype handling and the custom autograd function around the
-// forward / backward passes of recurrence_kernels.h.
+// forward / backward passes of recurrence_passes.h.
 #include <torch/torch.h>
 
-#include "recurrence_kernels.h"
-#include "xlstm/blocks/slstm/backend.h"
+#include "recurrence_checks.h"
+#include "recurrence_passes.h"
+#include "xlstm/ops/slstm_recurrence.h"
+#include "xlstm/ops/tensor_utils.h"
 
-namespace xlstm::slstm {
+namespace xlstm::ops::slstm {
 namespace {
 
 using torch::autograd::AutogradContext;
@@ -82,35 +84,13 @@ struct RecurrenceFunction : torch::autograd::Function<RecurrenceFunction> {
   }
 };
 
-void check_inputs(const torch::Tensor& wx, const torch::Tensor& state0, const torch::Tensor& R,
-                  const torch::Tensor& bias, const RecurrenceOptions& options) {
-  TORCH_CHECK(wx.dim() == 3 && R.dim() == 3 && state0.dim() == 3 && bias.dim() == 1,
-              "sLSTM recurrence: expected wx [S, B, 4H], state0 [4, B, H], recurrent_kernel "
-              "[NH, 4*DH, DH], bias [4H]; got wx ",
-              wx.sizes(), ", state0 ", state0.sizes(), ", recurrent_kernel ", R.sizes(), ", bias ",
-              bias.sizes());
-  const int64_t NH = R.size(0), DH = R.size(2), H = NH * DH;
-  TORCH_CHECK(NH == options.num_heads && R.size(1) == kGates * DH,
-              "sLSTM recurrence: recurrent_kernel ", R.sizes(),
-              " is not [num_heads=", options.num_heads, ", 4*DH, DH]");
-  TORCH_CHECK(wx.size(0) > 0, "sLSTM recurrence: empty sequence, wx ", wx.sizes());
-  TORCH_CHECK(wx.size(2) == kGates * H && bias.size(0) == kGates * H, "sLSTM recurrence: wx ",
-              wx.sizes(), " and bias ", bias.sizes(), " must end in 4*H = ", kGates * H);
-  TORCH_CHECK(state0.size(0) == 4 && state0.size(1) == wx.size(1) && state0.size(2) == H,
-              "sLSTM recurrence: state0 ", state0.sizes(), " is not [4, B=", wx.size(1), ", H=", H,
-              "]");
-  TORCH_CHECK(
-      wx.device() == state0.device() && wx.device() == R.device() && wx.device() == bias.device(),
-      "sLSTM recurrence: all tensors must be on one device (wx on ", wx.device(), ", state0 on ",
-      state0.device(), ", recurrent_kernel on ", R.device(), ", bias on ", bias.device(), ")");
-}
-
 }  // namespace
 
 RecurrenceResult recurrence_vanilla(const torch::Tensor& wx, const torch::Tensor& state0,
                                     const torch::Tensor& recurrent_kernel,
                                     const torch::Tensor& bias, const RecurrenceOptions& options) {
-  check_inputs(wx, state0, recurrent_kernel, bias, options);
+  check_recurrence_inputs("sLSTM recurrence", wx, state0, recurrent_kernel, bias, options);
+  TORCH_CHECK(bias.dim() == 1, "sLSTM recurrence: bias must be [4H], got ", bias.sizes());
   // One compute dtype for all: the promoted one, float32 for the half types.
   auto dtype =
       at::promote_types(at::promote_types(wx.scalar_type(), state0.scalar_type()),
@@ -128,10 +108,7 @@ RecurrenceResult recurrence_vanilla(const torch::Tensor& wx, const torch::Tensor
   const bool first_step_quirk = (state0_c[2] == 0).all().item<bool>();
 
   torch::Tensor y, final;
-  const bool needs_grad =
-      torch::GradMode::is_enabled() && (wx.requires_grad() || state0.requires_grad() ||
-                                        recurrent_kernel.requires_grad() || bias.requires_grad());
-  if (needs_grad) {
+  if (needs_grad({wx, state0, recurrent_kernel, bias})) {
     const variable_list out =
         RecurrenceFunction::apply(wx_c, state0_c, R_c, bias_c, options, first_step_quirk);
     y = out[0];
@@ -145,4 +122,4 @@ RecurrenceResult recurrence_vanilla(const torch::Tensor& wx, const torch::Tensor
   return {y.to(wx.scalar_type()), final.to(wx.scalar_type())};
 }
 
-}  // namespace xlstm::slstm
+}  // namespace xlstm::ops::slstm

@@ -1,12 +1,23 @@
-// Building blocks of the fused CPU step paths (one position, raw pointers): a step is bound by
-// per-op overhead, so the blocks fuse dozens of tiny ATen ops into loops over these.
+// Scalar functions and row loops of the raw-pointer CPU ops (the sLSTM recurrence loops and the
+// fused layer steps; a step is bound by per-op overhead, so these fuse dozens of tiny ATen ops).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 
-namespace xlstm {
+namespace xlstm::ops {
+
+template <typename T>
+inline T sigmoid(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+
+/// log(sigmoid(x)) without overflow for large |x|.
+template <typename T>
+inline T log_sigmoid(T x) {
+  return x < T(0) ? x - std::log1p(std::exp(x)) : -std::log1p(std::exp(-x));
+}
 
 template <typename T>
 inline T silu(T x) {
@@ -39,7 +50,7 @@ void headwise_row(const T* x, const T* W, const T* b, int64_t heads, int64_t O, 
 
 /// One step of the depthwise causal conv (weight [F, 1, KS], bias [F] or null): `window` [KS, F]
 /// becomes the previous KS - 1 inputs (from `prev_window`, zeros when null) then `x`, which is also
-/// the next conv state; `y` [F] = the window convolved with the kernel.
+/// the next conv state; `y` [F] = the window convolved with the weights.
 template <typename T>
 void causal_conv_step_row(const T* x, const T* prev_window, const T* weight, const T* bias,
                           int64_t F, int64_t KS, T* window, T* y) {
@@ -72,4 +83,4 @@ void head_norm(T* h, const T* weight, const T* bias, int64_t DH, T eps) {
   }
 }
 
-}  // namespace xlstm
+}  // namespace xlstm::ops

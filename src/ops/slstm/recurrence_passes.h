@@ -1,12 +1,12 @@
 // Forward and backward passes of the sLSTM recurrence (internal to recurrence_vanilla). Shapes and
-// layouts as in xlstm/blocks/slstm/backend.h; float32 or float64, contiguous tensors on one device.
+// layouts as in xlstm/ops/slstm_recurrence.h; float32 or float64, contiguous tensors on one device.
 #pragma once
 
 #include <torch/torch.h>
 
-#include "xlstm/blocks/slstm/backend.h"
+#include "xlstm/ops/slstm_recurrence.h"
 
-namespace xlstm::slstm::detail {
+namespace xlstm::ops::slstm::detail {
 
 /// What the forward pass produces: the states after every step (each [S, B, H]) and, when asked
 /// for, the gate pre-activations wx + R y_{t-1} + b of every step ([S, B, 4H], needed by backward).
@@ -45,4 +45,4 @@ BackwardResult recurrence_backward_aten(const ForwardResult& saved, const torch:
                                         const torch::Tensor& grad_final,
                                         const RecurrenceOptions& options, bool first_step_quirk);
 
-}  // namespace xlstm::slstm::detail
+}  // namespace xlstm::ops::slstm::detail

@@ -1,18 +1,19 @@
 // The `cuda` sLSTM recurrence: a torch::autograd::Function around the persistent kernels of
 // kernels/slstm. R and b are regrouped into the kernels' float32 layouts here; the weight gradients
 // are reductions over the gate gradients that the backward kernel returns (cuBLAS / ATen).
-#include <ATen/cuda/CUDAContext.h>
-#include <c10/cuda/CUDAGuard.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <string>
 
+#include "../cuda_bridge.h"
+#include "recurrence_checks.h"
 #include "slstm/slstm_kernels.h"
-#include "xlstm/blocks/slstm/backend.h"
+#include "xlstm/ops/slstm_recurrence.h"
+#include "xlstm/ops/tensor_utils.h"
 
-namespace xlstm::slstm {
+namespace xlstm::ops::slstm {
 namespace {
 
 namespace kern = xlstm::kernels::slstm;
@@ -20,19 +21,7 @@ using torch::Tensor;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-kern::ElementType element_type(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat32:
-      return kern::ElementType::kFloat32;
-    case torch::kBFloat16:
-      return kern::ElementType::kBFloat16;
-    case torch::kFloat16:
-      return kern::ElementType::kFloat16;
-    default:
-      TORCH_CHECK(false, "sLSTM cuda backend: unsupported dtype ", t,
-                  " (float32, bfloat16 and float16 are supported)");
-  }
-}
+constexpr const char* kWhere = "sLSTM cuda backend";
 
 kern::Sizes sizes_of(const Tensor& wx, const Tensor& recurrent_kernel) {
   kern::Sizes s;
@@ -45,27 +34,11 @@ kern::Sizes sizes_of(const Tensor& wx, const Tensor& recurrent_kernel) {
 
 void check_inputs(const Tensor& wx, const Tensor& state0, const Tensor& r, const Tensor& bias,
                   const RecurrenceOptions& options) {
-  for (const Tensor* t : {&wx, &state0, &r, &bias}) {
-    TORCH_CHECK(t->defined() && t->is_cuda(), "sLSTM cuda backend needs CUDA tensors");
-    TORCH_CHECK(t->device() == wx.device(), "sLSTM cuda backend: tensors on different devices (",
-                t->device(), " vs ", wx.device(), ")");
-    element_type(t->scalar_type());
-  }
-  TORCH_CHECK(r.dim() == 3 && r.size(1) == 4 * r.size(2),
-              "sLSTM cuda backend: recurrent_kernel must be [NH, 4*DH, DH], got ", r.sizes());
-  TORCH_CHECK(r.size(0) == options.num_heads, "sLSTM cuda backend: recurrent_kernel has ",
-              r.size(0), " heads, options.num_heads is ", options.num_heads);
-  const int64_t hidden = r.size(0) * r.size(2);
-  TORCH_CHECK(wx.dim() == 3 && wx.size(2) == 4 * hidden && wx.size(0) >= 1 && wx.size(1) >= 1,
-              "sLSTM cuda backend: wx must be [S, B, 4*H] with H = ", hidden, ", got ", wx.sizes());
-  TORCH_CHECK(state0.dim() == 3 && state0.size(0) == 4 && state0.size(1) == wx.size(1) &&
-                  state0.size(2) == hidden,
-              "sLSTM cuda backend: state0 must be [4, B, H] = [4, ", wx.size(1), ", ", hidden,
-              "], got ", state0.sizes());
-  TORCH_CHECK(bias.numel() == 4 * hidden, "sLSTM cuda backend: bias must have 4*H = ", 4 * hidden,
-              " elements, got ", bias.sizes());
+  for (const Tensor* t : {&wx, &state0, &r, &bias}) check_cuda_tensor(kWhere, *t);
+  check_recurrence_inputs(kWhere, wx, state0, r, bias, options);
+  TORCH_CHECK(wx.size(1) >= 1, kWhere, ": empty batch, wx ", wx.sizes());
   const std::string why = kern::check_supported(sizes_of(wx, r));
-  TORCH_CHECK(why.empty(), "sLSTM cuda backend: unsupported sizes: ", why);
+  TORCH_CHECK(why.empty(), kWhere, ": unsupported sizes: ", why);
 }
 
 // XLSTM_SLSTM_CUDA_EXCHANGE=cluster lets the kernels exchange through thread-block clusters on
@@ -84,10 +57,6 @@ bool use_tensor_cores() {
 
 float positive_or_zero(const std::optional<double>& v) {
   return v ? static_cast<float>(*v) : 0.f;
-}
-
-Tensor workspace(std::size_t bytes, const Tensor& like) {
-  return torch::empty({static_cast<int64_t>(bytes)}, like.options().dtype(torch::kUInt8));
 }
 
 struct ForwardResult {
@@ -117,7 +86,7 @@ ForwardResult run_forward(const Tensor& wx_in, const Tensor& state0, const Tenso
   }
   kern::ForwardArgs a;
   a.sizes = s;
-  a.element_type = element_type(wx.scalar_type());
+  a.element_type = element_type(kWhere, wx.scalar_type());
   a.wx = wx.data_ptr();
   a.r_forward = r_forward.data_ptr<float>();
   a.bias = bias_f.data_ptr<float>();
@@ -131,8 +100,8 @@ ForwardResult run_forward(const Tensor& wx_in, const Tensor& state0, const Tenso
   a.use_cluster = use_cluster();
   a.use_tensor_cores = use_tensor_cores();
   const Tensor ws = workspace(kern::forward_workspace_bytes(s), wx);
-  const cudaError_t err = kern::forward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream());
-  TORCH_CHECK(err == cudaSuccess, "sLSTM cuda forward kernel failed: ", cudaGetErrorString(err));
+  check_launch("sLSTM cuda forward kernel",
+               kern::forward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream()));
   out.final_state = out.final_state.to(state0.scalar_type());
   return out;
 }
@@ -219,7 +188,7 @@ class RecurrenceFunction : public torch::autograd::Function<RecurrenceFunction> 
     kern::BackwardArgs a;
     a.sizes = {static_cast<int>(S), static_cast<int>(B), static_cast<int>(NH),
                static_cast<int>(DH)};
-    a.element_type = element_type(wx_dtype);
+    a.element_type = element_type(kWhere, wx_dtype);
     a.r_backward = r_backward.data_ptr<float>();
     a.saved_states = states.data_ptr<float>();
     a.saved_gates = gates.data_ptr<float>();
@@ -244,8 +213,8 @@ class RecurrenceFunction : public torch::autograd::Function<RecurrenceFunction> 
       a.dg = dg.data_ptr<float>();
     }
     const Tensor ws = workspace(kern::backward_workspace_bytes(a.sizes), dstate0);
-    const cudaError_t err = kern::backward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream());
-    TORCH_CHECK(err == cudaSuccess, "sLSTM cuda backward kernel failed: ", cudaGetErrorString(err));
+    check_launch("sLSTM cuda backward kernel",
+                 kern::backward(a, ws.data_ptr(), at::cuda::getCurrentCUDAStream()));
 
     const Tensor dr = (tensor_cores ? recurrent_kernel_grad_heads(dg_heads, states)
                                     : recurrent_kernel_grad(dg, states, NH, DH))
@@ -266,10 +235,7 @@ RecurrenceResult recurrence_cuda(const Tensor& wx, const Tensor& state0,
   const c10::cuda::CUDAGuard guard(wx.device());
   const float grad_clip = positive_or_zero(options.gradient_recurrent_clipval);
   const float forward_clip = positive_or_zero(options.forward_clipval);
-  const bool needs_grad =
-      torch::GradMode::is_enabled() && (wx.requires_grad() || state0.requires_grad() ||
-                                        recurrent_kernel.requires_grad() || bias.requires_grad());
-  if (!needs_grad) {
+  if (!needs_grad({wx, state0, recurrent_kernel, bias})) {
     ForwardResult f = run_forward(wx, state0, recurrent_kernel, bias, forward_clip, false);
     return {f.y, f.final_state};
   }
@@ -279,4 +245,4 @@ RecurrenceResult recurrence_cuda(const Tensor& wx, const Tensor& state0,
   return {out[0], out[1]};
 }
 
-}  // namespace xlstm::slstm
+}  // namespace xlstm::ops::slstm

@@ -7,14 +7,14 @@
 #include <cstdlib>
 #include <optional>
 
-#include "xlstm/blocks/slstm/backend.h"
+#include "xlstm/ops/slstm_recurrence.h"
 
 #ifdef XLSTM_WITH_CUDA
 
 namespace {
 
 using torch::Tensor;
-using xlstm::slstm::RecurrenceOptions;
+using xlstm::ops::slstm::RecurrenceOptions;
 
 struct Case {
   int heads, head_dim, batch, steps;
@@ -120,8 +120,8 @@ void expect_matches(const Case& c, const RecurrenceOptions& opt, double tol) {
   const auto f64 = in.wx.options();
   const Tensor wy = torch::randn({c.steps, c.batch, H}, f64);
   const Tensor wf = torch::randn({4, c.batch, H}, f64);
-  const Grads ours =
-      run(in, c.dtype, wy, wf, [&](auto... t) { return xlstm::slstm::recurrence_cuda(t..., opt); });
+  const Grads ours = run(in, c.dtype, wy, wf,
+                         [&](auto... t) { return xlstm::ops::slstm::recurrence_cuda(t..., opt); });
   const Grads ref = run(in, torch::kFloat64, wy, wf, [&](auto wx, auto s0, auto r, auto b) {
     return reference({wx, s0, r, b}, opt);
   });
@@ -250,10 +250,11 @@ TEST(SlstmCudaRecurrence, MatchesVanillaBackendOnHiddenStates) {
     SCOPED_TRACE(clip ? "gradient_recurrent_clipval 0.05" : "no clip");
     RecurrenceOptions opt = options_for(c.heads);
     if (clip) opt.gradient_recurrent_clipval = 0.05;
-    const Grads ours = run(in, torch::kFloat32, wy, wf,
-                           [&](auto... t) { return xlstm::slstm::recurrence_cuda(t..., opt); });
+    const Grads ours = run(in, torch::kFloat32, wy, wf, [&](auto... t) {
+      return xlstm::ops::slstm::recurrence_cuda(t..., opt);
+    });
     const Grads vanilla = run(in, torch::kFloat32, wy, wf, [&](auto... t) {
-      return xlstm::slstm::recurrence_vanilla(t..., opt);
+      return xlstm::ops::slstm::recurrence_vanilla(t..., opt);
     });
     const auto f = [](const Tensor& t) { return t.to(torch::kFloat64); };
     EXPECT_LE(rel_err(ours.y, f(vanilla.y)), 1e-4) << "y";
@@ -272,12 +273,12 @@ TEST(SlstmCudaRecurrence, StepsChainLikeTheSequence) {
   const Inputs in = make_inputs(Case{2, 48, 3, 6, torch::kFloat32, false});
   torch::NoGradGuard no_grad;
   const auto f32 = [](const Tensor& t) { return t.to(torch::kFloat32); };
-  auto [y_seq, final_seq] = xlstm::slstm::recurrence_cuda(f32(in.wx), f32(in.state0), f32(in.r),
-                                                          f32(in.bias), options_for(2));
+  auto [y_seq, final_seq] = xlstm::ops::slstm::recurrence_cuda(
+      f32(in.wx), f32(in.state0), f32(in.r), f32(in.bias), options_for(2));
   Tensor state = f32(in.state0);
   for (int64_t t = 0; t < 6; ++t) {
-    auto [y, next] = xlstm::slstm::recurrence_cuda(f32(in.wx.narrow(0, t, 1)), state, f32(in.r),
-                                                   f32(in.bias), options_for(2));
+    auto [y, next] = xlstm::ops::slstm::recurrence_cuda(f32(in.wx.narrow(0, t, 1)), state,
+                                                        f32(in.r), f32(in.bias), options_for(2));
     EXPECT_LE(rel_err(y[0], y_seq[t].to(torch::kFloat64)), 1e-6) << "step " << t;
     state = next;
   }
@@ -291,10 +292,10 @@ TEST(SlstmCudaRecurrence, InferenceEqualsTraining) {
   const auto bf = [](const Tensor& t) { return t.to(torch::kBFloat16); };
   const Tensor wx = bf(in.wx).requires_grad_(true);
   auto [y_train, s_train] =
-      xlstm::slstm::recurrence_cuda(wx, bf(in.state0), bf(in.r), bf(in.bias), options_for(4));
+      xlstm::ops::slstm::recurrence_cuda(wx, bf(in.state0), bf(in.r), bf(in.bias), options_for(4));
   torch::NoGradGuard no_grad;
-  auto [y_inf, s_inf] = xlstm::slstm::recurrence_cuda(bf(in.wx), bf(in.state0), bf(in.r),
-                                                      bf(in.bias), options_for(4));
+  auto [y_inf, s_inf] = xlstm::ops::slstm::recurrence_cuda(bf(in.wx), bf(in.state0), bf(in.r),
+                                                           bf(in.bias), options_for(4));
   EXPECT_TRUE(torch::equal(y_train, y_inf));
   EXPECT_TRUE(torch::equal(s_train, s_inf));
 }
@@ -303,18 +304,18 @@ TEST(SlstmCudaRecurrence, RejectsUnsupportedInputs) {
   SKIP_WITHOUT_GPU();
   const auto gpu = torch::TensorOptions().device(torch::kCUDA);
   // head_dim 6 is not a multiple of 4
-  EXPECT_THROW(xlstm::slstm::recurrence_cuda(
+  EXPECT_THROW(xlstm::ops::slstm::recurrence_cuda(
                    torch::zeros({2, 1, 24}, gpu), torch::zeros({4, 1, 6}, gpu),
                    torch::zeros({1, 24, 6}, gpu), torch::zeros({24}, gpu), options_for(1)),
                c10::Error);
+  EXPECT_THROW(xlstm::ops::slstm::recurrence_cuda(
+                   torch::zeros({2, 1, 64}), torch::zeros({4, 1, 16}), torch::zeros({1, 64, 16}),
+                   torch::zeros({64}), options_for(1)),
+               c10::Error);
   EXPECT_THROW(
-      xlstm::slstm::recurrence_cuda(torch::zeros({2, 1, 64}), torch::zeros({4, 1, 16}),
-                                    torch::zeros({1, 64, 16}), torch::zeros({64}), options_for(1)),
-      c10::Error);
-  EXPECT_THROW(
-      xlstm::slstm::recurrence_cuda(torch::zeros({2, 1, 64}, gpu.dtype(torch::kFloat64)),
-                                    torch::zeros({4, 1, 16}, gpu), torch::zeros({1, 64, 16}, gpu),
-                                    torch::zeros({64}, gpu), options_for(1)),
+      xlstm::ops::slstm::recurrence_cuda(
+          torch::zeros({2, 1, 64}, gpu.dtype(torch::kFloat64)), torch::zeros({4, 1, 16}, gpu),
+          torch::zeros({1, 64, 16}, gpu), torch::zeros({64}, gpu), options_for(1)),
       c10::Error);
 }
 

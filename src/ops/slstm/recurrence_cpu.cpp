@@ -6,9 +6,10 @@
 #include <vector>
 
 #include "pointwise.h"
-#include "recurrence_kernels.h"
+#include "recurrence_passes.h"
+#include "xlstm/ops/tensor_utils.h"
 
-namespace xlstm::slstm::detail {
+namespace xlstm::ops::slstm::detail {
 namespace {
 
 constexpr int kGates = 4;  // slots i, f, z, o
@@ -155,11 +156,6 @@ void backward_loop(const T* raw, const T* state0, const T* R, const T* y, const 
   });
 }
 
-template <typename T>
-const T* ptr_or_null(const torch::Tensor& t) {
-  return t.defined() ? t.data_ptr<T>() : nullptr;
-}
-
 }  // namespace
 
 ForwardResult recurrence_forward_cpu(const torch::Tensor& wx, const torch::Tensor& state0,
@@ -198,8 +194,8 @@ BackwardResult recurrence_backward_cpu(const ForwardResult& saved, const torch::
     backward_loop<scalar_t>(saved.raw.data_ptr<scalar_t>(), state0.data_ptr<scalar_t>(),
                             recurrent_kernel.data_ptr<scalar_t>(), saved.y.data_ptr<scalar_t>(),
                             saved.c.data_ptr<scalar_t>(), saved.n.data_ptr<scalar_t>(),
-                            saved.m.data_ptr<scalar_t>(), ptr_or_null<scalar_t>(grad_y),
-                            ptr_or_null<scalar_t>(grad_final), r.d_wx.data_ptr<scalar_t>(),
+                            saved.m.data_ptr<scalar_t>(), data_or_null<scalar_t>(grad_y),
+                            data_or_null<scalar_t>(grad_final), r.d_wx.data_ptr<scalar_t>(),
                             r.d_state0.data_ptr<scalar_t>(), d, first_step_quirk,
                             options.forward_clipval.value_or(0.0), options.gradient_recurrent_cut,
                             options.gradient_recurrent_clipval.value_or(0.0));
@@ -207,4 +203,4 @@ BackwardResult recurrence_backward_cpu(const ForwardResult& saved, const torch::
   return r;
 }
 
-}  // namespace xlstm::slstm::detail
+}  // namespace xlstm::ops::slstm::detail

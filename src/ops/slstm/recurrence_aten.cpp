@@ -1,8 +1,8 @@
 // The sLSTM recurrence one step at a time with ATen ops over [B, H]: runs on any device (the
 // vanilla fallback for CUDA tensors). Same math as pointwise.h, written with masks.
-#include "recurrence_kernels.h"
+#include "recurrence_passes.h"
 
-namespace xlstm::slstm::detail {
+namespace xlstm::ops::slstm::detail {
 namespace {
 
 constexpr int64_t kGates = 4;
@@ -138,4 +138,4 @@ BackwardResult recurrence_backward_aten(const ForwardResult& saved, const torch:
   return r;
 }
 
-}  // namespace xlstm::slstm::detail
+}  // namespace xlstm::ops::slstm::detail
