@@ -79,7 +79,7 @@ class Resolver {
   void resolve_value(Node& node, std::vector<Frame>& ancestors, const std::string& path) {
     if (!has_interpolation(node)) return;
     if (active_.count(&node))
-      throw error(path, node.line, "interpolation cycle through " + quoted(node.text));
+      throw error(path, node.line, "interpolation cycle through " + in_quotes(node.text));
     active_.insert(&node);
     Node value = evaluate(node.text, ancestors, path, node.line);
     active_.erase(&node);
@@ -114,7 +114,7 @@ class Resolver {
       }
       const Node& target = lookup(piece.text, text, ancestors, path, line);
       if (!target.is_scalar())
-        throw error(path, line, quoted(text) + " inserts " + describe(target) + " into a string");
+        throw error(path, line, in_quotes(text) + " inserts " + describe(target) + " into a string");
       append(target.kind == Node::Kind::Null ? "None" : target.text);
     }
     return result;
@@ -157,7 +157,7 @@ class Resolver {
         return i;
       }
     }
-    throw error(path, line, "unterminated interpolation in " + quoted(text));
+    throw error(path, line, "unterminated interpolation in " + in_quotes(text));
   }
 
   /// A key that itself holds interpolations (`${a.${b}}`, `${.${.b}}`): resolved to text first, in
@@ -166,7 +166,7 @@ class Resolver {
                            const std::string& path, int line) {
     const Node value = evaluate(key, ancestors, path, line);
     if (!value.is_scalar())
-      throw error(path, line, "interpolation key " + quoted(key) + " is " + describe(value));
+      throw error(path, line, "interpolation key " + in_quotes(key) + " is " + describe(value));
     return value.text;
   }
 
@@ -175,17 +175,17 @@ class Resolver {
   const Node& lookup(const std::string& key, const std::string& text, std::vector<Frame>& ancestors,
                      const std::string& path, int line) {
     if (key.find(':') != std::string::npos)
-      throw error(path, line, quoted(text) + ": resolvers (${name:args}) are not supported");
+      throw error(path, line, in_quotes(text) + ": resolvers (${name:args}) are not supported");
     size_t dots = 0;
     while (dots < key.size() && key[dots] == '.') ++dots;
     if (dots > ancestors.size())
-      throw error(path, line, quoted(text) + " goes above the root of the document");
+      throw error(path, line, in_quotes(text) + " goes above the root of the document");
     // `${.x}` starts at the enclosing container, each further dot one level up.
     std::vector<Frame> chain(ancestors.begin(),
                              ancestors.end() - (dots ? dots - 1 : ancestors.size()));
     if (chain.empty()) chain.push_back({&root_, ""});
     const auto segments = segments_of(key.substr(dots), text, path, line);
-    if (segments.empty()) throw error(path, line, quoted(text) + ": empty interpolation key");
+    if (segments.empty()) throw error(path, line, in_quotes(text) + ": empty interpolation key");
 
     Node* node = chain.back().node;
     std::string node_path = chain.back().path;
@@ -204,7 +204,7 @@ class Resolver {
       }
       if (!next)
         throw error(path, line,
-                    quoted(text) + ": key " + quoted(segment) + " not found" +
+                    in_quotes(text) + ": key " + in_quotes(segment) + " not found" +
                         (node_path.empty() ? "" : " in '" + node_path + "'"));
       chain.push_back({node, node_path});
       node = next;
@@ -227,7 +227,7 @@ class Resolver {
       const char c = key[i];
       if (c == '.' || c == '[' || c == ']') {
         if (c == ']' && current.empty())
-          throw error(path, line, quoted(text) + ": malformed key " + quoted(key));
+          throw error(path, line, in_quotes(text) + ": malformed key " + in_quotes(key));
         if (!current.empty()) segments.push_back(current);
         current.clear();
       } else {

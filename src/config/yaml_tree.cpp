@@ -29,7 +29,7 @@ std::string shortened(const std::string& text) {
   return text.substr(0, kShown) + "... (" + std::to_string(text.size()) + " characters)";
 }
 
-std::string quoted(const std::string& text) {
+std::string in_quotes(const std::string& text) {
   return "'" + shortened(text) + "'";
 }
 
@@ -44,7 +44,7 @@ std::string describe(const Node& node) {
     case Node::Kind::Float:
       return "a float (" + shortened(node.text) + ")";
     case Node::Kind::String:
-      return "a string (" + quoted(node.text) + ")";
+      return "a string (" + in_quotes(node.text) + ")";
     case Node::Kind::Sequence:
       return "a list";
     case Node::Kind::Mapping:

@@ -43,7 +43,7 @@ std::string describe(const Node& node);
 /// `text` for a message: its start when long, with its length.
 std::string shortened(const std::string& text);
 /// shortened(text) in single quotes.
-std::string quoted(const std::string& text);
+std::string in_quotes(const std::string& text);
 
 /// The size of a tree: values, bytes of key and scalar text, and the levels below the top node.
 struct Extent {
