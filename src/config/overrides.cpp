@@ -24,12 +24,17 @@ void apply_override(Node& root, const ConfigOverride& override) {
   try {
     value = yaml_detail::parse_yaml(override.value, where);
   } catch (const ConfigError& e) {
-    throw ConfigError(override.key_path, "the value is not valid YAML: " + e.message(), where);
+    throw ConfigError(join_key_path(override.key_path, e.key_path()),
+                      "the value is not valid YAML: " + e.message(), where);
   }
+  // The value lands one level down per key of the path.
+  const auto keys = split_key_path(override.key_path);
+  if (keys.size() + yaml_detail::measure(value).height > yaml_detail::limits::kDepth)
+    throw yaml_detail::too_deep(override.key_path, where);
   if (root.kind == Node::Kind::Null) root.kind = Node::Kind::Mapping;
   Node* node = &root;
   std::string walked;
-  for (const auto& key : split_key_path(override.key_path)) {
+  for (const auto& key : keys) {
     if (node->kind != Node::Kind::Mapping) {
       if (node->kind != Node::Kind::Null)
         throw ConfigError(walked, "cannot set '" + key + "' inside " + yaml_detail::describe(*node),
