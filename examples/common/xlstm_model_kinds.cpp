@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "xlstm/config/yaml.h"
+#include "xlstm/training/experiment_config.h"
 #include "xlstm/xlstm_block_stack.h"
 #include "xlstm/xlstm_lm_model.h"
 
