@@ -204,7 +204,7 @@ TEST(YamlLimits, NumBlocksIsBounded) {
   // Found by fuzz_yaml_config: finalize() took time quadratic in num_blocks (and memory linear
   // in it) before it checked anything else.
   expect_error(load_error("mlstm_block: {}\ncontext_length: 4\nnum_blocks: 655362\n"), "num_blocks",
-               "h.yaml:3", "655362 is more than the limit of 10000");
+               "h.yaml:3", "655362 is more than the limit of 1000");
 }
 
 TEST(YamlLimits, HugeProjectionFactorIsAnError) {
