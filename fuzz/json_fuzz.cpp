@@ -2,6 +2,7 @@
 // give is a std::runtime_error; every string it reads survives quote() and parse() unchanged.
 #include <cstdint>
 #include <cstdlib>
+#include <stdexcept>
 #include <string_view>
 
 #include "io/json.h"

@@ -58,7 +58,7 @@ namespace {
 
 // More blocks than any model has: the bound keeps finalize(), which builds the config of every
 // block, and the block map small on a hostile num_blocks.
-constexpr int kMaxBlocks = 10000;
+constexpr int kMaxBlocks = 1000;
 
 /// Block `block_idx` of `stack`, of the kind `kind` (0 = mLSTM, 1 = sLSTM), finalized.
 xLSTMBlockConfig finalized_block(const xLSTMBlockStackConfig& stack, int kind, int block_idx) {

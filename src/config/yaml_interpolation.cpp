@@ -114,7 +114,8 @@ class Resolver {
       }
       const Node& target = lookup(piece.text, text, ancestors, path, line);
       if (!target.is_scalar())
-        throw error(path, line, in_quotes(text) + " inserts " + describe(target) + " into a string");
+        throw error(path, line,
+                    in_quotes(text) + " inserts " + describe(target) + " into a string");
       append(target.kind == Node::Kind::Null ? "None" : target.text);
     }
     return result;
@@ -197,8 +198,7 @@ class Resolver {
       if (node->kind == Node::Kind::Mapping) {
         next = node->find(segment);
         next_path = join_key_path(node_path, segment);
-      } else if (node->kind == Node::Kind::Sequence && is_index(segment) &&
-                 std::stoul(segment) < node->items.size()) {
+      } else if (node->kind == Node::Kind::Sequence && is_index(segment, node->items.size())) {
         next = &node->items[std::stoul(segment)];
         next_path = node_path + "[" + segment + "]";
       }
@@ -214,8 +214,14 @@ class Resolver {
     return *node;
   }
 
-  static bool is_index(const std::string& segment) {
-    return !segment.empty() && segment.find_first_not_of("0123456789") == std::string::npos;
+  /// Whether `segment` is a decimal index below `size` (any number of digits).
+  static bool is_index(const std::string& segment, size_t size) {
+    if (segment.empty() || segment.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    const size_t digits = segment.find_first_not_of('0') == std::string::npos
+                              ? 0
+                              : segment.size() - segment.find_first_not_of('0');
+    return digits <= 18 && std::stoul(segment) < size;  // 18 digits fit an unsigned long
   }
 
   /// `a.b[0].c` -> {a, b, 0, c}.

@@ -188,11 +188,33 @@ TEST(YamlLimits, ScalarTypesMatchTheFormerRegexes) {
   EXPECT_GT(ints, 100);
 }
 
+TEST(YamlLimits, HugeListIndexInInterpolationIsNotFound) {
+  // Found by fuzz_yaml_config: std::stoul threw std::out_of_range past the ConfigError handlers.
+  expect_error(load_error("l: [1]\nb: ${l.99999999999999999999}\n"), "b", "h.yaml:2",
+               "key '99999999999999999999' not found in 'l'");
+  const auto root = [](const std::string& yaml) {
+    auto tree = yaml_detail::parse_yaml(yaml, "h.yaml");
+    yaml_detail::resolve_interpolations(tree, "h.yaml");
+    return tree;
+  };
+  EXPECT_EQ(root("l: [5, 6]\nb: ${l[0000000000000000000000001]}\n").find("b")->text, "6");
+}
+
 TEST(YamlLimits, NumBlocksIsBounded) {
   // Found by fuzz_yaml_config: finalize() took time quadratic in num_blocks (and memory linear
   // in it) before it checked anything else.
   expect_error(load_error("mlstm_block: {}\ncontext_length: 4\nnum_blocks: 655362\n"), "num_blocks",
-               "h.yaml:3", "655362 is more than the limit of 10000");
+               "h.yaml:3", "655362 is more than the limit of 1000");
+}
+
+TEST(YamlLimits, HugeProjectionFactorIsAnError) {
+  // Found by fuzz_yaml_config (clang's UBSan): the size went through an out-of-range float-to-int
+  // conversion, undefined behaviour.
+  for (const char* factor : {"1e300", ".inf"})
+    expect_error(load_error(std::string("slstm_block:\n  slstm: {num_heads: 1}\n"
+                                        "  feedforward: {proj_factor: ") +
+                            factor + "}\nnum_blocks: 1\nembedding_dim: 4\n"),
+                 "slstm_block.feedforward.proj_factor", "h.yaml:3", "outside the range of int");
 }
 
 TEST(YamlLimits, DocumentSizeIsBounded) {
