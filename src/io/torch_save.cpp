@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <tuple>
 #include <unordered_map>
 
 #include <unistd.h>
@@ -425,9 +426,21 @@ TensorMap load_pt(const std::string& path) {
   }
   if (!zip->hasRecord("data.pkl"))
     throw std::runtime_error("torch.save file '" + path + "': no data.pkl record");
-  auto [pickle, size] = zip->getRecord("data.pkl");
-  PickleMachine machine(path, *zip, static_cast<const char*>(pickle.get()), size);
-  const Value root = machine.run();
+  // The values live in the machine's arena, the machine reads the pickle's bytes: both stay alive
+  // while the tensors are collected.
+  at::DataPtr pickle;
+  std::unique_ptr<PickleMachine> machine;
+  Value root = nullptr;
+  try {  // a record whose zip entry is corrupt (size, CRC) makes LibTorch's reader throw
+    size_t size = 0;
+    std::tie(pickle, size) = zip->getRecord("data.pkl");
+    machine =
+        std::make_unique<PickleMachine>(path, *zip, static_cast<const char*>(pickle.get()), size);
+    root = machine->run();
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("torch.save file '" + path +
+                             "': a corrupt zip record: " + e.what_without_backtrace());
+  }
   if (root->kind != PickleValue::Kind::dict)
     throw std::runtime_error("torch.save file '" + path + "': holds no dict of name -> tensor");
   TensorMap tensors;

@@ -16,6 +16,13 @@ TensorMap fixture(const std::string& name) {
                           "/tensors.safetensors");
 }
 
+// The fixture's vanilla state with the sLSTM cells replaced by their cuda-layout copies.
+TensorMap cuda_layout_state(const TensorMap& t) {
+  TensorMap mixed = strip_prefix(t, "state.");
+  for (const auto& [key, value] : strip_prefix(t, "state_cuda_layout.")) mixed[key] = value;
+  return mixed;
+}
+
 const char* const kCases[] = {"slstm_stack_small", "readme_stack", "lm_parity_xlstm11", "lm_tied"};
 
 TEST(SlstmCheckpointLayout, FixturesConvertExactlyBothWays) {
@@ -49,9 +56,7 @@ TEST(SlstmCheckpointLayout, ConvertWholeMapsDetectingTheLayoutFromTheKernel) {
     SCOPED_TRACE(name);
     const TensorMap t = fixture(name);
     const TensorMap vanilla = strip_prefix(t, "state.");
-    // The whole vanilla state with the sLSTM cells replaced by their cuda-layout copies.
-    TensorMap mixed = vanilla;
-    for (const auto& [key, value] : strip_prefix(t, "state_cuda_layout.")) mixed[key] = value;
+    const TensorMap mixed = cuda_layout_state(t);
     const TensorMap converted = convert_slstm_layout(mixed, SlstmLayout::vanilla);
     ASSERT_EQ(converted.size(), vanilla.size());
     for (const auto& [key, value] : vanilla)
@@ -102,10 +107,7 @@ TEST(SlstmCheckpointLayout, LoadStateDictAcceptsEitherBackendsCheckpoint) {
     SCOPED_TRACE(name);
     const TensorMap t = fixture(name);
     const TensorMap vanilla = strip_prefix(t, "state.");
-    TensorMap cuda_checkpoint = vanilla;
-    for (const auto& [key, value] : strip_prefix(t, "state_cuda_layout."))
-      cuda_checkpoint[key] = value;
-
+    const TensorMap cuda_checkpoint = cuda_layout_state(t);
     for (const TensorMap* checkpoint :
          std::initializer_list<const TensorMap*>{&cuda_checkpoint, &vanilla}) {
       const auto model = zeroed_model(name);
@@ -120,12 +122,8 @@ TEST(SlstmCheckpointLayout, LoadStateDictAcceptsEitherBackendsCheckpoint) {
 // parameters does not take the cuda-layout kernels.
 TEST(SlstmCheckpointLayout, PlainModulesGetNoLayoutConversion) {
   const TensorMap t = fixture("slstm_stack_small");
-  const TensorMap vanilla = strip_prefix(t, "state.");
-  TensorMap cuda_checkpoint = vanilla;
-  for (const auto& [key, value] : strip_prefix(t, "state_cuda_layout."))
-    cuda_checkpoint[key] = value;
-  const auto plain = module_like(vanilla);
-  const LoadReport report = load_state_dict(*plain, cuda_checkpoint, /*strict=*/false);
+  const auto plain = module_like(strip_prefix(t, "state."));
+  const LoadReport report = load_state_dict(*plain, cuda_layout_state(t), /*strict=*/false);
   ASSERT_FALSE(report.mismatched.empty());
   for (const std::string& key : report.mismatched)
     EXPECT_NE(key.find("_recurrent_kernel_"), std::string::npos) << key;
