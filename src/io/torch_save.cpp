@@ -160,12 +160,12 @@ class PickleMachine {
   void step(unsigned char op) {
     using K = PickleValue::Kind;
     switch (op) {
-      case 0x80:
+      case 0x80:  // PROTO
         take(1);
-        break;  // PROTO
-      case 0x95:
+        break;
+      case 0x95:  // FRAME
         take(8);
-        break;     // FRAME
+        break;
       case 'c': {  // GLOBAL
         std::string module = line();
         push(string(module + "." + line(), K::global));
@@ -178,24 +178,24 @@ class PickleMachine {
                     K::global));
         break;
       }
-      case 'q':
+      case 'q':  // BINPUT
         memo_put(uint_le(1));
-        break;  // BINPUT
-      case 'r':
+        break;
+      case 'r':  // LONG_BINPUT
         memo_put(uint_le(4));
-        break;  // LONG_BINPUT
-      case 0x94:
+        break;
+      case 0x94:  // MEMOIZE
         memo_put(memo_.size());
-        break;  // MEMOIZE
-      case 'h':
+        break;
+      case 'h':  // BINGET
         memo_get(uint_le(1));
-        break;  // BINGET
-      case 'j':
+        break;
+      case 'j':  // LONG_BINGET
         memo_get(uint_le(4));
-        break;  // LONG_BINGET
-      case '(':
+        break;
+      case '(':  // MARK
         marks_.push_back(stack_.size());
-        break;  // MARK
+        break;
       case ')':
         push(tuple({}));
         break;
@@ -237,24 +237,24 @@ class PickleMachine {
         set_items(top(), kv);
         break;
       }
-      case 'X':
+      case 'X':  // BINUNICODE
         push(text_of(uint_le(4)));
-        break;  // BINUNICODE
-      case 0x8c:
+        break;
+      case 0x8c:  // SHORT_BINUNICODE
         push(text_of(uint_le(1)));
-        break;  // SHORT_BINUNICODE
-      case 0x8d:
+        break;
+      case 0x8d:  // BINUNICODE8
         push(text_of(uint_le(8)));
-        break;  // BINUNICODE8
-      case 'J':
+        break;
+      case 'J':  // BININT
         push(integer(static_cast<int32_t>(uint_le(4))));
-        break;  // BININT
-      case 'K':
+        break;
+      case 'K':  // BININT1
         push(integer(static_cast<int64_t>(uint_le(1))));
-        break;  // BININT1
-      case 'M':
+        break;
+      case 'M':  // BININT2
         push(integer(static_cast<int64_t>(uint_le(2))));
-        break;      // BININT2
+        break;
       case 0x8a: {  // LONG1: little-endian two's complement of n <= 8 bytes
         const size_t n = byte();
         if (n > 8) fail("integer wider than 64 bits");
@@ -282,12 +282,12 @@ class PickleMachine {
         push(o);
         break;
       }
-      case '0':
+      case '0':  // POP
         pop();
-        break;  // POP
-      case '2':
+        break;
+      case '2':  // DUP
         push(top());
-        break;     // DUP
+        break;
       case 'R': {  // REDUCE
         Value args = pop();
         Value callable = pop();
@@ -295,12 +295,12 @@ class PickleMachine {
                   expect(args, K::tuple, "an argument tuple")->items));
         break;
       }
-      case 'b':
+      case 'b':  // BUILD: instance attributes (a state_dict's _metadata): dropped
         pop();
-        break;  // BUILD: instance attributes (a state_dict's _metadata): dropped
-      case 'Q':
+        break;
+      case 'Q':  // BINPERSID
         push(storage(pop()));
-        break;  // BINPERSID
+        break;
       default:
         fail("unsupported pickle opcode " + std::to_string(op));
     }
