@@ -18,6 +18,7 @@
 #include <xlstm/generation/byte_tokenizer.h>
 #include <xlstm/generation/generate.h>
 #include <xlstm/io/state_dict.h>
+#include <xlstm/xlstm_lm_model.h>
 
 namespace {
 
