@@ -13,12 +13,16 @@
 
 #include <signal.h>
 
+#include <xlstm/components/dtype.h>
 #include <xlstm/config/overrides.h>
-#include <xlstm/experiments/checkpoint.h>
 #include <xlstm/generation/byte_tokenizer.h>
 #include <xlstm/generation/generate.h>
 #include <xlstm/io/state_dict.h>
+#include <xlstm/training/checkpoint.h>
+#include <xlstm/training/experiment_config.h>
 #include <xlstm/xlstm_lm_model.h>
+
+#include "model_kinds.h"
 
 namespace {
 
@@ -40,13 +44,6 @@ void install_sigint_handler() {
   action.sa_handler = on_sigint;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, nullptr);
-}
-
-torch::ScalarType parse_dtype(const std::string& name) {
-  if (name == "float32") return torch::kFloat;
-  if (name == "bfloat16") return torch::kBFloat16;
-  if (name == "float16") return torch::kHalf;
-  throw std::invalid_argument("unknown dtype " + name);
 }
 
 std::string read_file(const std::string& path) {
@@ -79,15 +76,11 @@ std::vector<int64_t> parse_ids(const std::string& text, int64_t vocab_size) {
 /// The model config of an experiment YAML (its `model`) or of an LM model YAML.
 xlstm::xLSTMLMModelConfig load_model_config(const std::string& path,
                                             const std::vector<xlstm::ConfigOverride>& overrides) {
-  switch (xlstm::detect_config_file_kind(path)) {
-    case xlstm::ConfigFileKind::Experiment:
-      return xlstm::load_experiment_config(path, overrides).model;
-    case xlstm::ConfigFileKind::LMModel:
-      return xlstm::load_config<xlstm::xLSTMLMModelConfig>(path, overrides);
-    case xlstm::ConfigFileKind::BlockStack:
-      break;
-  }
-  throw std::invalid_argument(path + " is a block stack config: a language model needs vocab_size");
+  const std::string kind = xlstm::apps::model_kind_for(path).name;
+  if (kind == "experiment") return xlstm::load_experiment_config(path, overrides).model;
+  if (kind == "lm") return xlstm::load_config<xlstm::xLSTMLMModelConfig>(path, overrides);
+  throw std::invalid_argument(path + " is a '" + kind +
+                              "' config: xlstm-generate needs a language model (experiment or lm)");
 }
 
 /// Prints each sample's pieces in sample order: sample 0 live, the next one (what it has so far,
@@ -211,7 +204,8 @@ int main(int argc, char** argv) {
   auto* config = app.add_option("--config", config_path, "experiment or LM model YAML")
                      ->check(CLI::ExistingFile)
                      ->excludes(run);
-  app.add_option("--weights", weights, "weights for --config (.safetensors or .pt)")
+  app.add_option("--weights", weights,
+                 "weights for --config (.safetensors or .pt); none: a freshly initialised model")
       ->check(CLI::ExistingFile)
       ->needs(config);
   app.add_option("--set", assignments, "override a config value (repeatable), e.g. --set key=v");
@@ -243,7 +237,7 @@ int main(int argc, char** argv) {
                  "end a sample when its text contains this string (repeatable)");
   app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--dtype", dtype, "weights and compute dtype")
-      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+      ->check(CLI::IsMember(xlstm::dtype_names()));
   app.add_option("--num-samples", settings.num_samples,
                  "samples of the prompt, generated as a batch")
       ->check(CLI::PositiveNumber);
@@ -254,7 +248,7 @@ int main(int argc, char** argv) {
 
   install_sigint_handler();
   try {
-    if (run_dir.empty() && (config_path.empty() || weights.empty()))
+    if (run_dir.empty() && config_path.empty())
       throw std::invalid_argument("give --run DIR, or --config C with --weights W");
     settings.ids_mode = !prompt_ids.empty();
     settings.echo = !no_echo;
@@ -270,14 +264,18 @@ int main(int argc, char** argv) {
       overrides.push_back(xlstm::ConfigOverride::parse(assignment));
     if (!run_dir.empty()) {
       config_path = run_dir + "/config.yaml";
-      const auto checkpoint = xlstm::experiments::latest_checkpoint(run_dir + "/checkpoints");
+      const auto checkpoint = xlstm::latest_checkpoint(run_dir + "/checkpoints");
       if (!checkpoint)
         throw std::runtime_error(run_dir + " has no checkpoint (checkpoints/latest.json)");
       weights = *checkpoint + "/model.safetensors";
     }
+    torch::manual_seed(0);  // the initialisation when there are no weights
     xlstm::xLSTMLMModel model(load_model_config(config_path, overrides));
-    xlstm::io::load_weights(weights, *model);
-    model->to(torch::Device(device), parse_dtype(dtype));
+    if (weights.empty())
+      std::cerr << "xlstm-generate: no --weights: a freshly initialised model\n";
+    else
+      xlstm::io::load_weights(weights, *model);
+    model->to(torch::Device(device), xlstm::dtype_from_name(dtype));
     model->eval();
 
     const gen::ByteTokenizer tokenizer;

@@ -1,4 +1,4 @@
-#include "xlstm/training/text_dataset.h"
+#include "xlstm/experiments/text_corpus.h"
 
 #include <sys/stat.h>
 
@@ -7,14 +7,18 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 
+#include "../config/check.h"
 #include "../io/file_tree.h"
 #include "xlstm/experiments/random.h"
+#include "xlstm/generation/byte_tokenizer.h"
 
 namespace xlstm {
 namespace experiments {
+using namespace config_check;
 namespace {
 
 std::string read_bytes(const std::string& path) {
@@ -33,7 +37,16 @@ torch::Tensor to_tensor(const std::string& bytes) {
 
 }  // namespace
 
-TextCorpus::TextCorpus(TextDatasetConfig config) : config_(std::move(config)) {
+void TextCorpusConfig::finalize() {
+  require(!path.empty(), "path", "must name a text file or a directory");
+  positive(context_length, "context_length");
+  require(validation_fraction > 0.0 && validation_fraction <= 0.5, "validation_fraction",
+          "must be in (0, 0.5], got " + std::to_string(validation_fraction));
+  positive(block_size, "block_size");
+  non_negative(validation_windows, "validation_windows");
+}
+
+TextCorpus::TextCorpus(TextCorpusConfig config) : config_(std::move(config)) {
   config_.finalize();
   const std::string& path = config_.path;
   struct stat info;
@@ -61,11 +74,10 @@ TextCorpus::TextCorpus(TextDatasetConfig config) : config_(std::move(config)) {
   }
   const int64_t window = config_.context_length + 1;
   if (static_cast<int64_t>(std::min(train.size(), validation.size())) < window)
-    throw std::runtime_error("text dataset: '" + path + "' (" + std::to_string(size) +
-                             " bytes) splits into " + std::to_string(train.size()) +
-                             " training and " + std::to_string(validation.size()) +
-                             " validation bytes; each needs a window of context_length + 1 = " +
-                             std::to_string(window));
+    throw std::runtime_error(
+        "text dataset: '" + path + "' (" + std::to_string(size) + " bytes) splits into " +
+        std::to_string(train.size()) + " training and " + std::to_string(validation.size()) +
+        " validation bytes; each needs a window of context_length + 1 = " + std::to_string(window));
   train_ = to_tensor(train);
   validation_ = to_tensor(validation);
 }
@@ -97,6 +109,16 @@ std::vector<Batch> TextCorpus::validation_batches(int64_t batch_size) const {
     batches.push_back(windows(validation_, torch::arange(first, first + size) * length));
   }
   return batches;
+}
+
+ExperimentData text_data(const TextCorpusConfig& config, int64_t batch_size) {
+  const auto corpus = std::make_shared<const TextCorpus>(config);
+  std::vector<ValidationSplit> validation = {
+      {"validation", corpus->validation_batches(batch_size)}};
+  return {TrainStream(
+              [corpus](int64_t first, int64_t size) { return corpus->train_batch(first, size); }, 0,
+              batch_size),
+          std::move(validation), generation::ByteTokenizer::kVocabSize, config.context_length};
 }
 
 }  // namespace experiments
