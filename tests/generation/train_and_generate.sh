@@ -43,8 +43,10 @@ turns=$(printf 'Copyright\nthe License\n' |
 if generate --prompt-ids "1 x" 2>"$out/err"; then fail "a bad --prompt-ids was accepted"; fi
 grep -q -- "--prompt-ids: 'x'" "$out/err" || fail "unexpected message: $(cat "$out/err")"
 
-# Ctrl-C once generation runs: the run ends cleanly (stats printed) with exit code 130.
-generate --prompt "Licensed" --max-new-tokens 100000000 >"$out/long" 2>"$out/err" &
+# Ctrl-C once generation runs: the run ends cleanly (stats printed) with exit code 130 (token ids:
+# no <eos> ends it before).
+"$bin/xlstm-generate" --run "$out/run" --prompt-ids "76 105" --max-new-tokens 100000000 \
+  >"$out/long" 2>"$out/err" &
 pid=$!
 for _ in $(seq 600); do [[ -s $out/long ]] && break; sleep 0.1; done
 [[ -s $out/long ]] || fail "no output within a minute"
