@@ -4,6 +4,7 @@
 #include "../training/dataset_table.h"
 #include "xlstm/experiments/formal_language.h"
 #include "xlstm/experiments/mqar.h"
+#include "xlstm/experiments/text_corpus.h"
 
 namespace xlstm {
 namespace yaml_detail {
@@ -86,12 +87,24 @@ void visit_fields(Visitor& v, experiments::MqarConfig& c) {
 }
 XLSTM_YAML_CONFIG(experiments::MqarConfig)
 
+template <class Visitor>
+void visit_fields(Visitor& v, experiments::TextCorpusConfig& c) {
+  v("path", c.path);
+  v("context_length", c.context_length);
+  v("validation_fraction", c.validation_fraction);
+  v("block_size", c.block_size);
+  v("validation_windows", c.validation_windows);
+  v("seed", c.seed);
+}
+XLSTM_YAML_CONFIG(experiments::TextCorpusConfig)
+
 }  // namespace yaml_detail
 
 const std::vector<DatasetKind>& dataset_table() {
   static const std::vector<DatasetKind> table = {
       dataset_kind("form_language", experiments::formal_language_data),
       dataset_kind("mqar", experiments::mqar_data),
+      dataset_kind("text", experiments::text_data),
   };
   return table;
 }

@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -14,11 +15,19 @@ namespace xlstm::io {
 namespace {
 
 thread_local std::string failed_entry;
+thread_local std::vector<std::string>* found_files = nullptr;
 
 int remove_entry(const char* path, const struct stat*, int, struct FTW*) {
   if (std::remove(path) == 0 || errno == ENOENT) return 0;
   failed_entry = path;
   return errno;
+}
+
+int collect_file(const char* path, const struct stat*, int type, struct FTW*) {
+  if (type == FTW_F) found_files->push_back(path);
+  if (type != FTW_DNR && type != FTW_NS) return 0;
+  failed_entry = path;
+  return EACCES;
 }
 
 }  // namespace
@@ -47,6 +56,21 @@ std::vector<std::string> subdirectories(const std::string& dir) {
       names.push_back(name);
   }
   return names;
+}
+
+std::vector<std::string> regular_files(const std::string& dir) {
+  std::vector<std::string> files;
+  found_files = &files;
+  failed_entry.clear();
+  const int err = ::nftw(dir.c_str(), collect_file, 16, FTW_PHYS);
+  found_files = nullptr;
+  if (err != 0) {
+    const std::string entry = failed_entry.empty() ? dir : failed_entry;
+    throw std::runtime_error("cannot list '" + entry +
+                             "': " + std::strerror(err > 0 ? err : errno));
+  }
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 }  // namespace xlstm::io

@@ -17,4 +17,8 @@ void remove_tree(const std::string& path);
 /// Names of the subdirectories of `dir` (without "." and ".."; symbolic links not followed).
 std::vector<std::string> subdirectories(const std::string& dir);
 
+/// Paths of the regular files below `dir`, at any depth, sorted (symbolic links not followed);
+/// throws std::runtime_error naming what could not be read.
+std::vector<std::string> regular_files(const std::string& dir);
+
 }  // namespace xlstm::io

@@ -40,5 +40,20 @@ TEST(FileTree, SubdirectoriesListsDirectoriesOnly) {
   EXPECT_THROW(subdirectories(dir.file("missing")), std::runtime_error);
 }
 
+TEST(FileTree, RegularFilesListsFilesAtAnyDepthSortedWithoutLinks) {
+  TempDir dir, outside;
+  write_bytes(outside.file("elsewhere.txt"), "x");
+  fs::create_directories(dir.path() / "b" / "c");
+  write_bytes(dir.file("b/c/deep.txt"), "1");
+  write_bytes(dir.file("a.txt"), "2");
+  write_bytes(dir.file("b/z.txt"), "3");
+  ASSERT_EQ(::symlink(dir.file("a.txt").c_str(), dir.file("link.txt").c_str()), 0);
+  ASSERT_EQ(::symlink(outside.path().c_str(), dir.file("b/linked_dir").c_str()), 0);
+  const std::string root = dir.path().string();
+  EXPECT_EQ(regular_files(root),
+            (std::vector<std::string>{root + "/a.txt", root + "/b/c/deep.txt", root + "/b/z.txt"}));
+  EXPECT_THROW(regular_files(dir.file("missing")), std::runtime_error);
+}
+
 }  // namespace
 }  // namespace xlstm::io

@@ -1,0 +1,141 @@
+// Text generation over any recurrent language model with
+//   model->forward_with_state(ids [B, S], state) -> (logits [B, S, V], state) and
+//   model->step(ids [B, 1], state)               -> (logits [B, 1, V], state),
+// a torch module (holder) whose state type has empty() (the zero state) and a StateRows
+// specialisation (state_rows.h). xLSTMLMModel is one; another model family plugs in the same way.
+//
+// Prompts are prefilled with forward_with_state (the parallel / chunkwise form, never a step per
+// prompt token), prompts of one length together; then the batch is stepped one token at a time.
+// The returned state covers each prompt and all of its returned tokens, so passing it back with the
+// next prompts continues every sequence (multi-turn).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "xlstm/generation/options.h"
+#include "xlstm/generation/sampling.h"
+#include "xlstm/generation/sequence_tracker.h"
+#include "xlstm/generation/state_rows.h"
+
+namespace xlstm {
+namespace generation {
+
+/// Puts a module in eval mode for its lifetime, then back in the mode it had.
+template <class Model>
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(Model& model) : model_(model), was_training_(model->is_training()) {
+    model_->eval();
+  }
+  ~EvalModeGuard() { model_->train(was_training_); }
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  Model& model_;
+  bool was_training_;
+};
+
+/// The recurrent state type of `Model`.
+template <class Model>
+using ModelState =
+    std::decay_t<decltype(std::declval<Model&>()->step(std::declval<torch::Tensor>()).second)>;
+
+template <class State>
+struct GenerationResult {
+  std::vector<GeneratedSequence> sequences;  ///< one per prompt
+  State state;  ///< batch row i: after prompt i and all of sequences[i].tokens
+};
+
+/// The logits after each prompt's last token [B, V] and the state after it (row i for prompt i),
+/// continuing from `state` (rows as the prompts; empty: the zero state). Prompts of one length
+/// run as one batch.
+template <class Model>
+std::pair<torch::Tensor, ModelState<Model>> prefill(
+    Model& model, const std::vector<std::vector<int64_t>>& prompts,
+    const ModelState<Model>& state = {}) {
+  using State = ModelState<Model>;
+  TORCH_CHECK(!prompts.empty(), "prefill: no prompts");
+  const torch::Device device = model->parameters().front().device();
+  std::map<size_t, std::vector<int64_t>> rows_by_length;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    TORCH_CHECK(!prompts[i].empty(), "prefill: prompt ", i,
+                " is empty (give at least one token, e.g. a <bos> token)");
+    rows_by_length[prompts[i].size()].push_back(static_cast<int64_t>(i));
+  }
+  std::vector<torch::Tensor> logits;
+  std::vector<State> states;
+  std::vector<int64_t> order;  // the prompt of each row of the joined groups
+  for (const auto& [length, rows] : rows_by_length) {
+    auto ids = torch::empty({static_cast<int64_t>(rows.size()), static_cast<int64_t>(length)},
+                            torch::kLong);
+    for (size_t r = 0; r < rows.size(); ++r)
+      std::copy(prompts[rows[r]].begin(), prompts[rows[r]].end(),
+                ids.data_ptr<int64_t>() + r * length);
+    const auto row_index = torch::tensor(rows, torch::kLong);
+    const State start = state.empty() ? State{} : StateRows<State>::select(state, row_index);
+    auto [group_logits, group_state] = model->forward_with_state(ids.to(device), start);
+    logits.push_back(group_logits.select(1, static_cast<int64_t>(length) - 1));
+    states.push_back(std::move(group_state));
+    order.insert(order.end(), rows.begin(), rows.end());
+  }
+  if (states.size() == 1) return {logits.front(), std::move(states.front())};
+  std::vector<int64_t> position(order.size());  // where prompt i's row is in the joined groups
+  for (size_t j = 0; j < order.size(); ++j) position[order[j]] = static_cast<int64_t>(j);
+  const auto back = torch::tensor(position, torch::kLong);
+  return {torch::cat(logits).index_select(0, back.to(device)),
+          StateRows<State>::select(StateRows<State>::cat(states), back)};
+}
+
+/// Generates a continuation of every prompt (token ids), continuing from `state` when given (rows
+/// as the prompts, e.g. a previous result's). Runs without autograd and in eval mode (the
+/// module's mode is restored).
+template <class Model>
+GenerationResult<ModelState<Model>> generate(Model& model,
+                                             const std::vector<std::vector<int64_t>>& prompts,
+                                             const GenerationOptions& options,
+                                             const ModelState<Model>& state = {}) {
+  using State = ModelState<Model>;
+  using Rows = StateRows<State>;
+  SequenceTracker tracker(options, prompts.size());
+  torch::NoGradGuard no_grad;
+  EvalModeGuard<Model> eval_mode(model);
+  auto [logits, current] = prefill(model, prompts, state);
+  TokenSampler sampler(options.sampling, logits.device(), options.seed, logits.size(-1), prompts);
+
+  std::vector<State> ended_states(prompts.size());  // of sequences that ended before the others
+  std::vector<bool> ended_early(prompts.size(), false);
+  while (!tracker.all_finished()) {
+    const torch::Tensor next = sampler.next(logits);
+    const torch::Tensor host = next.cpu();
+    const auto ended = tracker.record(
+        std::vector<int64_t>(host.data_ptr<int64_t>(), host.data_ptr<int64_t>() + host.numel()));
+    // Every sequence takes its new token (finished ones too, unused), so the state covers it.
+    auto [step_logits, step_state] = model->step(next.unsqueeze(1), current);
+    logits = step_logits.select(1, 0);
+    current = std::move(step_state);
+    if (tracker.all_finished()) break;
+    for (const size_t row : ended) {
+      ended_states[row] = Rows::select(current, torch::tensor({static_cast<int64_t>(row)}));
+      ended_early[row] = true;
+    }
+  }
+
+  GenerationResult<State> result{tracker.take_sequences(), std::move(current)};
+  if (std::find(ended_early.begin(), ended_early.end(), true) == ended_early.end()) return result;
+  for (size_t row = 0; row < prompts.size(); ++row)
+    if (!ended_early[row])
+      ended_states[row] = Rows::select(result.state, torch::tensor({static_cast<int64_t>(row)}));
+  result.state = Rows::cat(ended_states);
+  return result;
+}
+
+}  // namespace generation
+}  // namespace xlstm

@@ -1,0 +1,78 @@
+#include "xlstm/generation/state_rows.h"
+
+#include <functional>
+
+namespace xlstm {
+namespace generation {
+namespace {
+
+/// One tensor made from the same tensor of several states.
+using Combine = std::function<torch::Tensor(const std::vector<torch::Tensor>&)>;
+
+template <class State, class... Fields>
+State combine_fields(const std::vector<const State*>& states, const Combine& combine,
+                     Fields... fields) {
+  State out;
+  for (const auto field : {fields...}) {
+    std::vector<torch::Tensor> parts;
+    for (const State* state : states) parts.push_back(state->*field);
+    // Undefined means "none" (the zero state, or no conv); all parts agree, as one model made them.
+    out.*field = parts.front().defined() ? combine(parts) : torch::Tensor();
+  }
+  return out;
+}
+
+BlockState combine_blocks(const std::vector<const BlockState*>& blocks, const Combine& combine,
+                          size_t block) {
+  const size_t kind = blocks.front()->index();
+  for (const BlockState* state : blocks)
+    TORCH_CHECK(state->index() == kind, "StateRows: block ", block,
+                " holds states of different kinds (zero, mLSTM, sLSTM) in the batches joined");
+  if (std::holds_alternative<mLSTMState>(*blocks.front())) {
+    std::vector<const mLSTMState*> states;
+    for (const BlockState* state : blocks) states.push_back(&std::get<mLSTMState>(*state));
+    return combine_fields(states, combine, &mLSTMState::C, &mLSTMState::n, &mLSTMState::m,
+                          &mLSTMState::conv);
+  }
+  if (std::holds_alternative<sLSTMState>(*blocks.front())) {
+    std::vector<const sLSTMState*> states;
+    for (const BlockState* state : blocks) states.push_back(&std::get<sLSTMState>(*state));
+    return combine_fields(states, combine, &sLSTMState::y, &sLSTMState::c, &sLSTMState::n,
+                          &sLSTMState::m, &sLSTMState::conv);
+  }
+  return {};
+}
+
+xLSTMBlockStackState combine_stacks(const std::vector<xLSTMBlockStackState>& stacks,
+                                    const Combine& combine) {
+  TORCH_CHECK(!stacks.empty(), "StateRows: no states to join");
+  const size_t num_blocks = stacks.front().blocks.size();
+  for (const auto& stack : stacks)
+    TORCH_CHECK(stack.blocks.size() == num_blocks, "StateRows: states of ", num_blocks, " and ",
+                stack.blocks.size(), " blocks cannot be joined");
+  xLSTMBlockStackState out;
+  for (size_t block = 0; block < num_blocks; ++block) {
+    std::vector<const BlockState*> blocks;
+    for (const auto& stack : stacks) blocks.push_back(&stack.blocks[block]);
+    out.blocks.push_back(combine_blocks(blocks, combine, block));
+  }
+  return out;
+}
+
+}  // namespace
+
+xLSTMBlockStackState StateRows<xLSTMBlockStackState>::select(const xLSTMBlockStackState& state,
+                                                             const torch::Tensor& rows) {
+  return combine_stacks({state}, [&](const std::vector<torch::Tensor>& parts) {
+    return parts.front().index_select(0, rows.to(parts.front().device()));
+  });
+}
+
+xLSTMBlockStackState StateRows<xLSTMBlockStackState>::cat(
+    const std::vector<xLSTMBlockStackState>& states) {
+  return combine_stacks(
+      states, [](const std::vector<torch::Tensor>& parts) { return torch::cat(parts, 0); });
+}
+
+}  // namespace generation
+}  // namespace xlstm
