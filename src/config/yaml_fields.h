@@ -13,8 +13,9 @@
 //   }  // namespace xlstm::yaml_detail
 //
 // XLSTM_YAML_CONFIG makes from_yaml_string / from_yaml_file / load_config / to_yaml work for the
-// struct (it needs a `finalize()`). A struct only nested in others needs no registration; one
-// nested in a struct of another file is declared there with XLSTM_YAML_FIELDS_OF.
+// struct (it needs a `finalize()`). A struct nested only in structs of its own file needs no
+// registration; a registered struct nested in a struct of another file is declared there with
+// XLSTM_YAML_FIELDS_OF.
 #pragma once
 
 #include <yaml-cpp/yaml.h>

@@ -3,6 +3,7 @@
 
 #include "xlstm/training/experiment_config.h"
 #include "xlstm/experiments/formal_language.h"
+#include "xlstm/experiments/mqar.h"
 
 namespace xlstm {
 namespace {
@@ -143,6 +144,27 @@ TEST(YamlRoundTrip, Experiment) {
         EXPECT_FALSE(c.dataset.kwargs_as<experiments::FormalLanguageConfig>()
                          .subpar->at("validation_long")
                          .min_sequence_length);
+      });
+}
+
+TEST(YamlRoundTrip, DatasetKwargsRegisteredOutsideConfig) {
+  expect_round_trip<experiments::MqarConfig>(
+      "vocab_size: 512\ninput_seq_len: 32\nnum_kv_pairs: 8\ncount: {train: 0, validation: 7}\n"
+      "validation:\n  - {input_seq_len: 64, num_kv_pairs: 16}\n  - {input_seq_len: 16, "
+      "num_kv_pairs: 2}\n",
+      [](const experiments::MqarConfig& c) {
+        EXPECT_EQ(c.vocab_size, 512);
+        EXPECT_EQ(c.count.validation, 7);
+        ASSERT_EQ(c.validation->size(), 2u);
+        EXPECT_EQ((*c.validation)[1].num_kv_pairs, 2);
+      });
+  expect_round_trip<ExperimentConfig>(
+      "model: {mlstm_block: {}, context_length: 64, embedding_dim: 8, vocab_size: 512}\n"
+      "dataset: {name: mqar, kwargs: {vocab_size: 512, input_seq_len: 16, num_kv_pairs: 2}}\n",
+      [](const ExperimentConfig& c) {
+        EXPECT_EQ(c.dataset.name, "mqar");
+        EXPECT_EQ(c.dataset.kwargs_as<experiments::MqarConfig>().input_seq_len, 16);
+        EXPECT_THROW(c.dataset.kwargs_as<experiments::FormalLanguageConfig>(), ConfigError);
       });
 }
 

@@ -1,6 +1,8 @@
 // --set overrides and the data built from experiment files (official parity, MQAR).
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "io/temp_dir.h"
 #include "training/trainer_support.h"
 #include "xlstm/config/overrides.h"
@@ -116,6 +118,18 @@ TEST(ExperimentData, MqarFileGivesItsSplits) {
   // One query per key-value pair.
   EXPECT_EQ((batch.targets != kIgnoreIndex).sum().item<int64_t>(),
             config.training.batch_size * kwargs.num_kv_pairs);
+}
+
+TEST(ExperimentData, TheDatasetTableNamesTheDatasetsAndItsFirstIsTheDefault) {
+  EXPECT_EQ(DatasetConfig::dataset_names(), (std::vector<std::string>{"form_language", "mqar"}));
+  DatasetConfig dataset;
+  EXPECT_EQ(dataset.name, "form_language");
+  EXPECT_EQ(dataset.kwargs_as<FormalLanguageConfig>().context_length, 20);
+  dataset.name = "mqar";
+  dataset.finalize();  // kwargs of another dataset's struct give way to the named one's defaults
+  EXPECT_EQ(std::as_const(dataset).kwargs_as<MqarConfig>().vocab_size, 8192);
+  dataset.name = "mqar_v9";
+  EXPECT_THROW(make_experiment_data(dataset, 4), ConfigError);
 }
 
 TEST(ExperimentData, MqarKwargsAreChecked) {

@@ -34,6 +34,24 @@ TEST(Trainer, TinyParityLossDecreasesAndMetricsParse) {
   EXPECT_TRUE(latest_checkpoint(dir.file("checkpoints")).has_value());  // the final checkpoint
 }
 
+TEST(Trainer, AnyLanguageModelOnAnyDataTrainsLikeTheExperiment) {
+  // The caller builds the model (as the experiment constructor does) and the data: the same run.
+  const auto config = tiny_parity(6);
+  const auto expected = Trainer(config, quiet_options("", 2)).train();
+  torch::manual_seed(static_cast<uint64_t>(config.training.seed));
+  xLSTMLMModel lm(config.model);
+  lm->reset_parameters();
+  Trainer trainer(config, std::make_shared<ModuleLanguageModel<xLSTMLMModel>>(lm),
+                  make_experiment_data(config.dataset, config.training.batch_size),
+                  quiet_options("", 2));
+  const auto summary = trainer.train();
+  EXPECT_EQ(summary.steps, 6);
+  EXPECT_DOUBLE_EQ(summary.loss, expected.loss);
+  ASSERT_EQ(summary.validation.size(), 1u);
+  EXPECT_DOUBLE_EQ(summary.validation[0].loss, expected.validation.at(0).loss);
+  EXPECT_EQ(trainer.model()->parameters()[0].data_ptr(), lm->parameters()[0].data_ptr());
+}
+
 TEST(Trainer, ResumedRunContinuesLikeAnUninterruptedOne) {
   // Dropout makes the resumed run depend on the restored torch RNG state too.
   TempDir full, split;
