@@ -25,7 +25,6 @@
 #endif
 
 namespace xlstm {
-namespace training {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -403,5 +402,4 @@ c10::intrusive_ptr<C10dGroup> make_nccl_group(const c10::intrusive_ptr<c10d::Sto
 }
 #endif
 
-}  // namespace training
 }  // namespace xlstm

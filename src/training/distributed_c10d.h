@@ -1,4 +1,4 @@
-// The c10d side of xlstm::training::Communicator, shared by the distributed*.cpp files. LibTorch
+// The c10d side of xlstm::Communicator, shared by the distributed*.cpp files. LibTorch
 // 1.13's backends derive from c10d::ProcessGroup, 2.x's from c10d::Backend; both have the same
 // collectives, so the code below holds whichever the installed version has.
 #pragma once
@@ -23,7 +23,6 @@
 #include "xlstm/training/distributed.h"
 
 namespace xlstm {
-namespace training {
 
 #if TORCH_VERSION_MAJOR >= 2
 using C10dGroup = c10d::Backend;
@@ -64,5 +63,4 @@ struct Communicator::Impl {
   bool stopping_ = false;
 };
 
-}  // namespace training
 }  // namespace xlstm

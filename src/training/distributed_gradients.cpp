@@ -15,7 +15,6 @@
 #include "distributed_c10d.h"
 
 namespace xlstm {
-namespace training {
 
 struct GradientSync::Impl {
   struct Bucket {
@@ -177,5 +176,4 @@ size_t GradientSync::buckets_started_in_backward() const {
   return impl_->started_in_backward;
 }
 
-}  // namespace training
 }  // namespace xlstm

@@ -20,7 +20,6 @@
 extern char** environ;
 
 namespace xlstm {
-namespace training {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -201,5 +200,4 @@ std::vector<std::string> without_option(const std::vector<std::string>& argument
   return kept;
 }
 
-}  // namespace training
 }  // namespace xlstm

@@ -10,7 +10,6 @@
 #endif
 
 namespace xlstm {
-namespace training {
 
 c10::intrusive_ptr<C10dGroup> make_nccl_group(const c10::intrusive_ptr<c10d::Store>& store,
                                               const DistributedEnv& env,
@@ -26,5 +25,4 @@ c10::intrusive_ptr<C10dGroup> make_nccl_group(const c10::intrusive_ptr<c10d::Sto
 #endif
 }
 
-}  // namespace training
 }  // namespace xlstm

@@ -6,7 +6,6 @@
 #include "distributed_c10d.h"
 
 namespace xlstm {
-namespace training {
 namespace {
 
 /// The key torch::optim keeps a parameter's state under (LibTorch 2.x: the TensorImpl pointer;
@@ -22,6 +21,13 @@ std::string state_key(const torch::Tensor& p) {
 #endif
 
 }  // namespace
+
+const torch::optim::AdamWParamState* adamw_state(const torch::optim::AdamW& optimizer,
+                                                 const torch::Tensor& p) {
+  const auto found = optimizer.state().find(state_key(p));
+  if (found == optimizer.state().end()) return nullptr;
+  return static_cast<const torch::optim::AdamWParamState*>(found->second.get());
+}
 
 OptimizerStateSharding::OptimizerStateSharding(std::shared_ptr<Communicator> communicator,
                                                std::vector<torch::Tensor> parameters)
@@ -82,12 +88,11 @@ void OptimizerStateSharding::gather_state_to_main(torch::optim::AdamW& optimizer
                               torch::TensorOptions(torch::kLong).device(communicator_->device()));
     for (size_t j = 0; j < owned.size(); ++j) {
       const auto& p = parameters_[owned[j]];
-      const auto found = states.find(state_key(p));
-      if (me == rank && found != states.end()) {
-        const auto& state = static_cast<const torch::optim::AdamWParamState&>(*found->second);
-        moments[j] = state.exp_avg();
-        moments[owned.size() + j] = state.exp_avg_sq();
-        steps[static_cast<int64_t>(j)].fill_(state.step());
+      const auto* state = me == rank ? adamw_state(optimizer, p) : nullptr;
+      if (state) {
+        moments[j] = state->exp_avg();
+        moments[owned.size() + j] = state->exp_avg_sq();
+        steps[static_cast<int64_t>(j)].fill_(state->step());
       } else {
         moments[j] = torch::zeros_like(p, torch::TensorOptions().requires_grad(false));
         moments[owned.size() + j] = torch::zeros_like(moments[j]);
@@ -109,5 +114,4 @@ void OptimizerStateSharding::gather_state_to_main(torch::optim::AdamW& optimizer
   }
 }
 
-}  // namespace training
 }  // namespace xlstm

@@ -15,7 +15,6 @@
 #include <vector>
 
 namespace xlstm {
-namespace training {
 
 /// A failure of the distributed run (set-up, a collective, a rank that died or hangs); the message
 /// names the environment variable, the address or the rank.
@@ -160,6 +159,10 @@ class OptimizerStateSharding {
   std::vector<int> owners_;
 };
 
+/// The AdamW moments `optimizer` keeps for parameter `p`; nullptr before its first step.
+const torch::optim::AdamWParamState* adamw_state(const torch::optim::AdamW& optimizer,
+                                                 const torch::Tensor& p);
+
 /// Examples [first, first + size) of one part of a batch split into `parts` parts (the first
 /// `size % parts` parts one example larger). Part p = micro_step * world_size + rank.
 struct ExampleRange {
@@ -168,5 +171,4 @@ struct ExampleRange {
 };
 ExampleRange share_of_batch(int64_t first, int64_t size, int64_t parts, int64_t part);
 
-}  // namespace training
 }  // namespace xlstm

@@ -10,7 +10,6 @@
 #include <vector>
 
 namespace xlstm {
-namespace training {
 
 struct LaunchOptions {
   int nproc_per_node = 1;
@@ -35,5 +34,4 @@ int launch_local_workers(const LaunchOptions& options, std::ostream& log);
 std::vector<std::string> without_option(const std::vector<std::string>& arguments,
                                         const std::string& name);
 
-}  // namespace training
 }  // namespace xlstm
