@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -97,7 +98,8 @@ c10::intrusive_ptr<c10d::Store> open_store(const DistributedEnv& env,
   options.isServer = env.rank == 0;
   options.numWorkers = env.world_size;
   options.waitWorkers = false;  // join() below waits, and names the ranks that are missing
-  options.timeout = timeout;
+  // LibTorch 1.13's socket connect counts whole seconds: a shorter timeout would be none.
+  options.timeout = std::max(timeout, std::chrono::milliseconds(1000));
   try {
     return c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
   } catch (const std::exception& e) {

@@ -124,7 +124,11 @@ GradientSync::GradientSync(std::shared_ptr<Communicator> communicator,
     bucket.flat = torch::zeros({total}, first.options().requires_grad(false));
     int64_t offset = 0;
     for (const auto k : bucket.members) {
-      impl_->views[k] = bucket.flat.narrow(0, offset, params[k].numel()).view(params[k].sizes());
+      // An alias of the bucket's storage, not an autograd view: Optimizer::zero_grad may detach_()
+      // it (LibTorch 1.13 does), which a view refuses.
+      impl_->views[k] = torch::empty({0}, bucket.flat.options())
+                            .set_(bucket.flat.storage(), offset, params[k].sizes(),
+                                  c10::contiguous_strides(params[k].sizes()));
       offset += params[k].numel();
     }
   }
