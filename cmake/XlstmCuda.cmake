@@ -20,6 +20,10 @@ if(NOT XLSTM_CUDA STREQUAL "OFF")
   endif()
 endif()
 
+# The kernels: kernels/<family>/*.cu with their launch API kernels/<family>/<family>_kernels.h, and
+# the headers every family shares in kernels/common/ (element types, barriers, mma, launches). The
+# include root is kernels/, so sources and the bridges in src/ops/**/*_cuda.cpp include
+# "common/..." and "<family>/...". One static library holds every family.
 if(XLSTM_HAVE_NVCC)
   file(GLOB_RECURSE XLSTM_KERNEL_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/kernels/*.cu)
   if(XLSTM_KERNEL_SOURCES)

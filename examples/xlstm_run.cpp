@@ -4,28 +4,25 @@
 
 #include <iostream>
 
+#include <xlstm/components/dtype.h>
 #include <xlstm/xlstm.h>
 
-namespace {
-
-torch::ScalarType parse_dtype(const std::string& name) {
-  if (name == "float32") return torch::kFloat;
-  if (name == "bfloat16") return torch::kBFloat16;
-  if (name == "float16") return torch::kHalf;
-  throw std::invalid_argument("unknown dtype " + name);
-}
-
-}  // namespace
+#include "model_kinds.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"xlstm-run: run an xLSTM block stack or LM model on a safetensors input"};
   std::string config, weights, input_path, output_path,
-      mode = "forward", device = "cpu", dtype = "float32", prefix, input_key = "input";
+      mode = "forward", device = "cpu", dtype = "float32", prefix, input_key = "input",
+      kind = "auto";
   bool non_strict = false;
   std::vector<std::string> assignments;
   app.add_option("--config", config, "model config YAML (an LM model if it has vocab_size)")
       ->required()
       ->check(CLI::ExistingFile);
+  app.add_option("--kind", kind,
+                 "what the config holds (auto: an experiment if it has `model`, an LM model if "
+                 "it has `vocab_size`, else a block stack)")
+      ->check(CLI::IsMember(xlstm::apps::model_kind_choices()));
   app.add_option("--set", assignments,
                  "key.path=value: override a value of the config before the model is built "
                  "(repeatable), e.g. --set slstm_block.slstm.backend=cuda");
@@ -45,8 +42,7 @@ int main(int argc, char** argv) {
   app.add_option("--mode", mode, "forward (parallel), step (one position at a time) or chunkwise")
       ->check(CLI::IsMember({"forward", "step", "chunkwise"}));
   app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  app.add_option("--dtype", dtype, "compute dtype")
-      ->check(CLI::IsMember({"float32", "bfloat16", "float16"}));
+  app.add_option("--dtype", dtype, "compute dtype")->check(CLI::IsMember(xlstm::dtype_names()));
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -55,26 +51,26 @@ int main(int argc, char** argv) {
     std::vector<xlstm::ConfigOverride> overrides;
     for (const auto& assignment : assignments)
       overrides.push_back(xlstm::ConfigOverride::parse(assignment));
-    auto model = xlstm::Model::from_yaml_file(config, overrides);
+    auto model = xlstm::apps::build_model(config, kind, overrides);
     auto tensors = xlstm::io::read_weights(weights);
     if (!prefix.empty()) tensors = xlstm::io::strip_prefix(tensors, prefix);
-    const auto report = xlstm::io::load_state_dict(model.module(), tensors, !non_strict);
+    const auto report = xlstm::io::load_state_dict(model->module(), tensors, !non_strict);
     if (!report.ok()) std::cerr << "xlstm-run: " << report.summary() << "\n";
 
     const auto inputs = xlstm::io::load_safetensors(input_path);
     auto found = inputs.find(input_key);
     TORCH_CHECK(found != inputs.end(), input_path, " has no tensor '", input_key, "'");
     const torch::Device target(device);
-    const auto compute = parse_dtype(dtype);
-    model.module().to(target, compute);
-    model.module().eval();
+    const auto compute = xlstm::dtype_from_name(dtype);
+    model->module().to(target, compute);
+    model->module().eval();
     auto input = found->second.to(target);
-    if (!model.is_lm()) input = input.to(compute);
+    if (!model->takes_tokens()) input = input.to(compute);
 
     torch::NoGradGuard no_grad;
-    torch::Tensor output = mode == "step"        ? model.step_sequence(input)
-                           : mode == "chunkwise" ? model.forward_with_state(input).first
-                                                 : model.forward(input);
+    torch::Tensor output = mode == "step"        ? model->step_sequence(input)
+                           : mode == "chunkwise" ? model->forward_with_state(input).first
+                                                 : model->forward(input);
     xlstm::io::save_safetensors(output_path,
                                 {{"output", output.to(torch::kCPU).to(torch::kFloat)}});
     std::cout << "xlstm-run: " << mode << " " << input.sizes() << " -> " << output.sizes() << " on "

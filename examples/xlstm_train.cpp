@@ -6,12 +6,12 @@
 #include <iostream>
 
 #include <xlstm/config/overrides.h>
-#include <xlstm/experiments/checkpoint.h>
-#include <xlstm/experiments/trainer.h>
+#include <xlstm/training/checkpoint.h>
+#include <xlstm/training/trainer.h>
 
 namespace {
 
-void print_validation(const std::vector<xlstm::experiments::ValidationResult>& results) {
+void print_validation(const std::vector<xlstm::ValidationResult>& results) {
   for (const auto& r : results)
     std::cout << "  " << r.split << ": loss " << std::fixed << std::setprecision(4) << r.loss
               << "  accuracy " << std::setprecision(4) << r.accuracy << "\n";
@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   std::string config_path = "configs/parity_cpu.yaml", device, weights;
   std::vector<std::string> assignments;
   int64_t steps = 0;
-  xlstm::experiments::TrainerOptions options;
+  xlstm::TrainerOptions options;
   bool eval_only = false;
   app.add_option("--config", config_path, "experiment YAML (official experiments/*.yaml format)")
       ->check(CLI::ExistingFile)
@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
     if (eval_only && weights.empty()) throw std::invalid_argument("--eval-only needs --weights");
 
     options.log = &std::cout;
-    xlstm::experiments::Trainer trainer(config, options);
+    xlstm::Trainer trainer(config, options);
     int64_t parameters = 0;
     for (const auto& named : trainer.model()->unique_named_parameters())
       parameters += named.second.numel();

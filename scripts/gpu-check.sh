@@ -3,7 +3,7 @@
 # of the kernels, our GPU benchmarks with the peers' (same command, so the ratios are fair) and the
 # training speed against the official experiments/main.py. Logs go to $OUT (or ./gpu-check-out).
 #
-# Usage (from the repository root):  scripts/gpu-check.sh [PART...]
+# Usage:  bash scripts/gpu-check.sh [PART...]   (from any folder)
 #   PARTs: tests sanitize bench peers train-speed (default: tests sanitize bench peers)
 # Environment:
 #   XLSTM_DEVICE_DEPS  prefix made by device-deps.sh (yaml-cpp, GoogleTest, CLI11)   [.device-deps]
@@ -11,7 +11,10 @@
 #   BUILD_DIR          [/tmp/xlstm-gpu-build]     CUDA_ARCHS  [90]     JOBS  [16]
 #   TEST_FILTER        [*Cuda*]                   BENCH_ARGS  extra `xlstm-bench slstm` arguments
 set -uo pipefail
-root=$(pwd)
+cd "$(dirname "$0")/.."
+root=$PWD
+build=${BUILD_DIR:-/tmp/xlstm-gpu-build}
+export LD_LIBRARY_PATH="$(realpath -m "${XLSTM_DEVICE_DEPS:-.device-deps}")/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 out=${OUT:-$root/gpu-check-out}
 peers=$(realpath -m "${XLSTM_PEERS:-$root/.peers}")
 parts=${*:-tests sanitize bench peers}
@@ -27,7 +30,7 @@ targets=""
 { has tests || has sanitize; } && targets="xlstm_tests xlstm-run"
 has bench && targets="$targets xlstm-bench"
 has train-speed && targets="$targets xlstm-train"
-source scripts/gpu-build.sh $targets || exit 1
+bash scripts/gpu-build.sh $targets || exit 1
 
 if has tests; then
   step tests

@@ -4,7 +4,7 @@
 # steps each), and MQAR (configs/mqar.yaml). Every run continues from its last checkpoint in
 # RUNS/NAME (--resume), so runs cut by SECONDS go on in a later call with the same RUNS.
 #
-# Usage (from the repository root):  scripts/gpu-experiments.sh RUNS [SECONDS] [NAME...]
+# Usage:  bash scripts/gpu-experiments.sh RUNS [SECONDS] [NAME...]   (from any folder)
 #   NAMEs: parity01 parity10 parity11 mqar (default: all); SECONDS: stop the runs when this script
 #   has run this long, the build included (a checkpoint every 500 steps bounds what is lost).
 # Environment: as scripts/gpu-build.sh (BUILD_DIR, XLSTM_DEVICE_DEPS, ...).
@@ -13,7 +13,10 @@ runs=$(realpath -m "${1:?usage: scripts/gpu-experiments.sh RUNS [SECONDS] [NAME.
 seconds=${2:-0}
 shift $(($# < 2 ? $# : 2))
 names=${*:-parity01 parity10 parity11 mqar}
-source scripts/gpu-build.sh xlstm-train || exit 1
+cd "$(dirname "$0")/.."
+build=${BUILD_DIR:-/tmp/xlstm-gpu-build}
+export LD_LIBRARY_PATH="$(realpath -m "${XLSTM_DEVICE_DEPS:-.device-deps}")/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
+bash scripts/gpu-build.sh xlstm-train || exit 1
 mkdir -p "$runs"
 
 declare -A config=([parity01]=configs/parity_xlstm01.yaml [parity10]=configs/parity_xlstm10.yaml

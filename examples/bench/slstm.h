@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <xlstm/components/dtype.h>
+#include <xlstm/ops/slstm_recurrence.h>
 #include <xlstm/xlstm.h>
 
 #include "report.h"
@@ -29,10 +31,6 @@ struct SlstmMeasurement {
   std::string bench, impl, error;
   double fwd_ms = 0, fwdbwd_ms = 0, peak_mib = 0;
 };
-
-inline torch::ScalarType dtype_of(const std::string& name) {
-  return name == "f32" ? torch::kFloat32 : name == "f16" ? torch::kFloat16 : torch::kBFloat16;
-}
 
 // Times fwd (no grad) and fwd+bwd of one implementation; `fwd` and `fwdbwd` run one call each.
 inline SlstmMeasurement measure(const SlstmBenchOptions& o, const std::string& bench,
@@ -60,19 +58,19 @@ inline SlstmMeasurement measure(const SlstmBenchOptions& o, const std::string& b
 }
 
 inline SlstmMeasurement measure_recurrence(const SlstmBenchOptions& o, const std::string& impl) {
-  const auto opt = torch::TensorOptions().device(o.device).dtype(dtype_of(o.dtype));
+  const auto opt = torch::TensorOptions().device(o.device).dtype(dtype_from_name(o.dtype));
   const int64_t H = o.embedding_dim, DH = H / o.heads;
   torch::manual_seed(0);
   const torch::Tensor wx = torch::randn({o.seq, o.batch, 4 * H}, opt);
   const torch::Tensor r = torch::randn({o.heads, 4 * DH, DH}, opt) / std::sqrt(double(DH));
   const torch::Tensor bias = torch::zeros({4 * H}, opt),
                       state0 = torch::zeros({4, o.batch, H}, opt);
-  slstm::RecurrenceOptions options;
+  ops::slstm::RecurrenceOptions options;
   options.num_heads = o.heads;
-  decltype(&slstm::recurrence_vanilla) fn = nullptr;
-  if (impl == "vanilla") fn = slstm::recurrence_vanilla;
+  decltype(&ops::slstm::recurrence_vanilla) fn = nullptr;
+  if (impl == "vanilla") fn = ops::slstm::recurrence_vanilla;
 #ifdef XLSTM_WITH_CUDA
-  if (impl == "cuda") fn = slstm::recurrence_cuda;
+  if (impl == "cuda") fn = ops::slstm::recurrence_cuda;
 #endif
   if (fn == nullptr)
     return {"slstm_kernel", impl,
@@ -100,10 +98,10 @@ inline SlstmMeasurement measure_layer(const SlstmBenchOptions& o, const std::str
   }
   torch::manual_seed(0);
   sLSTMLayer layer(cfg);
-  layer->to(torch::Device(o.device), dtype_of(o.dtype));
+  layer->to(torch::Device(o.device), dtype_from_name(o.dtype));
   const torch::Tensor x =
       torch::randn({o.batch, o.seq, o.embedding_dim},
-                   torch::TensorOptions().device(o.device).dtype(dtype_of(o.dtype)))
+                   torch::TensorOptions().device(o.device).dtype(dtype_from_name(o.dtype)))
           .requires_grad_(true);
   return measure(
       o, "slstm_layer", impl, [&] { layer->forward(x); },

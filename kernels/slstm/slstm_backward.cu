@@ -342,9 +342,8 @@ bool backward_uses_tensor_cores(const BackwardArgs& a) {
 
 cudaError_t backward(const BackwardArgs& a, void* workspace, cudaStream_t stream) {
   using namespace detail;
-  if (!check_sizes(a.sizes).empty()) return cudaErrorInvalidValue;
   DeviceLimits lim;
-  cudaError_t err = device_limits(&lim);
+  cudaError_t err = prepare_launch(a.sizes, &lim);
   if (err != cudaSuccess) return err;
   const Sizes& s = a.sizes;
   BackwardParams p{};
@@ -361,7 +360,7 @@ cudaError_t backward(const BackwardArgs& a, void* workspace, cudaStream_t stream
   p.clipval = a.gradient_recurrent_clipval;
   p.dwx = a.dwx;
   p.dg_heads = a.dg_heads;
-  err = cudaMemsetAsync(p.counters, 0, sizeof(unsigned) * s.num_heads * s.batch, stream);
+  err = reset_counters(p.counters, s, stream);
   if (err != cudaSuccess) return err;
   const bool tensor_cores = backward_uses_tensor_cores(a);
   return with_element_type(a.element_type, [&](auto zero) {

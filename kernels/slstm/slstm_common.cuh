@@ -1,5 +1,7 @@
 // Shared pieces of the persistent sLSTM kernels: the launch plan (how a head's units and the batch
-// are split over blocks), the group barrier, element conversion and the gate nonlinearities.
+// are split over blocks), a block's place in it, and the launches of a plan. The pieces that are
+// not sLSTM-specific (element conversion, barriers, tensor cores, launch helpers, device limits)
+// are in kernels/common.
 //
 // Work split: a "group" is one head times one batch tile; its K blocks each own U hidden units of
 // the head (all four gate rows of those units, so the pointwise step needs no exchange) and keep
@@ -12,15 +14,12 @@
 //
 // Two ways to exchange a step's results within a group:
 // - cluster (sm_90, at most 16 blocks per group): the group is a thread-block cluster; blocks
-// publish
-//   into their own shared memory, meet at the hardware cluster barrier and read each other's shared
-//   memory (distributed shared memory). Clusters are scheduled whole.
+//   publish into their own shared memory, meet at the hardware cluster barrier and read each
+//   other's shared memory (distributed shared memory). Clusters are scheduled whole.
 // - global (any GPU): blocks publish through global memory (L2) and meet at an atomic counter; the
 //   launch is cooperative so that all blocks of a wave are resident, groups run in waves.
 #pragma once
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -28,6 +27,12 @@
 #include <string>
 #include <type_traits>
 
+#include "common/barriers.cuh"
+#include "common/convert.cuh"
+#include "common/device_limits.cuh"
+#include "common/launch.cuh"
+#include "common/math.cuh"
+#include "common/mma.cuh"
 #include "slstm/slstm_kernels.h"
 
 namespace xlstm::kernels::slstm::detail {
@@ -35,13 +40,6 @@ namespace xlstm::kernels::slstm::detail {
 constexpr int kThreads = 256;
 constexpr int kBatchGroup = 4;  // batch rows per tile
 constexpr int kPad = 4;         // floats of padding per shared-memory row (bank spread)
-
-inline int ceil_div(int a, int b) {
-  return (a + b - 1) / b;
-}
-inline int round_up(int a, int b) {
-  return ceil_div(a, b) * b;
-}
 
 enum class Direction { kForward, kBackward };
 
@@ -78,20 +76,6 @@ inline KernelDims kernel_dims(const Sizes& s) {
   return {Split{}, s.steps, s.batch, s.num_heads, s.head_dim, s.num_heads * s.head_dim};
 }
 
-// Calls fn with a value of the C++ type of `type` (float, __nv_bfloat16 or __half).
-template <typename Fn>
-cudaError_t with_element_type(ElementType type, Fn fn) {
-  switch (type) {
-    case ElementType::kFloat32:
-      return fn(float{});
-    case ElementType::kBFloat16:
-      return fn(__nv_bfloat16{});
-    case ElementType::kFloat16:
-      return fn(__half{});
-  }
-  return cudaErrorInvalidValue;
-}
-
 // Forward rows are the 4*U gate rows of length DH; backward rows are the U columns of R (length
 // 4*DH) and the tile holds dg_{t+1} (length 4*DH per batch row).
 // Both end with the cluster mode's two publish buffers ([2][BT][U] y values, [2][BT][4][U] dg).
@@ -104,27 +88,6 @@ inline std::size_t smem_bytes(Direction dir, int head_dim, int units, int batch_
   }
   const std::size_t ld = 4 * head_dim + kPad;
   return sizeof(float) * ((units + bt4) * ld + 2 * units * batch_tile + 8 * batch_tile * units);
-}
-
-constexpr int kMaxClusterBlocks = 16;  // non-portable cluster size on sm_90
-
-struct DeviceLimits {
-  int sms = 0;
-  int smem_optin = 0;
-  int major = 0;
-};
-
-inline cudaError_t device_limits(DeviceLimits* limits) {
-  int device = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err == cudaSuccess)
-    err = cudaDeviceGetAttribute(&limits->sms, cudaDevAttrMultiProcessorCount, device);
-  if (err == cudaSuccess)
-    err = cudaDeviceGetAttribute(&limits->smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin,
-                                 device);
-  if (err == cudaSuccess)
-    err = cudaDeviceGetAttribute(&limits->major, cudaDevAttrComputeCapabilityMajor, device);
-  return err;
 }
 
 // Chooses the batch tile and units per block that minimise an estimate of the time per step: the
@@ -200,54 +163,18 @@ inline std::string check_sizes(const Sizes& s) {
   return {};
 }
 
+// What forward() and backward() do first: check the sizes and read the device's limits.
+inline cudaError_t prepare_launch(const Sizes& s, DeviceLimits* lim) {
+  if (!check_sizes(s).empty()) return cudaErrorInvalidValue;
+  return device_limits(lim);
+}
+
+// Zeroes the group barrier counters (at most one per head and batch row).
+inline cudaError_t reset_counters(unsigned* counters, const Sizes& s, cudaStream_t stream) {
+  return cudaMemsetAsync(counters, 0, sizeof(unsigned) * s.num_heads * s.batch, stream);
+}
+
 // ---- device helpers -----------------------------------------------------------------------------
-
-template <typename T>
-__device__ __forceinline__ float to_float(T v);
-template <>
-__device__ __forceinline__ float to_float<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 v) {
-  return __bfloat162float(v);
-}
-template <>
-__device__ __forceinline__ float to_float<__half>(__half v) {
-  return __half2float(v);
-}
-
-template <typename T>
-__device__ __forceinline__ T from_float(float v);
-template <>
-__device__ __forceinline__ float from_float<float>(float v) {
-  return v;
-}
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-  return __float2bfloat16(v);
-}
-template <>
-__device__ __forceinline__ __half from_float<__half>(float v) {
-  return __float2half(v);
-}
-
-__device__ __forceinline__ float sigmoid(float x) {
-  return 1.f / (1.f + __expf(-x));
-}
-__device__ __forceinline__ float logsigmoid(float x) {
-  return fminf(x, 0.f) - log1pf(__expf(-fabsf(x)));
-}
-// acc + a . b as four chained FMAs (no separate multiply and add).
-__device__ __forceinline__ float fma4(float4 a, float4 b, float acc) {
-  return fmaf(a.w, b.w, fmaf(a.z, b.z, fmaf(a.y, b.y, fmaf(a.x, b.x, acc))));
-}
-
-__device__ __forceinline__ unsigned load_acquire(const unsigned* p) {
-  unsigned v;
-  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-  return v;
-}
 
 // This block's place in the work split: its group (head, batch rows b0 .. b0 + nb - 1) and its
 // units u0 .. u0 + nu - 1 of the head.
@@ -267,123 +194,7 @@ __device__ __forceinline__ BlockPlace block_place(const Split& sp, int num_heads
   return b;
 }
 
-// ---- tensor cores: mma.sync.m16n8k16, bf16 / fp16 operands, float32 accumulation ----------------
-// Fragments (PTX ISA, "mma.m16n8k16"): with gid = lane / 4, tig = lane % 4, A (row-major 16 x 16)
-// a0 = (gid, 2tig..2tig+1), a1 = (gid+8, same k), a2 = (gid, 2tig+8..+9), a3 = (gid+8, 2tig+8..+9);
-// B (16 x 8, "col") b0 = (k 2tig..2tig+1, n gid), b1 = (k 2tig+8..+9, n gid); C c0, c1 = (gid,
-// 2tig..2tig+1), c2, c3 = (gid+8, 2tig..2tig+1).
-constexpr int kMmaMaxKTiles = 16;  // A fragments a warp keeps in registers (4 registers each)
 constexpr int kWarps = kThreads / 32;
-
-template <typename T>
-__device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4], unsigned b0,
-                                          unsigned b1);
-template <>
-__device__ __forceinline__ void mma_16816<__nv_bfloat16>(float (&c)[4], const unsigned (&a)[4],
-                                                         unsigned b0, unsigned b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-template <>
-__device__ __forceinline__ void mma_16816<__half>(float (&c)[4], const unsigned (&a)[4],
-                                                  unsigned b0, unsigned b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-template <typename T>
-__device__ __forceinline__ unsigned pack2(float lo, float hi) {
-  T v[2] = {from_float<T>(lo), from_float<T>(hi)};
-  return *reinterpret_cast<unsigned*>(v);
-}
-
-// A warp's A fragments for k-tiles kt0 .. kt0 + nkt - 1 (the rest zero): rows row_base + {gid,
-// gid + 8} of a float32 matrix with row stride `ld` (rows >= valid_rows zero), rounded to T.
-template <typename T>
-__device__ __forceinline__ void load_a_fragments(unsigned (&a)[kMmaMaxKTiles][4], const float* m,
-                                                 std::size_t ld, int row_base, int valid_rows,
-                                                 int kt0, int nkt) {
-  const int lane = threadIdx.x % 32, gid = lane / 4, tig = lane % 4;
-  const int row0 = row_base + gid, row1 = row0 + 8;
-  const float* r0 = m + static_cast<std::size_t>(max(0, min(row0, valid_rows - 1))) * ld;
-  const float* r1 = m + static_cast<std::size_t>(max(0, min(row1, valid_rows - 1))) * ld;
-#pragma unroll
-  for (int i = 0; i < kMmaMaxKTiles; ++i) {
-    const int k = (kt0 + i) * 16 + tig * 2;
-    const bool ok0 = i < nkt && row0 < valid_rows, ok1 = i < nkt && row1 < valid_rows;
-    a[i][0] = ok0 ? pack2<T>(r0[k], r0[k + 1]) : 0u;
-    a[i][1] = ok1 ? pack2<T>(r1[k], r1[k + 1]) : 0u;
-    a[i][2] = ok0 ? pack2<T>(r0[k + 8], r0[k + 9]) : 0u;
-    a[i][3] = ok1 ? pack2<T>(r1[k + 8], r1[k + 9]) : 0u;
-  }
-}
-
-// A warp's share of C = A B over its k-tiles: B (k x 8) is staged in shared memory as 8 rows (one
-// per n) with row stride ldb; two accumulator chains (even / odd k-tiles); the 16 x 8 result goes
-// to `cb` with row stride 9 (bank spread).
-template <typename T>
-__device__ __forceinline__ void mma_rows(const unsigned (&a)[kMmaMaxKTiles][4], const T* b, int ldb,
-                                         int kt0, int nkt, float* cb) {
-  const int lane = threadIdx.x % 32, gid = lane / 4, tig = lane % 4;
-  float acc[2][4] = {};
-#pragma unroll
-  for (int i = 0; i < kMmaMaxKTiles; ++i) {
-    if (i >= nkt) break;
-    const int k = (kt0 + i) * 16 + tig * 2;
-    const unsigned b0 = *reinterpret_cast<const unsigned*>(b + gid * ldb + k);
-    const unsigned b1 = *reinterpret_cast<const unsigned*>(b + gid * ldb + k + 8);
-    mma_16816<T>(acc[i % 2], a[i], b0, b1);
-  }
-  cb[gid * 9 + tig * 2] = acc[0][0] + acc[1][0];
-  cb[gid * 9 + tig * 2 + 1] = acc[0][1] + acc[1][1];
-  cb[(gid + 8) * 9 + tig * 2] = acc[0][2] + acc[1][2];
-  cb[(gid + 8) * 9 + tig * 2 + 1] = acc[0][3] + acc[1][3];
-}
-
-// Cluster mode: split barrier of all threads of the cluster (arrive, independent work, wait); the
-// release / acquire pair orders the shared-memory writes before it with the peers' reads after it.
-__device__ __forceinline__ void cluster_arrive() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void cluster_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
-#endif
-}
-
-// Cluster mode: the address of `p` (this block's shared memory) in the block of cluster rank
-// `rank`.
-__device__ __forceinline__ const float* cluster_peer(const float* p, int rank) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  return static_cast<const float*>(__cluster_map_shared_rank(const_cast<float*>(p), rank));
-#else
-  return p;
-#endif
-}
-
-// Global mode: split barrier of the blocks of a group (arrive, independent work, wait); each block
-// arrives once per step and waits for `target` = blocks per group * steps done so far. The release
-// arrival (after the block barrier) publishes the block's global writes, the acquire poll makes the
-// others' visible. Loads issued between arrive and wait do not delay the release.
-__device__ __forceinline__ void group_arrive(unsigned* counter) {
-  __syncthreads();
-  if (threadIdx.x == 0)
-    asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(counter) : "memory");
-}
-__device__ __forceinline__ void group_wait(const unsigned* counter, unsigned target) {
-  if (threadIdx.x == 0)
-    while (load_acquire(counter) < target) {
-    }
-  __syncthreads();
-}
 
 // Copies `rows` rows of `row_floats` floats (global row stride `src_stride`, rows past `valid_rows`
 // zero) into shared memory with row stride `ld`, bypassing L1 (other blocks wrote the source).
@@ -399,54 +210,26 @@ __device__ __forceinline__ void stage_rows(float* dst, int ld, const float* src,
   }
 }
 
-inline void cluster_config(cudaLaunchConfig_t* config, cudaLaunchAttribute* attribute, int slices,
-                           std::size_t smem, cudaStream_t stream) {
-  config->blockDim = dim3(kThreads);
-  config->dynamicSmemBytes = smem;
-  config->stream = stream;
-  attribute->id = cudaLaunchAttributeClusterDimension;
-  attribute->val.clusterDim.x = slices;
-  attribute->val.clusterDim.y = 1;
-  attribute->val.clusterDim.z = 1;
-  config->attrs = attribute;
-  config->numAttrs = 1;
+inline GroupedGrid grid_of(const Plan& plan) {
+  return {plan.groups, plan.slices, kThreads, plan.smem_bytes};
 }
 
 // Cluster mode: one cluster per group.
 template <typename Params>
 cudaError_t launch_clusters(void (*kernel)(Params), Params params, const Plan& plan,
                             cudaStream_t stream) {
-  cudaLaunchConfig_t config = {};
-  cudaLaunchAttribute attribute;
-  cluster_config(&config, &attribute, plan.slices, plan.smem_bytes, stream);
-  config.gridDim = dim3(plan.groups * plan.slices);
   params.split = split_of(plan);
-  return cudaLaunchKernelEx(&config, kernel, params);
+  return kernels::launch_clusters(kernel, params, grid_of(plan), stream);
 }
 
 // Global mode: launches `kernel` cooperatively (all blocks of a wave co-resident), groups in waves.
 template <typename Params>
 cudaError_t launch_waves(void (*kernel)(Params), Params params, const Plan& plan,
                          const DeviceLimits& lim, cudaStream_t stream) {
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         static_cast<int>(plan.smem_bytes));
-  if (err != cudaSuccess) return err;
-  int per_sm = 0;
-  err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, plan.smem_bytes);
-  if (err != cudaSuccess) return err;
-  const int groups_per_wave = per_sm * lim.sms / plan.slices;
-  if (groups_per_wave < 1) return cudaErrorCooperativeLaunchTooLarge;
   params.split = split_of(plan);
-  for (int g0 = 0; g0 < plan.groups; g0 += groups_per_wave) {
-    params.split.group0 = g0;
-    const int groups = std::min(groups_per_wave, plan.groups - g0);
-    void* args[] = {&params};
-    err = cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(kernel),
-                                      dim3(groups * plan.slices), dim3(kThreads), args,
-                                      plan.smem_bytes, stream);
-    if (err != cudaSuccess) return err;
-  }
-  return cudaSuccess;
+  return launch_cooperative_waves(
+      kernel, params, grid_of(plan), lim.sms,
+      [](Params& p, int first_group) { p.split.group0 = first_group; }, stream);
 }
 
 inline Plan global_plan(Direction dir, const Sizes& s, const DeviceLimits& lim) {
@@ -466,16 +249,7 @@ cudaError_t launch(void (*kernel)(Params), Params params, Direction dir, const S
       err = cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
     if (err != cudaSuccess) return err;
     const Plan cluster = make_plan(dir, s, lim, true, [&](int slices, std::size_t smem) {
-      cudaLaunchConfig_t config = {};
-      cudaLaunchAttribute attribute;
-      cluster_config(&config, &attribute, slices, smem, nullptr);
-      config.gridDim = dim3(slices);
-      int clusters = 0;
-      if (cudaOccupancyMaxActiveClusters(&clusters, kernel, &config) != cudaSuccess) {
-        cudaGetLastError();  // not sticky: clear it
-        return 0;
-      }
-      return clusters;
+      return clusters_at_once(kernel, kThreads, slices, smem);
     });
     if (cluster.slices != 0 && (global.slices == 0 || cluster.cost <= global.cost))
       return launch_clusters(kernel, params, cluster, stream);

@@ -350,9 +350,8 @@ std::size_t forward_workspace_bytes(const Sizes& sizes) {
 
 cudaError_t forward(const ForwardArgs& a, void* workspace, cudaStream_t stream) {
   using namespace detail;
-  if (!check_sizes(a.sizes).empty()) return cudaErrorInvalidValue;
   DeviceLimits lim;
-  cudaError_t err = device_limits(&lim);
+  cudaError_t err = prepare_launch(a.sizes, &lim);
   if (err != cudaSuccess) return err;
   const Sizes& s = a.sizes;
   ForwardParams p{};
@@ -371,7 +370,7 @@ cudaError_t forward(const ForwardArgs& a, void* workspace, cudaStream_t stream) 
   p.y_ring = static_cast<float*>(workspace);
   p.counters =
       reinterpret_cast<unsigned*>(static_cast<char*>(workspace) + (ring + 255) / 256 * 256);
-  err = cudaMemsetAsync(p.counters, 0, sizeof(unsigned) * s.num_heads * s.batch, stream);
+  err = reset_counters(p.counters, s, stream);
   if (err != cudaSuccess) return err;
   return with_element_type(a.element_type, [&](auto zero) {
     using T = decltype(zero);

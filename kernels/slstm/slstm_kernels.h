@@ -21,9 +21,9 @@
 
 #include <cuda_runtime.h>
 
-namespace xlstm::kernels::slstm {
+#include "common/element_type.h"
 
-enum class ElementType { kFloat32, kBFloat16, kFloat16 };
+namespace xlstm::kernels::slstm {
 
 struct Sizes {
   int steps = 0;

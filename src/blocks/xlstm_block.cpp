@@ -35,14 +35,16 @@ BlockState block_state_detach(const BlockState& state) {
 xLSTMBlockImpl::xLSTMBlockImpl(xLSTMBlockConfig cfg) : config(std::move(cfg)) {
   config.finalize();
   const int64_t dim = config.embedding_dim();
-  xlstm_norm = register_module("xlstm_norm", LayerNorm(dim, /*weight=*/true, /*bias=*/false));
+  xlstm_norm =
+      register_module("xlstm_norm", LayerNorm(LayerNormOptions(dim).weight(true).bias(false)));
   if (config.mlstm) {
     mlstm_layer = register_module("xlstm", mLSTMLayer(*config.mlstm));
   } else {
     slstm_layer = register_module("xlstm", sLSTMLayer(*config.slstm));
   }
   if (config.feedforward) {
-    ffn_norm = register_module("ffn_norm", LayerNorm(dim, /*weight=*/true, /*bias=*/false));
+    ffn_norm =
+        register_module("ffn_norm", LayerNorm(LayerNormOptions(dim).weight(true).bias(false)));
     ffn = register_module("ffn", GatedFeedForward(*config.feedforward));
   }
   reset_parameters();

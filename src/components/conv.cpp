@@ -25,7 +25,7 @@ void CausalConv1dImpl::check_input(const torch::Tensor& x) const {
               "CausalConv1d: expected input [B, S, ", config.feature_dim, "], got ", x.sizes());
 }
 
-torch::Tensor CausalConv1dImpl::apply_kernel(const torch::Tensor& padded, int64_t seq_len) const {
+torch::Tensor CausalConv1dImpl::convolve(const torch::Tensor& padded, int64_t seq_len) const {
   const int64_t ks = config.kernel_size;
   const auto dtype = compute_dtype(padded);
   const torch::Tensor input = padded.to(dtype);
@@ -40,7 +40,7 @@ torch::Tensor CausalConv1dImpl::apply_kernel(const torch::Tensor& padded, int64_
             .transpose(1, 2)
             .contiguous();
   } else if (seq_len == 1 && !config.channel_mixing) {
-    // One position (step): the window [B, KS, F] times the kernel [KS, F], summed over KS.
+    // One position (step): the window [B, KS, F] times the weights [KS, F], summed over KS.
     y = (input * weight.select(1, 0).t()).sum(1, /*keepdim=*/true);
   } else {
     for (int64_t k = 0; k < ks; ++k) {
@@ -62,7 +62,7 @@ torch::Tensor CausalConv1dImpl::forward(const torch::Tensor& x) {
   check_input(x);
   if (!conv) return x;
   const torch::Tensor padded = torch::constant_pad_nd(x, {0, 0, config.kernel_size - 1, 0});
-  return apply_kernel(padded, x.size(1));
+  return convolve(padded, x.size(1));
 }
 
 std::pair<torch::Tensor, torch::Tensor> CausalConv1dImpl::forward_with_state(
@@ -72,7 +72,7 @@ std::pair<torch::Tensor, torch::Tensor> CausalConv1dImpl::forward_with_state(
   const int64_t ks = config.kernel_size;
   if (!conv_state.defined()) {
     const torch::Tensor padded = torch::constant_pad_nd(x, {0, 0, ks, 0});
-    return {apply_kernel(padded.narrow(1, 1, padded.size(1) - 1), x.size(1)),
+    return {convolve(padded.narrow(1, 1, padded.size(1) - 1), x.size(1)),
             padded.narrow(1, padded.size(1) - ks, ks)};
   }
   TORCH_CHECK(conv_state.dim() == 3 && conv_state.size(0) == x.size(0) &&
@@ -80,7 +80,7 @@ std::pair<torch::Tensor, torch::Tensor> CausalConv1dImpl::forward_with_state(
               "CausalConv1d: expected conv_state [", x.size(0), ", ", ks, ", ", config.feature_dim,
               "], got ", conv_state.sizes());
   const torch::Tensor joined = torch::cat({conv_state.to(x.dtype()), x}, 1);  // [B, KS+S, F]
-  return {apply_kernel(joined.narrow(1, 1, joined.size(1) - 1), x.size(1)),
+  return {convolve(joined.narrow(1, 1, joined.size(1) - 1), x.size(1)),
           joined.narrow(1, joined.size(1) - ks, ks)};
 }
 

@@ -2,8 +2,9 @@
 
 #include <cmath>
 
-#include "step_kernels.h"
+#include "../ops/cpu_math.h"
 #include "xlstm/components/dtype.h"
+#include "xlstm/ops/tensor_utils.h"
 
 namespace xlstm {
 
@@ -13,13 +14,8 @@ namespace {
 bool use_row_loop(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   constexpr int64_t kMaxRows = 16;
   const auto dtype = x.scalar_type();
-  const auto cpu_like_x = [&](const torch::Tensor& t) {
-    return !t.defined() || (t.device().is_cpu() && t.scalar_type() == dtype);
-  };
-  if (!x.device().is_cpu() || (dtype != torch::kFloat32 && dtype != torch::kFloat64)) return false;
-  if (x.numel() > kMaxRows * x.size(-1) || !cpu_like_x(weight) || !cpu_like_x(bias)) return false;
-  return !torch::GradMode::is_enabled() ||
-         !(x.requires_grad() || weight.requires_grad() || (bias.defined() && bias.requires_grad()));
+  if (dtype != torch::kFloat32 && dtype != torch::kFloat64) return false;
+  return x.numel() <= kMaxRows * x.size(-1) && ops::cpu_loop_ready({x, weight, bias}, dtype);
 }
 
 }  // namespace
@@ -57,12 +53,12 @@ torch::Tensor LinearHeadwiseExpandImpl::forward(const torch::Tensor& x) {
     const torch::Tensor in = x.contiguous();
     torch::Tensor y = torch::empty(out_shape, x.options());
     const int64_t rows = x.numel() / config.in_features, O = weight.size(1), I = weight.size(2);
-    const torch::Tensor w = weight.contiguous(), b = bias.defined() ? bias.contiguous() : bias;
+    const torch::Tensor w = weight.contiguous(), b = ops::contiguous_if_defined(bias);
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "linear_headwise_rows", [&] {
-      const scalar_t* b_ptr = b.defined() ? b.data_ptr<scalar_t>() : nullptr;
+      const scalar_t* b_ptr = ops::data_or_null<scalar_t>(b);
       for (int64_t r = 0; r < rows; ++r) {
-        headwise_row(in.data_ptr<scalar_t>() + r * config.in_features, w.data_ptr<scalar_t>(),
-                     b_ptr, heads, O, I, y.data_ptr<scalar_t>() + r * config._out_features);
+        ops::headwise_row(in.data_ptr<scalar_t>() + r * config.in_features, w.data_ptr<scalar_t>(),
+                          b_ptr, heads, O, I, y.data_ptr<scalar_t>() + r * config._out_features);
       }
     });
     return y;

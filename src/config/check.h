@@ -2,6 +2,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -39,6 +41,17 @@ inline void one_of(const std::string& value, const std::vector<std::string>& all
 inline void divides(long divisor, long dividend, const std::string& key, const std::string& what) {
   require(divisor > 0 && dividend % divisor == 0, key,
           std::to_string(divisor) + " does not divide " + what + " = " + std::to_string(dividend));
+}
+
+/// A size computed in floating point (a factor times a dimension) as an int; a value that does not
+/// fit (from a huge or infinite factor) is an error, not undefined behaviour.
+inline int int_size(double value, const std::string& key) {
+  std::ostringstream text;
+  text << "gives a size of " << value << ", outside the range of int";
+  require(std::isfinite(value) && value >= std::numeric_limits<int>::min() &&
+              value <= std::numeric_limits<int>::max(),
+          key, text.str());
+  return static_cast<int>(value);
 }
 
 /// Runs `body`, re-throwing its ConfigError one nesting level further out (under `prefix`).

@@ -15,7 +15,7 @@ void UpProjConfig::set_proj_up_dim(int embedding_dim) {
   const double multiplier =
       (*proj_factor * embedding_dim) / static_cast<double>(round_proj_up_to_multiple_of);
   const double rounded = round_proj_up_dim_up ? std::ceil(multiplier) : std::floor(multiplier);
-  _proj_up_dim = static_cast<int>(rounded * round_proj_up_to_multiple_of);
+  _proj_up_dim = int_size(rounded * round_proj_up_to_multiple_of, "proj_factor");
 }
 
 void CausalConv1dConfig::finalize() {
@@ -30,7 +30,7 @@ void LinearHeadwiseExpandConfig::finalize() {
   require(expand_factor_up > 0.0, "expand_factor_up", "must be positive");
   // Python's round() rounds halves to even, as does nearbyint in the default rounding mode.
   if (_out_features < 0)
-    _out_features = static_cast<int>(std::nearbyint(expand_factor_up * in_features));
+    _out_features = int_size(std::nearbyint(expand_factor_up * in_features), "expand_factor_up");
   divides(num_heads, _out_features, "num_heads", "_out_features");
 }
 

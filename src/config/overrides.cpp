@@ -24,12 +24,17 @@ void apply_override(Node& root, const ConfigOverride& override) {
   try {
     value = yaml_detail::parse_yaml(override.value, where);
   } catch (const ConfigError& e) {
-    throw ConfigError(override.key_path, "the value is not valid YAML: " + e.message(), where);
+    throw ConfigError(join_key_path(override.key_path, e.key_path()),
+                      "the value is not valid YAML: " + e.message(), where);
   }
+  // The value lands one level down per key of the path.
+  const auto keys = split_key_path(override.key_path);
+  if (keys.size() + yaml_detail::measure(value).height > yaml_detail::limits::kDepth)
+    throw yaml_detail::too_deep(override.key_path, where);
   if (root.kind == Node::Kind::Null) root.kind = Node::Kind::Mapping;
   Node* node = &root;
   std::string walked;
-  for (const auto& key : split_key_path(override.key_path)) {
+  for (const auto& key : keys) {
     if (node->kind != Node::Kind::Mapping) {
       if (node->kind != Node::Kind::Null)
         throw ConfigError(walked, "cannot set '" + key + "' inside " + yaml_detail::describe(*node),
@@ -69,29 +74,20 @@ ConfigOverride ConfigOverride::parse(const std::string& assignment) {
   return override;
 }
 
-template <typename Config>
-Config load_config(const std::string& path, const std::vector<ConfigOverride>& overrides) {
-  Node root = yaml_detail::parse_yaml(yaml_detail::read_text_file(path), path);
+namespace yaml_detail {
+
+Node parse_with_overrides(const std::string& path, const std::vector<ConfigOverride>& overrides) {
+  Node root = parse_yaml(read_text_file(path), path);
   for (const auto& override : overrides) apply_override(root, override);
-  Config config;
-  try {
-    yaml_detail::load_tree(std::move(root), path, config);
-  } catch (const ConfigError& e) {
-    // A problem with an overridden value: point at the --set that wrote it (the last one).
-    for (auto it = overrides.rbegin(); it != overrides.rend(); ++it)
-      if (overrides_key(*it, e.key_path())) throw e.located("--set " + it->text());
-    throw;
-  }
-  return config;
+  return root;
 }
 
-template ExperimentConfig load_config(const std::string&, const std::vector<ConfigOverride>&);
-template xLSTMBlockStackConfig load_config(const std::string&, const std::vector<ConfigOverride>&);
-template xLSTMLMModelConfig load_config(const std::string&, const std::vector<ConfigOverride>&);
-
-ExperimentConfig load_experiment_config(const std::string& path,
-                                        const std::vector<ConfigOverride>& overrides) {
-  return load_config<ExperimentConfig>(path, overrides);
+ConfigError located_at_override(const ConfigError& error,
+                                const std::vector<ConfigOverride>& overrides) {
+  for (auto it = overrides.rbegin(); it != overrides.rend(); ++it)
+    if (overrides_key(*it, error.key_path())) return error.located("--set " + it->text());
+  return error;
 }
 
+}  // namespace yaml_detail
 }  // namespace xlstm

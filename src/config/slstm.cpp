@@ -1,15 +1,15 @@
 #include "xlstm/config/slstm.h"
 
 #include "check.h"
+#include "xlstm/config/dtype_names.h"
 
 namespace xlstm {
 using namespace config_check;
 
 namespace {
-const std::vector<std::string> kDtypes = {"bfloat16", "float16", "float32"};
 
 void check_dtype(const std::optional<std::string>& dtype, const std::string& key) {
-  if (dtype) one_of(*dtype, kDtypes, key);
+  if (dtype) one_of(*dtype, dtype_names(), key);
 }
 }  // namespace
 
@@ -36,7 +36,7 @@ void sLSTMCellConfig::finalize() {
   require(!initial_val.empty(), "initial_val", "must hold at least one value");
 
   // The dtype defaults chain of the official __post_init__.
-  one_of(dtype, kDtypes, "dtype");
+  one_of(dtype, dtype_names(), "dtype");
   if (!dtype_b) dtype_b = dtype;
   if (!dtype_a) dtype_a = dtype_b;
   if (!dtype_r) dtype_r = dtype;

@@ -54,23 +54,37 @@ std::vector<int> xLSTMBlockStackConfig::block_map() const {
   return map;
 }
 
+namespace {
+
+// More blocks than any model has: the bound keeps finalize(), which builds the config of every
+// block, and the block map small on a hostile num_blocks.
+constexpr int kMaxBlocks = 1000;
+
+/// Block `block_idx` of `stack`, of the kind `kind` (0 = mLSTM, 1 = sLSTM), finalized.
+xLSTMBlockConfig finalized_block(const xLSTMBlockStackConfig& stack, int kind, int block_idx) {
+  xLSTMBlockConfig block = kind == 0 ? to_xlstm_block_config(*stack.mlstm_block)
+                                     : to_xlstm_block_config(*stack.slstm_block);
+  block._num_blocks = stack.num_blocks;
+  block._block_idx = block_idx;
+  nested(kind == 0 ? "mlstm_block" : "slstm_block", [&] { block.finalize(); });
+  return block;
+}
+
+}  // namespace
+
 xLSTMBlockConfig xLSTMBlockStackConfig::block_config(int block_idx) const {
   const auto map = block_map();
   require(block_idx >= 0 && block_idx < static_cast<int>(map.size()), "num_blocks",
           "block index " + std::to_string(block_idx) + " out of range");
-  xLSTMBlockConfig block = map[block_idx] == 0 ? to_xlstm_block_config(*mlstm_block)
-                                               : to_xlstm_block_config(*slstm_block);
-  block._num_blocks = num_blocks;
-  block._block_idx = block_idx;
-  const std::string prefix = map[block_idx] == 0 ? "mlstm_block" : "slstm_block";
-  nested(prefix, [&] { block.finalize(); });
-  return block;
+  return finalized_block(*this, map[block_idx], block_idx);
 }
 
 void xLSTMBlockStackConfig::finalize() {
   require(mlstm_block || slstm_block, "",
           "at least one of mlstm_block and slstm_block must be given");
   positive(num_blocks, "num_blocks");
+  require(num_blocks <= kMaxBlocks, "num_blocks",
+          std::to_string(num_blocks) + " is more than the limit of " + std::to_string(kMaxBlocks));
   positive(embedding_dim, "embedding_dim");
   probability(dropout, "dropout");
   if (mlstm_block) positive(context_length, "context_length");
@@ -110,7 +124,8 @@ void xLSTMBlockStackConfig::finalize() {
 
   _block_map.clear();
   for (int i = 0; i < num_blocks; ++i) _block_map += (i ? "," : "") + std::to_string(map[i]);
-  for (int i = 0; i < num_blocks; ++i) block_config(i);  // every block must be constructible
+  // Every block must be constructible (with the map at hand: block_config() parses it per call).
+  for (int i = 0; i < num_blocks; ++i) finalized_block(*this, map[i], i);
 }
 
 void xLSTMLMModelConfig::finalize() {

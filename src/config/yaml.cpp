@@ -3,8 +3,7 @@
 
 #include "yaml_fields.h"
 
-namespace xlstm {
-namespace yaml_detail {
+namespace xlstm::yaml_detail {
 namespace {
 
 template <class Visitor>
@@ -24,6 +23,7 @@ void visit_fields(Visitor& v, CausalConv1dConfig& c) {
   v("causal_conv_bias", c.causal_conv_bias);
   v("channel_mixing", c.channel_mixing);
 }
+XLSTM_YAML_CONFIG(CausalConv1dConfig)
 
 template <class Visitor>
 void visit_fields(Visitor& v, LinearHeadwiseExpandConfig& c) {
@@ -35,6 +35,7 @@ void visit_fields(Visitor& v, LinearHeadwiseExpandConfig& c) {
   v("trainable_weight", c.trainable_weight);
   v("trainable_bias", c.trainable_bias);
 }
+XLSTM_YAML_CONFIG(LinearHeadwiseExpandConfig)
 
 template <class Visitor>
 void visit_fields(Visitor& v, FeedForwardConfig& c) {
@@ -46,6 +47,7 @@ void visit_fields(Visitor& v, FeedForwardConfig& c) {
   v("ff_type", c.ff_type);
   v("_num_blocks", c._num_blocks);
 }
+XLSTM_YAML_CONFIG(FeedForwardConfig)
 
 template <class Visitor>
 void visit_fields(Visitor& v, mLSTMCellConfig& c) {
@@ -53,6 +55,7 @@ void visit_fields(Visitor& v, mLSTMCellConfig& c) {
   v("embedding_dim", c.embedding_dim);
   v("num_heads", c.num_heads);
 }
+XLSTM_YAML_CONFIG(mLSTMCellConfig)
 
 template <class Visitor>
 void visit_fields(Visitor& v, mLSTMLayerConfig& c) {
@@ -67,6 +70,7 @@ void visit_fields(Visitor& v, mLSTMLayerConfig& c) {
   v("_num_blocks", c._num_blocks);
   v("_inner_embedding_dim", c._inner_embedding_dim);
 }
+XLSTM_YAML_CONFIG(mLSTMLayerConfig)
 
 template <class Visitor>
 void visit_fields(Visitor& v, mLSTMBlockConfig& c) {
@@ -74,6 +78,7 @@ void visit_fields(Visitor& v, mLSTMBlockConfig& c) {
   v("_num_blocks", c._num_blocks);
   v("_block_idx", c._block_idx);
 }
+XLSTM_YAML_CONFIG(mLSTMBlockConfig)
 
 template <class Visitor>
 void visit_fields(Visitor& v, sLSTMCellConfig& c) {
@@ -105,6 +110,7 @@ void visit_fields(Visitor& v, sLSTMCellConfig& c) {
   v("enable_automatic_mixed_precision", c.enable_automatic_mixed_precision);
   v("initial_val", c.initial_val);
 }
+XLSTM_YAML_CONFIG(sLSTMCellConfig)
 
 template <class Visitor>
 void visit_fields(Visitor& v, sLSTMLayerConfig& c) {
@@ -114,6 +120,7 @@ void visit_fields(Visitor& v, sLSTMLayerConfig& c) {
   v("group_norm_weight", c.group_norm_weight);
   v("dropout", c.dropout);
 }
+XLSTM_YAML_CONFIG(sLSTMLayerConfig)
 
 template <class Visitor>
 void visit_fields(Visitor& v, sLSTMBlockConfig& c) {
@@ -122,6 +129,7 @@ void visit_fields(Visitor& v, sLSTMBlockConfig& c) {
   v("_num_blocks", c._num_blocks);
   v("_block_idx", c._block_idx);
 }
+XLSTM_YAML_CONFIG(sLSTMBlockConfig)
 
 template <class Visitor>
 void visit_fields(Visitor& v, xLSTMBlockConfig& c) {
@@ -131,6 +139,7 @@ void visit_fields(Visitor& v, xLSTMBlockConfig& c) {
   v("_num_blocks", c._num_blocks);
   v("_block_idx", c._block_idx);
 }
+XLSTM_YAML_CONFIG(xLSTMBlockConfig)
 
 template <class Visitor>
 void visit_fields(Visitor& v, xLSTMBlockStackConfig& c) {
@@ -145,6 +154,7 @@ void visit_fields(Visitor& v, xLSTMBlockStackConfig& c) {
   v("slstm_at", c.slstm_at);
   v("_block_map", c._block_map);
 }
+XLSTM_YAML_CONFIG(xLSTMBlockStackConfig)
 
 template <class Visitor>
 void visit_fields(Visitor& v, xLSTMLMModelConfig& c) {
@@ -154,24 +164,6 @@ void visit_fields(Visitor& v, xLSTMLMModelConfig& c) {
   v("weight_decay_on_embedding", c.weight_decay_on_embedding);
   v("add_embedding_dropout", c.add_embedding_dropout);
 }
+XLSTM_YAML_CONFIG(xLSTMLMModelConfig)
 
-// experiment.cpp maps the `model` section with this list.
-template void visit_fields<Reader>(Reader&, xLSTMLMModelConfig&);
-template void visit_fields<Writer>(Writer&, xLSTMLMModelConfig&);
-
-}  // namespace yaml_detail
-
-XLSTM_YAML_INSTANTIATE(CausalConv1dConfig)
-XLSTM_YAML_INSTANTIATE(LinearHeadwiseExpandConfig)
-XLSTM_YAML_INSTANTIATE(FeedForwardConfig)
-XLSTM_YAML_INSTANTIATE(mLSTMCellConfig)
-XLSTM_YAML_INSTANTIATE(mLSTMLayerConfig)
-XLSTM_YAML_INSTANTIATE(mLSTMBlockConfig)
-XLSTM_YAML_INSTANTIATE(sLSTMCellConfig)
-XLSTM_YAML_INSTANTIATE(sLSTMLayerConfig)
-XLSTM_YAML_INSTANTIATE(sLSTMBlockConfig)
-XLSTM_YAML_INSTANTIATE(xLSTMBlockConfig)
-XLSTM_YAML_INSTANTIATE(xLSTMBlockStackConfig)
-XLSTM_YAML_INSTANTIATE(xLSTMLMModelConfig)
-
-}  // namespace xlstm
+}  // namespace xlstm::yaml_detail

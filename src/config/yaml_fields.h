@@ -1,6 +1,20 @@
-// One field list per config struct (`visit_fields`), walked by a Reader (strict YAML -> struct,
-// like dacite's strict mode) or a Writer (struct -> YAML). The lists live in yaml.cpp /
-// experiment.cpp.
+// The field-list toolkit of the YAML layer: one list per config struct (`visit_fields`), walked by
+// a Reader (strict YAML -> struct, like dacite's strict mode) or a Writer (struct -> YAML).
+//
+// Registering a struct, in its own source file (any family, any folder):
+//
+//   namespace xlstm::yaml_detail {
+//   template <class Visitor>
+//   void visit_fields(Visitor& v, large::BlockConfig& c) {  // keys in the Python order
+//     v("embedding_dim", c.embedding_dim);
+//     v("feedforward", c.feedforward, Absent::Omit);  // nested structs: their own field lists
+//   }
+//   XLSTM_YAML_CONFIG(large::BlockConfig)
+//   }  // namespace xlstm::yaml_detail
+//
+// XLSTM_YAML_CONFIG makes from_yaml_string / from_yaml_file / load_config / to_yaml work for the
+// struct (it needs a `finalize()`). A struct only nested in others needs no registration; one
+// nested in a struct of another file is declared there with XLSTM_YAML_FIELDS_OF.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -13,7 +27,6 @@
 #include <vector>
 
 #include "xlstm/config/error.h"
-#include "xlstm/config/experiment.h"
 #include "xlstm/config/yaml.h"
 #include "yaml_tree.h"
 
@@ -22,35 +35,6 @@ namespace xlstm::yaml_detail {
 /// How the Writer shows an empty optional: `key: null`, or no key at all (for a block kind that is
 /// absent by default, e.g. `mlstm_block`).
 enum class Absent { AsNull, Omit };
-
-class Reader;
-class Writer;
-
-#define XLSTM_YAML_FIELDS(Config) \
-  template <class Visitor>        \
-  void visit_fields(Visitor& v, Config& c);
-XLSTM_YAML_FIELDS(CausalConv1dConfig)
-XLSTM_YAML_FIELDS(LinearHeadwiseExpandConfig)
-XLSTM_YAML_FIELDS(FeedForwardConfig)
-XLSTM_YAML_FIELDS(mLSTMCellConfig)
-XLSTM_YAML_FIELDS(mLSTMLayerConfig)
-XLSTM_YAML_FIELDS(mLSTMBlockConfig)
-XLSTM_YAML_FIELDS(sLSTMCellConfig)
-XLSTM_YAML_FIELDS(sLSTMLayerConfig)
-XLSTM_YAML_FIELDS(sLSTMBlockConfig)
-XLSTM_YAML_FIELDS(xLSTMBlockConfig)
-XLSTM_YAML_FIELDS(xLSTMBlockStackConfig)
-XLSTM_YAML_FIELDS(xLSTMLMModelConfig)
-XLSTM_YAML_FIELDS(TrainingConfig)
-XLSTM_YAML_FIELDS(SplitCounts)
-XLSTM_YAML_FIELDS(SequenceLengthOverride)
-XLSTM_YAML_FIELDS(FormLangDatasetConfig)
-XLSTM_YAML_FIELDS(MqarSplitConfig)
-XLSTM_YAML_FIELDS(MqarCounts)
-XLSTM_YAML_FIELDS(MqarDatasetConfig)
-XLSTM_YAML_FIELDS(DatasetConfig)
-XLSTM_YAML_FIELDS(ExperimentConfig)
-#undef XLSTM_YAML_FIELDS
 
 // ---- reading ----------------------------------------------------------------------------------
 
@@ -218,22 +202,30 @@ void load_tree(Node root, const std::string& source, Config& config) {
   }
 }
 
-template <class Config>
-void load_document(const std::string& text, const std::string& source, Config& config) {
-  load_tree(parse_yaml(text, source), source, config);
-}
-
 /// The text of a file; a file that cannot be read is a ConfigError.
 std::string read_text_file(const std::string& path);
 
+/// The document of the file at `path` with `overrides` applied in order (overrides.cpp).
+Node parse_with_overrides(const std::string& path, const std::vector<ConfigOverride>& overrides);
+
+/// `error` located at the `--set` that wrote its key (the last such one); unchanged when none did.
+ConfigError located_at_override(const ConfigError& error,
+                                const std::vector<ConfigOverride>& overrides);
+
 template <class Config>
 void load_string(const std::string& text, const std::string& source_name, Config& config) {
-  load_document(text, source_name, config);
+  load_tree(parse_yaml(text, source_name), source_name, config);
 }
 
 template <class Config>
-void load_file(const std::string& path, Config& config) {
-  load_document(read_text_file(path), path, config);
+void load_file(const std::string& path, const std::vector<ConfigOverride>& overrides,
+               Config& config) {
+  Node root = parse_with_overrides(path, overrides);
+  try {
+    load_tree(std::move(root), path, config);
+  } catch (const ConfigError& e) {
+    throw located_at_override(e, overrides);
+  }
 }
 
 template <class Config>
@@ -247,10 +239,19 @@ std::string dump_document(const Config& config) {
 
 }  // namespace xlstm::yaml_detail
 
-/// Instantiates the public load and dump functions for one config struct (inside namespace xlstm).
-#define XLSTM_YAML_INSTANTIATE(Config)                                                             \
-  template void yaml_detail::load_string<Config>(const std::string&, const std::string&, Config&); \
-  template void yaml_detail::load_file<Config>(const std::string&, Config&);                       \
-  std::string to_yaml(const Config& config) {                                                      \
-    return yaml_detail::dump_document(config);                                                     \
-  }
+/// Registers `Config` (see the top of this file); use it in namespace xlstm::yaml_detail after
+/// the struct's field list. Instantiates the field list for both visitors (so that structs of other
+/// files can nest it) and the load and dump entry points of the public API.
+#define XLSTM_YAML_CONFIG(Config)                                                         \
+  template void visit_fields<Reader>(Reader&, Config&);                                   \
+  template void visit_fields<Writer>(Writer&, Config&);                                   \
+  template void load_string<Config>(const std::string&, const std::string&, Config&);     \
+  template void load_file<Config>(const std::string&, const std::vector<ConfigOverride>&, \
+                                  Config&);                                               \
+  template std::string dump_document<Config>(const Config&);
+
+/// Declares the field list of a struct registered in another file, for nesting it in a struct of
+/// this one (in namespace xlstm::yaml_detail).
+#define XLSTM_YAML_FIELDS_OF(Config) \
+  template <class Visitor>           \
+  void visit_fields(Visitor& v, Config& c);

@@ -37,8 +37,30 @@ class Resolver {
   }
 
  private:
+  /// Counts the resolution steps on the stack (resolve_deep and evaluate call each other through
+  /// references): a chain of 20,000 references fails here instead of overflowing the stack.
+  class Nesting {
+   public:
+    Nesting(Resolver& resolver, const std::string& path, int line) : depth_(resolver.depth_) {
+      if (++depth_ > limits::kResolveDepth) {
+        --depth_;
+        throw resolver.error(path, line,
+                             "interpolations nest more than " +
+                                 std::to_string(limits::kResolveDepth) +
+                                 " levels deep (a long chain of ${...} references?)");
+      }
+    }
+    ~Nesting() { --depth_; }
+    Nesting(const Nesting&) = delete;
+    Nesting& operator=(const Nesting&) = delete;
+
+   private:
+    int& depth_;
+  };
+
   /// Resolves `node` and everything below it; `ancestors` are its containers, outermost first.
   void resolve_deep(Node& node, std::vector<Frame>& ancestors, const std::string& path) {
+    const Nesting nesting(*this, path, node.line);
     resolve_value(node, ancestors, path);
     if (node.kind == Node::Kind::Mapping) {
       ancestors.push_back({&node, path});
@@ -57,31 +79,44 @@ class Resolver {
   void resolve_value(Node& node, std::vector<Frame>& ancestors, const std::string& path) {
     if (!has_interpolation(node)) return;
     if (active_.count(&node))
-      throw error(path, node.line, "interpolation cycle through '" + node.text + "'");
+      throw error(path, node.line, "interpolation cycle through " + in_quotes(node.text));
     active_.insert(&node);
     Node value = evaluate(node.text, ancestors, path, node.line);
     active_.erase(&node);
+    // The value takes the string's place, `ancestors.size()` levels down.
+    if (static_cast<int>(ancestors.size()) + measure(value).height > limits::kDepth)
+      throw too_deep(path, location(source_, node.line));
     value.line = node.line;
     node = std::move(value);
   }
 
   Node evaluate(const std::string& text, std::vector<Frame>& ancestors, const std::string& path,
                 int line) {
+    const Nesting nesting(*this, path, line);
     const auto pieces = split(text, ancestors, path, line);
-    if (pieces.size() == 1 && pieces[0].is_reference)
-      return lookup(pieces[0].text, text, ancestors, path, line);
+    if (pieces.size() == 1 && pieces[0].is_reference) {
+      const Node& target = lookup(pieces[0].text, text, ancestors, path, line);
+      const Extent copied = measure(target);
+      budget_.spend(copied.nodes, copied.text_bytes, path, location(source_, line));
+      return target;
+    }
     Node result;
     result.kind = Node::Kind::String;
     result.literal = true;
+    const auto append = [&](const std::string& piece) {
+      budget_.spend(0, piece.size(), path, location(source_, line));
+      result.text += piece;
+    };
     for (const auto& piece : pieces) {
       if (!piece.is_reference) {
-        result.text += piece.text;
+        append(piece.text);
         continue;
       }
-      const Node target = lookup(piece.text, text, ancestors, path, line);
+      const Node& target = lookup(piece.text, text, ancestors, path, line);
       if (!target.is_scalar())
-        throw error(path, line, "'" + text + "' inserts " + describe(target) + " into a string");
-      result.text += target.kind == Node::Kind::Null ? "None" : target.text;
+        throw error(path, line,
+                    in_quotes(text) + " inserts " + describe(target) + " into a string");
+      append(target.kind == Node::Kind::Null ? "None" : target.text);
     }
     return result;
   }
@@ -123,7 +158,7 @@ class Resolver {
         return i;
       }
     }
-    throw error(path, line, "unterminated interpolation in '" + text + "'");
+    throw error(path, line, "unterminated interpolation in " + in_quotes(text));
   }
 
   /// A key that itself holds interpolations (`${a.${b}}`, `${.${.b}}`): resolved to text first, in
@@ -132,25 +167,26 @@ class Resolver {
                            const std::string& path, int line) {
     const Node value = evaluate(key, ancestors, path, line);
     if (!value.is_scalar())
-      throw error(path, line, "interpolation key '" + key + "' is " + describe(value));
+      throw error(path, line, "interpolation key " + in_quotes(key) + " is " + describe(value));
     return value.text;
   }
 
-  /// The value that the reference `key` (from `${key}` in `text`) points to, fully resolved.
-  Node lookup(const std::string& key, const std::string& text, std::vector<Frame>& ancestors,
-              const std::string& path, int line) {
+  /// The value that the reference `key` (from `${key}` in `text`) points to, fully resolved (in
+  /// the tree: it stays valid until the tree changes).
+  const Node& lookup(const std::string& key, const std::string& text, std::vector<Frame>& ancestors,
+                     const std::string& path, int line) {
     if (key.find(':') != std::string::npos)
-      throw error(path, line, "'" + text + "': resolvers (${name:args}) are not supported");
+      throw error(path, line, in_quotes(text) + ": resolvers (${name:args}) are not supported");
     size_t dots = 0;
     while (dots < key.size() && key[dots] == '.') ++dots;
     if (dots > ancestors.size())
-      throw error(path, line, "'" + text + "' goes above the root of the document");
+      throw error(path, line, in_quotes(text) + " goes above the root of the document");
     // `${.x}` starts at the enclosing container, each further dot one level up.
     std::vector<Frame> chain(ancestors.begin(),
                              ancestors.end() - (dots ? dots - 1 : ancestors.size()));
     if (chain.empty()) chain.push_back({&root_, ""});
     const auto segments = segments_of(key.substr(dots), text, path, line);
-    if (segments.empty()) throw error(path, line, "'" + text + "': empty interpolation key");
+    if (segments.empty()) throw error(path, line, in_quotes(text) + ": empty interpolation key");
 
     Node* node = chain.back().node;
     std::string node_path = chain.back().path;
@@ -162,14 +198,13 @@ class Resolver {
       if (node->kind == Node::Kind::Mapping) {
         next = node->find(segment);
         next_path = join_key_path(node_path, segment);
-      } else if (node->kind == Node::Kind::Sequence && is_index(segment) &&
-                 std::stoul(segment) < node->items.size()) {
+      } else if (node->kind == Node::Kind::Sequence && is_index(segment, node->items.size())) {
         next = &node->items[std::stoul(segment)];
         next_path = node_path + "[" + segment + "]";
       }
       if (!next)
         throw error(path, line,
-                    "'" + text + "': key '" + segment + "' not found" +
+                    in_quotes(text) + ": key " + in_quotes(segment) + " not found" +
                         (node_path.empty() ? "" : " in '" + node_path + "'"));
       chain.push_back({node, node_path});
       node = next;
@@ -179,8 +214,14 @@ class Resolver {
     return *node;
   }
 
-  static bool is_index(const std::string& segment) {
-    return !segment.empty() && segment.find_first_not_of("0123456789") == std::string::npos;
+  /// Whether `segment` is a decimal index below `size` (any number of digits).
+  static bool is_index(const std::string& segment, size_t size) {
+    if (segment.empty() || segment.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    const size_t digits = segment.find_first_not_of('0') == std::string::npos
+                              ? 0
+                              : segment.size() - segment.find_first_not_of('0');
+    return digits <= 18 && std::stoul(segment) < size;  // 18 digits fit an unsigned long
   }
 
   /// `a.b[0].c` -> {a, b, 0, c}.
@@ -192,7 +233,7 @@ class Resolver {
       const char c = key[i];
       if (c == '.' || c == '[' || c == ']') {
         if (c == ']' && current.empty())
-          throw error(path, line, "'" + text + "': malformed key '" + key + "'");
+          throw error(path, line, in_quotes(text) + ": malformed key " + in_quotes(key));
         if (!current.empty()) segments.push_back(current);
         current.clear();
       } else {
@@ -210,6 +251,8 @@ class Resolver {
   Node& root_;
   std::string source_;
   std::set<const Node*> active_;  // strings being resolved: meeting one again is a cycle
+  int depth_ = 0;                 // Nesting levels on the stack
+  ExpansionBudget budget_;        // what the copies of interpolated values add up to
 };
 
 }  // namespace

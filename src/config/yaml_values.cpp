@@ -4,10 +4,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
+#include "../io/input_file.h"
 #include "yaml_fields.h"
 
 namespace xlstm::yaml_detail {
@@ -24,7 +23,7 @@ int64_t parse_integer(const Node& node, const Place& place, int64_t lo, int64_t 
   errno = 0;
   const long long value = std::strtoll(without_underscores(node.text).c_str(), nullptr, 10);
   if (errno == ERANGE || value < lo || value > hi)
-    throw place.error(node, "integer " + node.text + " is out of range");
+    throw place.error(node, "integer " + shortened(node.text) + " is out of range");
   return value;
 }
 
@@ -153,11 +152,11 @@ void write_value(Emitter& out, const SlstmAt& value) {
 }
 
 std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError("", "cannot open the file", path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  try {
+    return io::InputFile(path).read_all(limits::kDocumentBytes);
+  } catch (const std::runtime_error& e) {
+    throw ConfigError("", e.what(), path);
+  }
 }
 
 }  // namespace xlstm::yaml_detail

@@ -4,11 +4,13 @@
 #include <cstdlib>
 #include <string>
 
+#include "../config/check.h"
 #include "xlstm/config/error.h"
 #include "xlstm/experiments/random.h"
 
 namespace xlstm {
 namespace experiments {
+using namespace config_check;
 namespace {
 
 // Python's `a % m` for m > 0 (never negative).
@@ -20,16 +22,16 @@ bool needs_two_data_tokens(const std::string& task) {
   return task == "even_pairs" || task == "modular_arithmetic";
 }
 
-int64_t minimum_vocab_size(const FormalLanguageOptions& o) {
+int64_t minimum_vocab_size(const FormalLanguageConfig& o) {
   // pad, 2*max_step_size+1 steps, >= 1 cycle position (so the official clamp of max_step_size to
   // vocab_size // 2 never applies to a valid configuration)
-  if (o.task == "cycle_navigation") return 2 * o.max_step_size + 3;
-  if (o.task == "modular_arithmetic") return 6;  // pad, + - * =, >= 1 number
-  return 3;                                      // pad and two symbols
+  if (o.synth_lang_type == "cycle_navigation") return 2 * o.max_step_size + 3;
+  if (o.synth_lang_type == "modular_arithmetic") return 6;  // pad, + - * =, >= 1 number
+  return 3;                                                 // pad and two symbols
 }
 
 // The answer is written at size-1; data tokens fill [0, size-1).
-void parity(Rng& rng, const FormalLanguageOptions& o, FormalLanguageExample& ex) {
+void parity(Rng& rng, const FormalLanguageConfig& o, FormalLanguageExample& ex) {
   int64_t sum = 0;
   for (int64_t i = 0; i + 1 < ex.size; ++i) {
     ex.tokens[i] = rng.uniform_int(1, o.vocab_size - 1);
@@ -38,7 +40,7 @@ void parity(Rng& rng, const FormalLanguageOptions& o, FormalLanguageExample& ex)
   ex.tokens[ex.size - 1] = python_mod(sum, o.vocab_size - 1) + 1;
 }
 
-void cycle_navigation(Rng& rng, const FormalLanguageOptions& o, FormalLanguageExample& ex) {
+void cycle_navigation(Rng& rng, const FormalLanguageConfig& o, FormalLanguageExample& ex) {
   const int64_t max_step = o.max_step_size;
   const int64_t cycle_size = o.vocab_size - 2 - 2 * max_step;
   int64_t position = 0;
@@ -50,14 +52,14 @@ void cycle_navigation(Rng& rng, const FormalLanguageOptions& o, FormalLanguageEx
   ex.tokens[ex.size - 1] = python_mod(position, cycle_size) + 2 * max_step + 2;
 }
 
-void even_pairs(Rng& rng, const FormalLanguageOptions& o, FormalLanguageExample& ex) {
+void even_pairs(Rng& rng, const FormalLanguageConfig& o, FormalLanguageExample& ex) {
   for (int64_t i = 0; i + 1 < ex.size; ++i) ex.tokens[i] = rng.uniform_int(1, o.vocab_size - 1);
   // The official cumulative sum of neighbour differences telescopes to last - first.
   ex.tokens[ex.size - 1] = std::llabs(ex.tokens[ex.size - 2] - ex.tokens[0]) + 1;
 }
 
 // Tokens: 1 '+', 2 '-', 3 '*', 4 '=', 5.. the numbers 0..vocab_size-6; '*' binds tighter.
-void modular_arithmetic(Rng& rng, const FormalLanguageOptions& o, FormalLanguageExample& ex) {
+void modular_arithmetic(Rng& rng, const FormalLanguageConfig& o, FormalLanguageExample& ex) {
   const int64_t modulus = o.vocab_size - 5;
   int64_t total = 0, product = 0, sign = 1;
   for (int64_t i = 0; i + 2 < ex.size; ++i) {
@@ -81,17 +83,19 @@ void modular_arithmetic(Rng& rng, const FormalLanguageOptions& o, FormalLanguage
 
 // Official sizes: uniform in [min, max]; modular_arithmetic draws odd sizes 2k-1 with
 // k in [ceil(min/2), ceil(max/2)] (so an even min admits min-1).
-int64_t draw_size(Rng& rng, const FormalLanguageOptions& o) {
-  if (o.task == "modular_arithmetic") {
-    const int64_t low = std::min((o.min_sequence_length + 1) / 2, (o.max_sequence_length + 1) / 2);
-    return 2 * rng.uniform_int(low, (o.max_sequence_length + 1) / 2) - 1;
+int64_t draw_size(Rng& rng, const FormalLanguageConfig& o) {
+  const int64_t min_length = o.min_length(), max_length = o.max_length();
+  if (o.synth_lang_type == "modular_arithmetic") {
+    const int64_t low = std::min((min_length + 1) / 2, (max_length + 1) / 2);
+    return 2 * rng.uniform_int(low, (max_length + 1) / 2) - 1;
   }
-  return rng.uniform_int(o.min_sequence_length, o.max_sequence_length);
+  return rng.uniform_int(min_length, max_length);
 }
 
 }  // namespace
 
-void FormalLanguageOptions::validate() const {
+void FormalLanguageConfig::validate() const {
+  const std::string& task = synth_lang_type;
   if (task != "parity" && task != "cycle_navigation" && task != "even_pairs" &&
       task != "modular_arithmetic") {
     throw ConfigError("synth_lang_type", "unknown formal-language task '" + task +
@@ -109,31 +113,79 @@ void FormalLanguageOptions::validate() const {
   if (context_length < 2) {
     throw ConfigError("context_length", "must be >= 2, got " + std::to_string(context_length));
   }
-  if (std::llabs(shift) >= context_length) {
+  if (std::abs(shift) >= context_length) {
     throw ConfigError("shift", "|shift| must be < context_length " +
                                    std::to_string(context_length) + ", got " +
                                    std::to_string(shift));
   }
-  const int64_t lowest = needs_two_data_tokens(task) ? 3 : 1;
-  if (min_sequence_length < lowest) {
+  const int lowest = needs_two_data_tokens(task) ? 3 : 1;
+  if (min_length() < lowest) {
     throw ConfigError("min_sequence_length",
                       task + " needs min_sequence_length >= " + std::to_string(lowest) + ", got " +
-                          std::to_string(min_sequence_length));
+                          std::to_string(min_length()));
   }
-  if (max_sequence_length < min_sequence_length || max_sequence_length > context_length) {
+  if (max_length() > context_length) {
     throw ConfigError("max_sequence_length",
-                      "must lie in [min_sequence_length, context_length] = [" +
-                          std::to_string(min_sequence_length) + ", " +
-                          std::to_string(context_length) + "], got " +
-                          std::to_string(max_sequence_length));
+                      "must be <= context_length = " + std::to_string(context_length) + ", got " +
+                          std::to_string(max_length()));
+  }
+  if (max_length() < min_length()) {
+    throw ConfigError("max_sequence_length",
+                      "must be >= min_sequence_length = " + std::to_string(min_length()) +
+                          ", got " + std::to_string(max_length()));
   }
 }
 
-int64_t FormalLanguageOptions::batch_sequence_length() const {
-  return context_length - std::llabs(shift);
+void FormalLanguageConfig::finalize() {
+  validate();
+  positive(batch_size, "batch_size");
+  non_negative(max_step_size, "max_step_size");
+  non_negative(additional_prefix_tokens, "additional_prefix_tokens");
+  non_negative(additional_suffix_tokens, "additional_suffix_tokens");
+  non_negative(additional_premask_tokens, "additional_premask_tokens");
+  positive(count.train, "count.train");
+  positive(count.validation, "count.validation");
+  positive(count.test, "count.test");
+  if (!subpar) return;
+  for (const auto& [part, lengths] : *subpar) {
+    require(part.rfind("train", 0) == 0 || part.rfind("validation", 0) == 0 ||
+                part.rfind("test", 0) == 0,
+            "subpar." + part, "a split part must start with train, validation or test");
+    nested("subpar." + part, [&] { split(part).validate(); });
+  }
 }
 
-FormalLanguageExample generate_formal_language_example(const FormalLanguageOptions& options,
+FormalLanguageConfig FormalLanguageConfig::split(const std::string& part) const {
+  FormalLanguageConfig result = *this;
+  if (subpar) {
+    const auto found = subpar->find(part);
+    if (found != subpar->end()) {
+      if (found->second.min_sequence_length)
+        result.min_sequence_length = found->second.min_sequence_length;
+      if (found->second.max_sequence_length)
+        result.max_sequence_length = found->second.max_sequence_length;
+    }
+  }
+  result.max_sequence_length = result.max_length();
+  result.min_sequence_length = result.min_length();
+  result.seed = static_cast<int64_t>(derive_split_seed(static_cast<uint64_t>(seed), part));
+  result.subpar.reset();
+  return result;
+}
+
+int FormalLanguageConfig::max_length() const {
+  return max_sequence_length.value_or(context_length);
+}
+
+int FormalLanguageConfig::min_length() const {
+  return min_sequence_length.value_or(max_length());
+}
+
+int64_t FormalLanguageConfig::batch_sequence_length() const {
+  return context_length - std::abs(shift);
+}
+
+FormalLanguageExample generate_formal_language_example(const FormalLanguageConfig& options,
                                                        uint64_t example_seed) {
   options.validate();  // the writes below rely on size <= context_length
   Rng rng(example_seed);
@@ -141,11 +193,11 @@ FormalLanguageExample generate_formal_language_example(const FormalLanguageOptio
   ex.tokens.assign(static_cast<size_t>(options.context_length), 0);
   ex.mask.assign(static_cast<size_t>(options.context_length), 0);
   ex.size = draw_size(rng, options);
-  if (options.task == "parity") {
+  if (options.synth_lang_type == "parity") {
     parity(rng, options, ex);
-  } else if (options.task == "cycle_navigation") {
+  } else if (options.synth_lang_type == "cycle_navigation") {
     cycle_navigation(rng, options, ex);
-  } else if (options.task == "even_pairs") {
+  } else if (options.synth_lang_type == "even_pairs") {
     even_pairs(rng, options, ex);
   } else {
     modular_arithmetic(rng, options, ex);
@@ -154,7 +206,7 @@ FormalLanguageExample generate_formal_language_example(const FormalLanguageOptio
   return ex;
 }
 
-Batch collate_formal_language(const FormalLanguageOptions& options,
+Batch collate_formal_language(const FormalLanguageConfig& options,
                               const std::vector<FormalLanguageExample>& examples) {
   options.validate();
   const int64_t length = options.context_length;
@@ -184,7 +236,7 @@ Batch collate_formal_language(const FormalLanguageOptions& options,
   return {inputs, targets};
 }
 
-FormalLanguageGenerator::FormalLanguageGenerator(FormalLanguageOptions options, int64_t count)
+FormalLanguageGenerator::FormalLanguageGenerator(FormalLanguageConfig options, int64_t count)
     : options_(std::move(options)), cursor_(count) {
   options_.validate();
 }
@@ -192,7 +244,8 @@ FormalLanguageGenerator::FormalLanguageGenerator(FormalLanguageOptions options, 
 FormalLanguageExample FormalLanguageGenerator::example(int64_t index) const {
   TORCH_CHECK(index >= 0, "FormalLanguageGenerator::example: negative index ", index);
   return generate_formal_language_example(
-      options_, derive_example_seed(options_.seed, static_cast<uint64_t>(index)));
+      options_,
+      derive_example_seed(static_cast<uint64_t>(options_.seed), static_cast<uint64_t>(index)));
 }
 
 Batch FormalLanguageGenerator::batch(int64_t first, int64_t batch_size) const {
@@ -209,9 +262,31 @@ Batch FormalLanguageGenerator::next_batch(int64_t batch_size) {
   return batch(first, size);
 }
 
-std::vector<Batch> build_formal_language_validation_set(const FormalLanguageOptions& options,
+std::vector<Batch> build_formal_language_validation_set(const FormalLanguageConfig& options,
                                                         int64_t count, int64_t batch_size) {
   return build_validation_batches<FormalLanguageGenerator>(options, count, batch_size);
+}
+
+ExperimentData formal_language_data(const FormalLanguageConfig& config, int64_t batch_size) {
+  if (config.pad_idx != 0) throw ConfigError("dataset.kwargs.pad_idx", "only 0 is supported");
+  if (config.additional_prefix_tokens || config.additional_suffix_tokens ||
+      config.additional_premask_tokens)
+    throw ConfigError("dataset.kwargs",
+                      "additional_{prefix,suffix,premask}_tokens are not supported");
+  const FormalLanguageGenerator train(config.split("train"));
+  std::vector<ValidationSplit> validation;
+  const auto add_validation = [&](const std::string& part) {
+    validation.push_back({part, build_formal_language_validation_set(
+                                    config.split(part), config.count.validation, batch_size)});
+  };
+  if (config.subpar)
+    for (const auto& [part, lengths] : *config.subpar)
+      if (part.rfind("validation", 0) == 0) add_validation(part);
+  if (validation.empty()) add_validation("validation");
+  const int64_t max_length = longest_sequence(validation, train.options().batch_sequence_length());
+  return {TrainStream([train](int64_t first, int64_t size) { return train.batch(first, size); },
+                      config.count.train, batch_size),
+          std::move(validation), config.vocab_size, max_length};
 }
 
 }  // namespace experiments

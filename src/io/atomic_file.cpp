@@ -53,4 +53,10 @@ void AtomicFileWriter::commit() {
   temp_path_.clear();
 }
 
+void write_file_atomically(const std::string& path, std::string_view bytes) {
+  AtomicFileWriter writer(path);
+  writer.write(bytes.data(), bytes.size());
+  writer.commit();
+}
+
 }  // namespace xlstm::io

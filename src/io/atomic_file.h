@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace xlstm::io {
 
@@ -26,5 +27,8 @@ class AtomicFileWriter {
   std::string temp_path_;
   int fd_ = -1;
 };
+
+/// Writes `bytes` to `path` all-or-nothing with an AtomicFileWriter.
+void write_file_atomically(const std::string& path, std::string_view bytes);
 
 }  // namespace xlstm::io

@@ -2,11 +2,15 @@
 
 #include <cstdio>
 #include <stdexcept>
+#include <unordered_set>
 
 namespace xlstm::io::json {
 namespace {
 
 constexpr int kMaxDepth = 64;
+// Values in one document: a Value takes some 100 bytes, so this bounds a hostile document (say a
+// 100 MB safetensors header of `[0,0,...]`) to about 400 MB.
+constexpr size_t kMaxValues = size_t{1} << 22;
 
 class Parser {
  public:
@@ -44,6 +48,7 @@ class Parser {
 
   Value parse_value(int depth) {
     if (depth > kMaxDepth) fail("nesting deeper than " + std::to_string(kMaxDepth));
+    if (++values_ > kMaxValues) fail("more than " + std::to_string(kMaxValues) + " values");
     skip_whitespace();
     Value v;
     switch (peek()) {
@@ -85,11 +90,12 @@ class Parser {
       ++pos_;
       return;
     }
+    std::unordered_set<std::string> keys;  // v.find() per key would take quadratic time
     while (true) {
       skip_whitespace();
       if (peek() != '"') fail("expected a string key");
       std::string key = parse_string();
-      if (v.find(key) != nullptr) fail("duplicate key " + quote(key));
+      if (!keys.insert(key).second) fail("duplicate key " + quote(key));
       skip_whitespace();
       expect(':');
       v.members.emplace_back(std::move(key), parse_value(depth + 1));
@@ -244,6 +250,7 @@ class Parser {
 
   std::string_view text_;
   size_t pos_ = 0;
+  size_t values_ = 0;
 };
 
 }  // namespace

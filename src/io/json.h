@@ -26,7 +26,8 @@ struct Value {
 };
 
 /// Parses one JSON value followed only by whitespace. Throws std::runtime_error naming the byte
-/// offset. Nesting deeper than 64 levels is refused (no stack overflow on hostile input).
+/// offset. Nesting deeper than 64 levels (no stack overflow) and more than 4,194,304 values (a
+/// bounded memory) are refused.
 Value parse(std::string_view text);
 
 /// `s` as a JSON string literal, with quotes and escapes.

@@ -3,15 +3,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string_view>
 #include <vector>
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "atomic_file.h"
+#include "input_file.h"
 #include "json.h"
 
 namespace xlstm::io {
@@ -42,27 +41,25 @@ bool host_is_little_endian() {
   throw SafetensorsError("safetensors file '" + path + "': " + what);
 }
 
-// A read-only private mapping of a whole file, unmapped on destruction.
+std::unique_ptr<InputFile> open_input(const std::string& path) {
+  try {
+    return std::make_unique<InputFile>(path);
+  } catch (const std::runtime_error& e) {
+    fail(path, e.what());
+  }
+}
+
+// A read-only private mapping of a whole regular file, unmapped on destruction.
 class MappedFile {
  public:
   explicit MappedFile(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      ::close(fd);
-      fail(path, std::string("cannot stat: ") + std::strerror(errno));
-    }
-    size_ = static_cast<size_t>(st.st_size);
+    const auto file = open_input(path);
+    size_ = static_cast<size_t>(file->size());
     if (size_ > 0) {
-      void* data = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (data == MAP_FAILED) {
-        ::close(fd);
-        fail(path, std::string("cannot mmap: ") + std::strerror(errno));
-      }
+      void* data = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, file->fd(), 0);
+      if (data == MAP_FAILED) fail(path, std::string("cannot mmap: ") + std::strerror(errno));
       data_ = static_cast<const unsigned char*>(data);
     }
-    ::close(fd);
   }
   ~MappedFile() {
     if (data_ != nullptr) ::munmap(const_cast<unsigned char*>(data_), size_);

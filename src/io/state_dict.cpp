@@ -1,5 +1,7 @@
 #include "xlstm/io/state_dict.h"
 
+#include "xlstm/io/checkpoint_adapter.h"
+
 #include <sstream>
 #include <unordered_map>
 
@@ -76,7 +78,7 @@ TensorMap state_dict(const torch::nn::Module& module) {
 LoadReport load_state_dict(torch::nn::Module& module, const TensorMap& tensors, bool strict) {
   const auto named = named_tensors(module);
   const TensorMap expected(named.begin(), named.end());
-  const TensorMap checkpoint = match_slstm_layout(tensors, expected);
+  const TensorMap checkpoint = adapt_checkpoint(module, tensors);
 
   LoadReport report;
   std::vector<std::pair<torch::Tensor, torch::Tensor>> copies;  // (target, source)

@@ -5,21 +5,33 @@
 // PyTorchStreamReader and runs a small pickle machine of its own that knows exactly what a
 // torch.save'd dict of tensors contains: dicts (plain or OrderedDict), tuples, lists, strings,
 // numbers, storages (persistent ids) and torch._utils._rebuild_tensor_v2.
+//
+// Nothing here recurses: the machine is a loop over opcodes and its values live in one arena (raw
+// pointers between them), so a list nested 100,000 deep or a list holding itself is freed in a
+// flat loop instead of a chain of destructors that overflows the stack.
 #include <caffe2/serialize/inline_container.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <unordered_map>
 
+#include <unistd.h>
+
 #include "atomic_file.h"
+#include "input_file.h"
 #include "xlstm/io/state_dict.h"
 
 namespace xlstm::io {
 namespace {
 
+// Values one pickle may create (a state_dict takes about 25 per tensor): bounds the memory that a
+// hostile pickle can claim to some 300 MB.
+constexpr size_t kMaxPickleValues = size_t{1} << 21;
+
 struct PickleValue;
-using Value = std::shared_ptr<PickleValue>;
+using Value = PickleValue*;  // owned by the PickleMachine's arena
 
 // A Python value on the pickle stack. `global` is a "module.name" reference.
 struct PickleValue {
@@ -32,12 +44,6 @@ struct PickleValue {
   std::vector<std::pair<Value, Value>> entries;  // dict, in insertion order
   torch::Tensor tensor;
 };
-
-Value make(PickleValue::Kind kind) {
-  auto o = std::make_shared<PickleValue>();
-  o->kind = kind;
-  return o;
-}
 
 const std::pair<const char*, torch::ScalarType> kStorageTypes[] = {
     {"torch.DoubleStorage", torch::kFloat64}, {"torch.FloatStorage", torch::kFloat32},
@@ -52,6 +58,7 @@ class PickleMachine {
                 const char* data, size_t size)
       : path_(path), zip_(zip), data_(data), size_(size) {}
 
+  /// The pickled value; it lives as long as the machine.
   Value run() {
     while (true) {
       const unsigned char op = byte();
@@ -134,14 +141,19 @@ class PickleMachine {
     if (kv.size() % 2 != 0) fail("odd number of SETITEMS values");
     for (size_t i = 0; i < kv.size(); i += 2) dict->entries.emplace_back(kv[i], kv[i + 1]);
   }
-  void memo_put(uint64_t id) {
-    if (id > (1u << 24)) fail("memo index too large");
-    if (memo_.size() <= id) memo_.resize(id + 1);
-    memo_[id] = top();
-  }
+  void memo_put(uint64_t id) { memo_[id] = top(); }
   void memo_get(uint64_t id) {
-    if (id >= memo_.size() || !memo_[id]) fail("memo index " + std::to_string(id) + " unset");
-    push(memo_[id]);
+    const auto found = memo_.find(id);
+    if (found == memo_.end()) fail("memo index " + std::to_string(id) + " unset");
+    push(found->second);
+  }
+
+  Value make(PickleValue::Kind kind) {
+    if (values_.size() == kMaxPickleValues)
+      fail("more than " + std::to_string(kMaxPickleValues) + " values");
+    values_.push_back(std::make_unique<PickleValue>());
+    values_.back()->kind = kind;
+    return values_.back().get();
   }
 
   void step(unsigned char op) {
@@ -368,16 +380,44 @@ class PickleMachine {
   size_t pos_ = 0;
   std::vector<Value> stack_;
   std::vector<size_t> marks_;
-  std::vector<Value> memo_;
+  std::unordered_map<uint64_t, Value> memo_;
+  std::vector<std::unique_ptr<PickleValue>> values_;  // every value made, freed in one loop
   std::unordered_map<std::string, torch::Tensor> storages_;
+};
+
+/// The zip reader's view of an InputFile (a regular file: no blocking on a FIFO).
+class InputFileAdapter : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit InputFileAdapter(const std::string& path) : file_(path) {}
+  size_t size() const override { return static_cast<size_t>(file_.size()); }
+  size_t read(uint64_t pos, void* buf, size_t n, const char* what) const override {
+    size_t done = 0;
+    while (done < n) {
+      const ssize_t got = ::pread(file_.fd(), static_cast<char*>(buf) + done, n - done,
+                                  static_cast<off_t>(pos + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) break;  // the zip reader reports the short read
+      done += static_cast<size_t>(got);
+    }
+    return done;
+  }
+
+ private:
+  InputFile file_;
 };
 
 }  // namespace
 
 TensorMap load_pt(const std::string& path) {
+  std::shared_ptr<InputFileAdapter> file;
+  try {
+    file = std::make_shared<InputFileAdapter>(path);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("torch.save file '" + path + "': " + e.what());
+  }
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> zip;
   try {
-    zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+    zip = std::make_unique<caffe2::serialize::PyTorchStreamReader>(file);
   } catch (const c10::Error& e) {
     throw std::runtime_error("torch.save file '" + path +
                              "': not a readable torch.save zip archive (torch >= 1.6 format): " +
@@ -386,7 +426,8 @@ TensorMap load_pt(const std::string& path) {
   if (!zip->hasRecord("data.pkl"))
     throw std::runtime_error("torch.save file '" + path + "': no data.pkl record");
   auto [pickle, size] = zip->getRecord("data.pkl");
-  const Value root = PickleMachine(path, *zip, static_cast<const char*>(pickle.get()), size).run();
+  PickleMachine machine(path, *zip, static_cast<const char*>(pickle.get()), size);
+  const Value root = machine.run();
   if (root->kind != PickleValue::Kind::dict)
     throw std::runtime_error("torch.save file '" + path + "': holds no dict of name -> tensor");
   TensorMap tensors;

@@ -11,7 +11,7 @@ using test::max_abs_diff;
 
 TEST(LayerNorm, ResidualWeightAndBias) {
   torch::manual_seed(0);
-  LayerNorm norm(6, /*weight=*/true, /*bias=*/true);
+  LayerNorm norm(LayerNormOptions(6).weight(true).bias(true));
   EXPECT_EQ(norm->weight.abs().sum().item<double>(), 0.0);  // residual weight starts at 0
   {
     torch::NoGradGuard no_grad;
@@ -29,9 +29,9 @@ TEST(LayerNorm, ResidualWeightAndBias) {
 }
 
 TEST(LayerNorm, Variants) {
-  LayerNorm plain(4, /*weight=*/false, /*bias=*/false);
+  LayerNorm plain(LayerNormOptions(4).weight(false).bias(false));
   EXPECT_TRUE(plain->parameters().empty());
-  LayerNorm direct(4, true, false, 1e-5, /*residual_weight=*/false);
+  LayerNorm direct(LayerNormOptions(4).weight(true).bias(false).eps(1e-5).residual_weight(false));
   EXPECT_EQ(direct->weight.sum().item<double>(), 4.0);  // weight starts at 1
   EXPECT_EQ(direct->named_parameters().size(), 1u);
   const auto x = torch::randn({5, 4});
@@ -42,7 +42,7 @@ TEST(LayerNorm, Variants) {
 
 TEST(MultiHeadLayerNorm, NormalisesEachHead) {
   torch::manual_seed(1);
-  MultiHeadLayerNorm norm(12, true, false);
+  MultiHeadLayerNorm norm(LayerNormOptions(12).weight(true).bias(false));
   {
     torch::NoGradGuard no_grad;
     norm->weight.normal_();

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "config/yaml_tree.h"
-#include "xlstm/config/experiment.h"
+#include "xlstm/training/experiment_config.h"
 
 namespace xlstm {
 namespace {

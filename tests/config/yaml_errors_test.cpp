@@ -2,7 +2,7 @@
 // node.
 #include <gtest/gtest.h>
 
-#include "xlstm/config/experiment.h"
+#include "xlstm/training/experiment_config.h"
 
 namespace xlstm {
 namespace {

@@ -6,7 +6,9 @@
 #include <iterator>
 
 #include "config/yaml_tree.h"
-#include "xlstm/config/experiment.h"
+#include "model_kinds.h"
+#include "xlstm/experiments/formal_language.h"
+#include "xlstm/training/experiment_config.h"
 
 namespace xlstm {
 namespace {
@@ -70,17 +72,8 @@ TEST(YamlLoad, EveryShippedAndReferenceConfigLoads) {
       if (entry.path().extension() != ".yaml") continue;
       const std::string path = entry.path().string();
       SCOPED_TRACE(path);
-      switch (detect_config_file_kind(path)) {
-        case ConfigFileKind::Experiment:
-          from_yaml_file<ExperimentConfig>(path);
-          break;
-        case ConfigFileKind::LMModel:
-          from_yaml_file<xLSTMLMModelConfig>(path);
-          break;
-        case ConfigFileKind::BlockStack:
-          from_yaml_file<xLSTMBlockStackConfig>(path);
-          break;
-      }
+      // Loaded (strictly, finalized) as the kind the binaries take it for.
+      EXPECT_FALSE(apps::model_kind_for(path).resolve(path, {}).empty());
       ++loaded;
     }
   }
@@ -127,7 +120,7 @@ TEST(YamlLoad, ParityExperimentsResolveLikeOmegaConf) {
   EXPECT_EQ(cfg.training.device, "cuda");
   EXPECT_TRUE(cfg.training.enable_mixed_precision);
   EXPECT_DOUBLE_EQ(cfg.training.lr, 1e-3);
-  const auto& kwargs = cfg.dataset.form_language;
+  const auto& kwargs = cfg.dataset.kwargs_as<experiments::FormalLanguageConfig>();
   EXPECT_EQ(kwargs.count.train, 5120000);
   EXPECT_EQ(kwargs.seed, 1);
   EXPECT_TRUE(kwargs.enable_mask);
@@ -141,15 +134,8 @@ TEST(YamlLoad, ParityExperimentsResolveLikeOmegaConf) {
       "1,1");
   const auto mlstm_only = from_yaml_file<ExperimentConfig>(shipped_config("parity_xlstm10.yaml"));
   EXPECT_EQ(mlstm_only.model._block_map, "0,0");
-  EXPECT_FALSE(mlstm_only.dataset.form_language.subpar->count("test"));
-}
-
-TEST(YamlLoad, DetectsTheFileKind) {
-  EXPECT_EQ(detect_config_file_kind(shipped_config("parity_xlstm10.yaml")),
-            ConfigFileKind::Experiment);
-  EXPECT_EQ(detect_config_file_kind(shipped_config("readme_lm.yaml")), ConfigFileKind::LMModel);
-  EXPECT_EQ(detect_config_file_kind(shipped_config("readme_stack.yaml")),
-            ConfigFileKind::BlockStack);
+  EXPECT_FALSE(
+      mlstm_only.dataset.kwargs_as<experiments::FormalLanguageConfig>().subpar->count("test"));
 }
 
 TEST(YamlLoad, DefaultsOfTheExperimentSections) {
@@ -158,10 +144,10 @@ TEST(YamlLoad, DefaultsOfTheExperimentSections) {
   EXPECT_EQ(cfg.training.lr_decay_until_steps, cfg.training.num_steps);
   EXPECT_EQ(cfg.training.device, "cpu");
   EXPECT_EQ(cfg.dataset.name, "form_language");
-  EXPECT_EQ(cfg.dataset.form_language.context_length, 20);
-  EXPECT_EQ(cfg.dataset.form_language.vocab_size, 3);
-  EXPECT_EQ(cfg.dataset.form_language.max_step_size, 1);
-  EXPECT_FALSE(cfg.dataset.form_language.subpar.has_value());
+  EXPECT_EQ(cfg.dataset.kwargs_as<experiments::FormalLanguageConfig>().context_length, 20);
+  EXPECT_EQ(cfg.dataset.kwargs_as<experiments::FormalLanguageConfig>().vocab_size, 3);
+  EXPECT_EQ(cfg.dataset.kwargs_as<experiments::FormalLanguageConfig>().max_step_size, 1);
+  EXPECT_FALSE(cfg.dataset.kwargs_as<experiments::FormalLanguageConfig>().subpar.has_value());
 }
 
 TEST(YamlLoad, IntegersAreAcceptedForFloats) {

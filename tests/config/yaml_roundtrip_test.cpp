@@ -1,7 +1,8 @@
 // to_yaml then from_yaml gives the same struct, for every config struct, with non-default values.
 #include <gtest/gtest.h>
 
-#include "xlstm/config/experiment.h"
+#include "xlstm/training/experiment_config.h"
+#include "xlstm/experiments/formal_language.h"
 
 namespace xlstm {
 namespace {
@@ -130,12 +131,18 @@ TEST(YamlRoundTrip, Experiment) {
       "model: {mlstm_block: {}, context_length: 16, embedding_dim: 8, vocab_size: 5}\n"
       "dataset:\n  name: form_language\n  kwargs:\n    synth_lang_type: even_pairs\n"
       "    context_length: 16\n    subpar: {validation_long: {max_sequence_length: 16}}\n",
-      [](const auto& c) {
+      [](const ExperimentConfig& c) {
         EXPECT_EQ(c.training.lr, 3e-4);
         EXPECT_EQ(c.training.lr_decay_until_steps, 10);
-        EXPECT_EQ(c.dataset.form_language.synth_lang_type, "even_pairs");
-        EXPECT_EQ(*c.dataset.form_language.subpar->at("validation_long").max_sequence_length, 16);
-        EXPECT_FALSE(c.dataset.form_language.subpar->at("validation_long").min_sequence_length);
+        EXPECT_EQ(c.dataset.kwargs_as<experiments::FormalLanguageConfig>().synth_lang_type,
+                  "even_pairs");
+        EXPECT_EQ(*c.dataset.kwargs_as<experiments::FormalLanguageConfig>()
+                       .subpar->at("validation_long")
+                       .max_sequence_length,
+                  16);
+        EXPECT_FALSE(c.dataset.kwargs_as<experiments::FormalLanguageConfig>()
+                         .subpar->at("validation_long")
+                         .min_sequence_length);
       });
 }
 

@@ -11,9 +11,9 @@ namespace xlstm {
 namespace experiments {
 namespace {
 
-FormalLanguageOptions parity_options(uint64_t seed = 1) {
-  FormalLanguageOptions o;  // the official parity_xlstm11 training split
-  o.task = "parity";
+FormalLanguageConfig parity_options(uint64_t seed = 1) {
+  FormalLanguageConfig o;  // the official parity_xlstm11 training split
+  o.synth_lang_type = "parity";
   o.vocab_size = 3;
   o.context_length = 256;
   o.min_sequence_length = 3;
@@ -192,8 +192,8 @@ TEST(FormalLanguage, CountWrapsLikeADataLoaderEpoch) {
 // Independent cycle walk: token 1 stays, 2..s+1 step forward 1..s, s+2..2s+1 step back 1..s.
 TEST(FormalLanguage, CycleNavigationAnswers) {
   for (const int64_t max_step : {1, 2}) {
-    FormalLanguageOptions o;
-    o.task = "cycle_navigation";
+    FormalLanguageConfig o;
+    o.synth_lang_type = "cycle_navigation";
     o.vocab_size = 12;
     o.max_step_size = max_step;
     o.context_length = 30;
@@ -220,8 +220,8 @@ TEST(FormalLanguage, CycleNavigationAnswers) {
 // Independent count: the number of adjacent unequal pairs ("ab" or "ba") is even iff the answer
 // is 1 (vocab 3); for larger vocabularies the official answer is |last - first| + 1.
 TEST(FormalLanguage, EvenPairsAnswers) {
-  FormalLanguageOptions o;
-  o.task = "even_pairs";
+  FormalLanguageConfig o;
+  o.synth_lang_type = "even_pairs";
   o.vocab_size = 3;
   o.context_length = 40;
   o.min_sequence_length = 3;
@@ -245,8 +245,8 @@ TEST(FormalLanguage, EvenPairsAnswers) {
 // Independent evaluation: collapse '*' runs into terms first, then add/subtract the terms exactly
 // (short sequences keep the products small), finally reduce modulo vocab_size - 5.
 TEST(FormalLanguage, ModularArithmeticAnswers) {
-  FormalLanguageOptions o;
-  o.task = "modular_arithmetic";
+  FormalLanguageConfig o;
+  o.synth_lang_type = "modular_arithmetic";
   o.vocab_size = 10;
   o.context_length = 16;
   o.min_sequence_length = 4;  // even: the official generator then also draws size 3
@@ -282,7 +282,7 @@ TEST(FormalLanguage, ModularArithmeticAnswers) {
 }
 
 TEST(FormalLanguage, InvalidOptionsNameTheField) {
-  const auto field_of = [](FormalLanguageOptions o) {
+  const auto field_of = [](FormalLanguageConfig o) {
     try {
       o.validate();
     } catch (const ConfigError& e) {
@@ -292,7 +292,7 @@ TEST(FormalLanguage, InvalidOptionsNameTheField) {
   };
   auto o = parity_options();
   EXPECT_EQ(field_of(o), "<valid>");
-  o.task = "dyck";
+  o.synth_lang_type = "dyck";
   EXPECT_EQ(field_of(o), "synth_lang_type");
   o = parity_options();
   o.max_sequence_length = 257;
@@ -301,14 +301,14 @@ TEST(FormalLanguage, InvalidOptionsNameTheField) {
   o.min_sequence_length = 50;
   EXPECT_EQ(field_of(o), "max_sequence_length");
   o = parity_options();
-  o.task = "modular_arithmetic";
+  o.synth_lang_type = "modular_arithmetic";
   o.vocab_size = 5;
   EXPECT_EQ(field_of(o), "vocab_size");
   o.vocab_size = 10;
   o.min_sequence_length = 2;
   EXPECT_EQ(field_of(o), "min_sequence_length");
   o = parity_options();
-  o.task = "cycle_navigation";
+  o.synth_lang_type = "cycle_navigation";
   o.vocab_size = 4;
   EXPECT_EQ(field_of(o), "vocab_size");
   EXPECT_THROW(FormalLanguageGenerator{o}, ConfigError);

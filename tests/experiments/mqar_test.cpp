@@ -13,8 +13,8 @@ namespace xlstm {
 namespace experiments {
 namespace {
 
-MqarOptions small_options(bool random_non_queries, uint64_t seed = 3) {
-  MqarOptions o;
+MqarConfig small_options(bool random_non_queries, uint64_t seed = 3) {
+  MqarConfig o;
   o.vocab_size = 256;
   o.input_seq_len = 64;
   o.num_kv_pairs = 4;
@@ -24,7 +24,7 @@ MqarOptions small_options(bool random_non_queries, uint64_t seed = 3) {
 }
 
 // Checks the rules on one batch row; returns the number of query positions.
-void expect_row_layout(const MqarOptions& o, const torch::Tensor& inputs_row,
+void expect_row_layout(const MqarConfig& o, const torch::Tensor& inputs_row,
                        const torch::Tensor& targets_row) {
   const int64_t n = o.num_kv_pairs, half = o.vocab_size / 2;
   const auto in = inputs_row.contiguous(), out = targets_row.contiguous();
@@ -113,7 +113,7 @@ TEST(Mqar, DeterministicPerSeed) {
 // With one pair the gap is a single draw from the power law p_g ~ (g+1)^(power_a-1).
 TEST(Mqar, PowerLawPlacement) {
   for (const double power_a : {0.01, 1.0}) {
-    MqarOptions o = small_options(false, 8);
+    MqarConfig o = small_options(false, 8);
     o.num_kv_pairs = 1;
     o.power_a = power_a;
     const int64_t space = o.query_space();

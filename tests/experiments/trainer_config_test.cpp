@@ -1,10 +1,12 @@
 // --set overrides and the data built from experiment files (official parity, MQAR).
 #include <gtest/gtest.h>
 
-#include "experiments/trainer_support.h"
 #include "io/temp_dir.h"
+#include "training/trainer_support.h"
 #include "xlstm/config/overrides.h"
-#include "xlstm/experiments/experiment_data.h"
+#include "xlstm/experiments/formal_language.h"
+#include "xlstm/experiments/mqar.h"
+#include "xlstm/training/experiment_data.h"
 
 namespace xlstm::experiments {
 namespace {
@@ -33,7 +35,9 @@ TEST(ConfigOverride, AppliesBeforeInterpolation) {
   EXPECT_DOUBLE_EQ(config.training.lr, 3e-3);
   EXPECT_EQ(config.model.embedding_dim, 32);
   EXPECT_EQ(config.model.context_length, 64);  // ${dataset.kwargs.context_length}
-  EXPECT_EQ(config.dataset.form_language.subpar->at("validation").max_sequence_length, 64);
+  EXPECT_EQ(
+      config.dataset.kwargs_as<FormalLanguageConfig>().subpar->at("validation").max_sequence_length,
+      64);
 }
 
 TEST(ConfigOverride, AddsMissingKeysAndTakesFlowValues) {
@@ -98,7 +102,7 @@ TEST(ExperimentData, MqarFileGivesItsSplits) {
   const auto config = load_experiment_config(kSource + "/configs/mqar_cpu.yaml");
   ASSERT_EQ(config.dataset.name, "mqar");
   const auto data = make_experiment_data(config.dataset, config.training.batch_size);
-  const auto& kwargs = config.dataset.mqar;
+  const auto& kwargs = config.dataset.kwargs_as<MqarConfig>();
   ASSERT_TRUE(kwargs.validation);
   ASSERT_EQ(data.validation.size(), kwargs.validation->size());
   const auto& first = kwargs.validation->front();

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "io/json.h"
 
 namespace xlstm::io::json {
@@ -43,6 +45,32 @@ TEST(IoJson, RejectsMalformedInput) {
 TEST(IoJson, RefusesDeepNesting) {
   EXPECT_NO_THROW(parse(std::string(60, '[') + std::string(60, ']')));
   EXPECT_THROW(parse(std::string(100000, '[')), std::runtime_error);
+}
+
+TEST(IoJson, BoundsTheNumberOfValues) {
+  std::string at_limit = "[";
+  for (size_t i = 1; i < (size_t{1} << 22); ++i) at_limit += "0,";  // the array is a value too
+  EXPECT_EQ(parse(at_limit + "0]").items.size(), (size_t{1} << 22) - 1);
+  try {
+    parse(at_limit + "0,0]");
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than 4194304 values"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(IoJson, ManyKeysParseInLinearTime) {
+  // 200,000 keys: the former search of the members per key took some 2e10 comparisons.
+  std::string text = "{";
+  for (int i = 0; i < 200000; ++i) text += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":0";
+  const auto start = std::chrono::steady_clock::now();
+  const Value v = parse(text + "}");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(v.members.size(), 200000u);
+  EXPECT_EQ(v.members.back().first, "k199999");
+  EXPECT_LT(seconds, 10.0);  // linear: well below a second, also under the sanitizers
 }
 
 TEST(IoJson, QuoteRoundTrips) {

@@ -3,6 +3,7 @@
 #include <caffe2/serialize/inline_container.h>
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "io/temp_dir.h"
 #include "xlstm/io/state_dict.h"
@@ -41,7 +42,9 @@ class IoPtCorrupt : public ::testing::Test {
   }
   void expect_error(const std::string& pickle, const std::string& record,
                     const std::string& problem) {
-    const std::string path = write(pickle, record);
+    expect_file_error(write(pickle, record), problem);
+  }
+  void expect_file_error(const std::string& path, const std::string& problem) {
     try {
       load_pt(path);
       ADD_FAILURE() << "no error for: " << problem;
@@ -89,6 +92,26 @@ TEST_F(IoPtCorrupt, UnsupportedOpcodeAndBadStack) {
 TEST_F(IoPtCorrupt, NotADictOfTensors) {
   expect_error("\x80\x02]" + small_int(1) + "a.", "", "holds no dict");
   expect_error("\x80\x02}" + str("k") + small_int(1) + "s.", "", "not a name -> tensor pair");
+}
+
+TEST_F(IoPtCorrupt, ListNested100000DeepIsFreedWithoutRecursion) {
+  // {"w": [[[...]]]}: 100,000 lists made, then each appended to the one below it.
+  const int depth = 100000;
+  const std::string pickle =
+      "\x80\x02}" + str("w") + std::string(depth, ']') + std::string(depth - 1, 'a') + "s.";
+  expect_error(pickle, "", "not a name -> tensor pair");
+}
+
+TEST_F(IoPtCorrupt, ValueCountIsBounded) {
+  expect_error("\x80\x02" + std::string((1 << 21) + 1, 'N') + ".", "", "more than 2097152 values");
+}
+
+TEST_F(IoPtCorrupt, NotARegularFile) {
+  expect_file_error(dir_.path().string(), "is a directory, not a regular file");
+  const std::string fifo = dir_.file("fifo.pt");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  expect_file_error(fifo, "is a FIFO, not a regular file");  // without blocking
+  expect_file_error("/dev/zero", "is a character device, not a regular file");
 }
 
 TEST_F(IoPtCorrupt, NotAZipArchive) {

@@ -1,5 +1,6 @@
 // Every malformed file is a SafetensorsError naming the file and the problem.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "io/temp_dir.h"
 #include "xlstm/io/safetensors.h"
@@ -42,6 +43,22 @@ class IoSafetensorsCorrupt : public ::testing::Test {
 
 TEST_F(IoSafetensorsCorrupt, MissingFile) {
   EXPECT_THROW(read_safetensors(dir_.file("absent.safetensors")), SafetensorsError);
+}
+
+TEST_F(IoSafetensorsCorrupt, NotARegularFile) {
+  const auto expect_file_error = [](const std::string& path, const std::string& problem) {
+    try {
+      read_safetensors(path);
+      ADD_FAILURE() << "no error for " << path;
+    } catch (const SafetensorsError& e) {
+      EXPECT_EQ(std::string(e.what()), "safetensors file '" + path + "': " + problem);
+    }
+  };
+  expect_file_error(dir_.path().string(), "is a directory, not a regular file");
+  const std::string fifo = dir_.file("fifo.safetensors");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  expect_file_error(fifo, "is a FIFO, not a regular file");  // without blocking
+  expect_file_error("/dev/zero", "is a character device, not a regular file");
 }
 
 TEST_F(IoSafetensorsCorrupt, ShorterThanEightBytes) {

@@ -8,9 +8,10 @@
 
 #include <torch/version.h>
 
+#include "model_kinds.h"
 #include "support/fixtures.h"
 #include "xlstm/io/state_dict.h"
-#include "xlstm/model.h"
+#include "xlstm/xlstm_lm_model.h"
 
 namespace xlstm {
 namespace {
@@ -25,15 +26,15 @@ struct Case {
   std::string dir;
   io::TensorMap tensors;
   std::string meta;
-  Model model;
+  std::unique_ptr<apps::AppModel> model;
 
   explicit Case(const std::string& name)
       : dir(reference_dir(name)),
         tensors(io::load_safetensors(dir + "/tensors.safetensors")),
         meta(testing::read_text(dir + "/meta.json")),
-        model(Model::from_yaml_file(dir + "/config.yaml")) {
-    io::load_state_dict(model.module(), strip_prefix(tensors, "state."));
-    model.module().eval();
+        model(apps::build_model(dir + "/config.yaml")) {
+    io::load_state_dict(model->module(), strip_prefix(tensors, "state."));
+    model->module().eval();
   }
   const torch::Tensor& at(const std::string& key) const {
     auto it = tensors.find(key);
@@ -54,13 +55,13 @@ class ReferenceFixture : public ::testing::TestWithParam<std::string> {
 TEST_P(ReferenceFixture, ParameterNamesAndCount) {
   auto& f = fixture();
   std::set<std::string> ours, python;
-  for (const auto& item : f.model.module().named_parameters()) ours.insert(item.key());
+  for (const auto& item : f.model->module().named_parameters()) ours.insert(item.key());
   for (const auto& item : strip_prefix(f.tensors, "state.")) python.insert(item.first);
   EXPECT_EQ(ours, python);
 
   std::set<const void*> unique;
   int64_t count = 0;
-  for (const auto& p : f.model.module().parameters()) {
+  for (const auto& p : f.model->module().parameters()) {
     if (unique.insert(p.unsafeGetTensorImpl()).second) count += p.numel();
   }
   EXPECT_EQ(count, testing::json_int(f.meta, "param_count"));
@@ -69,7 +70,7 @@ TEST_P(ReferenceFixture, ParameterNamesAndCount) {
 TEST_P(ReferenceFixture, Forward) {
   auto& f = fixture();
   torch::NoGradGuard no_grad;
-  EXPECT_LE(max_rel_diff(f.model.forward(f.at("input")), f.at("output")), kTolerance);
+  EXPECT_LE(max_rel_diff(f.model->forward(f.at("input")), f.at("output")), kTolerance);
 }
 
 // The whole model in bfloat16 / float16 on the CPU stays close to the float32 reference.
@@ -78,13 +79,13 @@ TEST_P(ReferenceFixture, ReducedPrecisionForwardCloseToFloat32) {
   torch::NoGradGuard no_grad;
   for (const auto& [dtype, tolerance] :
        {std::pair{torch::kBFloat16, 5e-2}, std::pair{torch::kHalf, 1e-2}}) {
-    auto model = Model::from_yaml_file(f.dir + "/config.yaml");
-    io::load_state_dict(model.module(), strip_prefix(f.tensors, "state."));
-    model.module().to(dtype);
-    model.module().eval();
+    auto model = apps::build_model(f.dir + "/config.yaml");
+    io::load_state_dict(model->module(), strip_prefix(f.tensors, "state."));
+    model->module().to(dtype);
+    model->module().eval();
     auto input = f.at("input");
     if (input.is_floating_point()) input = input.to(dtype);
-    const auto output = model.forward(input);
+    const auto output = model->forward(input);
     ASSERT_EQ(output.scalar_type(), dtype);
     EXPECT_LE(max_rel_diff(output, f.at("output")), tolerance) << dtype;
   }
@@ -93,24 +94,24 @@ TEST_P(ReferenceFixture, ReducedPrecisionForwardCloseToFloat32) {
 TEST_P(ReferenceFixture, StepLoopMatchesPythonStep) {
   auto& f = fixture();
   torch::NoGradGuard no_grad;
-  EXPECT_LE(max_rel_diff(f.model.step_sequence(f.at("input")), f.at("step_output")), kTolerance);
+  EXPECT_LE(max_rel_diff(f.model->step_sequence(f.at("input")), f.at("step_output")), kTolerance);
 }
 
 TEST_P(ReferenceFixture, ChunkwiseAndPiecewiseForward) {
   auto& f = fixture();
   torch::NoGradGuard no_grad;
   const auto& input = f.at("input");
-  EXPECT_LE(max_rel_diff(f.model.forward_with_state(input).first, f.at("output")), kTolerance);
+  EXPECT_LE(max_rel_diff(f.model->forward_with_state(input).first, f.at("output")), kTolerance);
 
   const int64_t split = input.size(1) / 3 + 1;
-  auto [head, state] = f.model.forward_with_state(input.narrow(1, 0, split));
+  auto [head, state] = f.model->forward_with_state(input.narrow(1, 0, split));
   auto tail =
-      f.model.forward_with_state(input.narrow(1, split, input.size(1) - split), state).first;
+      f.model->forward_with_state(input.narrow(1, split, input.size(1) - split), state).first;
   EXPECT_LE(max_rel_diff(torch::cat({head, tail}, 1), f.at("output")), kTolerance);
 }
 
 /// Gradients of L = sum(model(input) * probe) for every named parameter, plus "input" for a stack.
-std::map<std::string, torch::Tensor> gradients(Model& model, const Case& f,
+std::map<std::string, torch::Tensor> gradients(apps::AppModel& model, const Case& f,
                                                torch::ScalarType dtype) {
   model.module().to(dtype);
   auto input = f.at("input").clone();
@@ -129,14 +130,14 @@ std::map<std::string, torch::Tensor> gradients(Model& model, const Case& f,
 // float64 gradient, which must be within 1e-5 of the reference too.
 TEST_P(ReferenceFixture, Gradients) {
   auto& f = fixture();
-  auto ours = gradients(f.model, f, torch::kFloat);
+  auto ours = gradients(*f.model, f, torch::kFloat);
   auto expected = strip_prefix(f.tensors, "grad.");
   ASSERT_FALSE(expected.empty());
   if (ours.count("input")) expected["input"] = f.at("input_grad");
 
-  auto exact_model = Model::from_yaml_file(f.dir + "/config.yaml");
-  io::load_state_dict(exact_model.module(), strip_prefix(f.tensors, "state."));
-  auto exact = gradients(exact_model, f, torch::kDouble);
+  auto exact_model = apps::build_model(f.dir + "/config.yaml");
+  io::load_state_dict(exact_model->module(), strip_prefix(f.tensors, "state."));
+  auto exact = gradients(*exact_model, f, torch::kDouble);
   for (const auto& [name, grad] : expected) {
     ASSERT_TRUE(ours.count(name) && ours[name].defined()) << name;
     const double reference_error = max_rel_diff(exact[name], grad);
@@ -156,9 +157,9 @@ TEST_P(ReferenceFixture, Initialisation) {
   const auto init = strip_prefix(f.tensors, "init.");
   if (init.empty()) GTEST_SKIP() << "no init.* tensors in this fixture";
   torch::manual_seed(0);
-  auto fresh = Model::from_yaml_file(f.dir + "/config.yaml");
+  auto fresh = apps::build_model(f.dir + "/config.yaml");
   std::map<std::string, torch::Tensor> ours;
-  for (const auto& item : fresh.module().named_parameters()) ours[item.key()] = item.value();
+  for (const auto& item : fresh->module().named_parameters()) ours[item.key()] = item.value();
   for (const auto& [name, expected] : init) {
     ASSERT_TRUE(ours.count(name)) << name;
     const auto actual = ours[name].detach();
@@ -186,17 +187,17 @@ TEST_P(ReferenceFixture, CheckpointInCudaLayoutLoads) {
   const auto cuda_layout = strip_prefix(f.tensors, "state_cuda_layout.");
   if (cuda_layout.empty()) GTEST_SKIP() << "no sLSTM cell in this fixture";
   for (const auto& [name, tensor] : cuda_layout) weights[name] = tensor;
-  auto model = Model::from_yaml_file(f.dir + "/config.yaml");
-  io::load_state_dict(model.module(), weights);
-  model.module().eval();
+  auto model = apps::build_model(f.dir + "/config.yaml");
+  io::load_state_dict(model->module(), weights);
+  model->module().eval();
   torch::NoGradGuard no_grad;
-  EXPECT_LE(max_rel_diff(model.forward(f.at("input")), f.at("output")), kTolerance);
+  EXPECT_LE(max_rel_diff(model->forward(f.at("input")), f.at("output")), kTolerance);
 }
 
 TEST_P(ReferenceFixture, WeightDecayGroups) {
   auto& f = fixture();
-  if (!f.model.is_lm()) GTEST_SKIP() << "weight-decay groups belong to the LM model";
-  auto& lm = dynamic_cast<xLSTMLMModelImpl&>(f.model.module());
+  if (!f.model->takes_tokens()) GTEST_SKIP() << "weight-decay groups belong to the LM model";
+  auto& lm = dynamic_cast<xLSTMLMModelImpl&>(f.model->module());
   const auto groups = lm.weight_decay_groups();
   using Names = std::set<std::string>;
   EXPECT_EQ(Names(groups.weight_decay_names.begin(), groups.weight_decay_names.end()), [&] {

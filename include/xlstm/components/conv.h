@@ -39,7 +39,7 @@ class CausalConv1dImpl : public torch::nn::Module {
   void check_input(const torch::Tensor& x) const;
   /// y_t = bias + sum_k W_k x_padded[t + k] for the S outputs of a left-padded input
   /// [B, KS-1+S, F].
-  torch::Tensor apply_kernel(const torch::Tensor& padded, int64_t seq_len) const;
+  torch::Tensor convolve(const torch::Tensor& padded, int64_t seq_len) const;
 };
 TORCH_MODULE(CausalConv1d);
 

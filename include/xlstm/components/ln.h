@@ -5,13 +5,27 @@
 
 namespace xlstm {
 
-/// Layer norm over the last dimension `ndim`. Parameters `weight` [ndim] (when `weight`) and `bias`
-/// [ndim] (when `bias`). With `residual_weight` the applied scale is 1 + weight and weight starts
-/// at 0; otherwise the scale is weight, starting at 1.
+/// The arguments of the Python LayerNorm: `LayerNormOptions(dim).bias(true)`; a plain `dim`
+/// converts to the defaults.
+struct LayerNormOptions {
+  /* implicit */ LayerNormOptions(int64_t ndim = -1) : ndim_(ndim) {}
+  /// The normalised (last) dimension.
+  TORCH_ARG(int64_t, ndim);
+  /// A learnable scale `weight` [ndim].
+  TORCH_ARG(bool, weight) = true;
+  /// A learnable shift `bias` [ndim].
+  TORCH_ARG(bool, bias) = false;
+  TORCH_ARG(double, eps) = 1e-5;
+  /// The applied scale is 1 + weight and weight starts at 0 (otherwise the scale is weight,
+  /// starting at 1).
+  TORCH_ARG(bool, residual_weight) = true;
+};
+
+/// Layer norm over the last dimension `ndim`, with the parameters `weight` and `bias` that the
+/// options ask for.
 class LayerNormImpl : public torch::nn::Module {
  public:
-  explicit LayerNormImpl(int64_t ndim = -1, bool weight = true, bool bias = false,
-                         double eps = 1e-5, bool residual_weight = true);
+  explicit LayerNormImpl(LayerNormOptions options = {});
 
   /// x [..., ndim] -> [..., ndim].
   torch::Tensor forward(const torch::Tensor& x);
@@ -20,9 +34,7 @@ class LayerNormImpl : public torch::nn::Module {
   /// The scale applied by the norm (1 + weight with residual_weight), undefined without weight.
   torch::Tensor weight_proxy() const;
 
-  int64_t ndim;
-  double eps;
-  bool residual_weight;
+  LayerNormOptions options;
   torch::Tensor weight;  // undefined when disabled
   torch::Tensor bias;    // undefined when disabled
 };

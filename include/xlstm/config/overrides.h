@@ -5,8 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "xlstm/config/experiment.h"
-
 namespace xlstm {
 
 /// One `key.path=value` assignment. The value is read as YAML: a scalar typed like the file's
@@ -22,18 +20,25 @@ struct ConfigOverride {
   std::string text() const { return key_path + "=" + value; }
 };
 
-/// Loads a config file (Config: ExperimentConfig, xLSTMBlockStackConfig or xLSTMLMModelConfig)
-/// with `overrides` applied in order: each sets (or adds) the value at its key path, creating
-/// missing mappings on the way, before `${...}` interpolations are resolved (so
+namespace yaml_detail {
+// Instantiated by XLSTM_YAML_CONFIG (src/config/yaml_fields.h) for each registered struct.
+template <class Config>
+void load_file(const std::string& path, const std::vector<ConfigOverride>& overrides,
+               Config& config);
+}  // namespace yaml_detail
+
+/// Loads a config file (any struct registered for YAML: ExperimentConfig, xLSTMBlockStackConfig,
+/// xLSTMLMModelConfig, ...) with `overrides` applied in order: each sets (or adds) the value at its
+/// key path, creating missing mappings on the way, before `${...}` interpolations are resolved (so
 /// `lr_decay_until_steps: ${.num_steps}` follows an overridden num_steps). Errors are ConfigErrors
 /// naming the key: a path through a value that is not a mapping, a value that is not valid YAML,
 /// and, located at `--set key=value`, every problem of the overridden value itself (unknown key,
 /// wrong type, out of range).
 template <typename Config>
-Config load_config(const std::string& path, const std::vector<ConfigOverride>& overrides = {});
-
-/// load_config<ExperimentConfig>: an experiment file (`training`, `model`, `dataset`).
-ExperimentConfig load_experiment_config(const std::string& path,
-                                        const std::vector<ConfigOverride>& overrides = {});
+Config load_config(const std::string& path, const std::vector<ConfigOverride>& overrides = {}) {
+  Config config;
+  yaml_detail::load_file(path, overrides, config);
+  return config;
+}
 
 }  // namespace xlstm

@@ -6,52 +6,34 @@
 // `finalize()`. Every failure is an `xlstm::ConfigError` naming the key path and the `file:line` of
 // the value. `to_yaml` writes every field, derived ones included, under the Python names; loading
 // its output gives the same struct back.
+//
+// The functions below work for every struct registered with XLSTM_YAML_CONFIG beside its field
+// list (src/config/yaml_fields.h); another struct fails to link, naming yaml_detail::load_string
+// or dump_document of it.
 #pragma once
 
 #include <string>
-#include <type_traits>
 
 #include "xlstm/config/components.h"
 #include "xlstm/config/error.h"
 #include "xlstm/config/mlstm.h"
+#include "xlstm/config/overrides.h"
 #include "xlstm/config/slstm.h"
 #include "xlstm/config/xlstm.h"
 
 namespace xlstm {
 
-/// True for the structs that `from_yaml_string` / `from_yaml_file` can load.
-template <class Config>
-struct is_yaml_config : std::false_type {};
-
-#define XLSTM_YAML_CONFIG(Config) \
-  template <>                     \
-  struct is_yaml_config<Config> : std::true_type {};
-XLSTM_YAML_CONFIG(CausalConv1dConfig)
-XLSTM_YAML_CONFIG(LinearHeadwiseExpandConfig)
-XLSTM_YAML_CONFIG(FeedForwardConfig)
-XLSTM_YAML_CONFIG(mLSTMCellConfig)
-XLSTM_YAML_CONFIG(mLSTMLayerConfig)
-XLSTM_YAML_CONFIG(mLSTMBlockConfig)
-XLSTM_YAML_CONFIG(sLSTMCellConfig)
-XLSTM_YAML_CONFIG(sLSTMLayerConfig)
-XLSTM_YAML_CONFIG(sLSTMBlockConfig)
-XLSTM_YAML_CONFIG(xLSTMBlockConfig)
-XLSTM_YAML_CONFIG(xLSTMBlockStackConfig)
-XLSTM_YAML_CONFIG(xLSTMLMModelConfig)
-#undef XLSTM_YAML_CONFIG
-
 namespace yaml_detail {
-// Instantiated in src/config for every Config with is_yaml_config<Config>.
+// Instantiated by XLSTM_YAML_CONFIG for each registered struct.
 template <class Config>
 void load_string(const std::string& text, const std::string& source_name, Config& config);
 template <class Config>
-void load_file(const std::string& path, Config& config);
+std::string dump_document(const Config& config);
 }  // namespace yaml_detail
 
 /// Loads a config from YAML text; `source_name` stands for the file name in error locations.
 template <class Config>
 Config from_yaml_string(const std::string& text, const std::string& source_name = "<string>") {
-  static_assert(is_yaml_config<Config>::value, "from_yaml_string: not a loadable config struct");
   Config config;
   yaml_detail::load_string(text, source_name, config);
   return config;
@@ -60,24 +42,13 @@ Config from_yaml_string(const std::string& text, const std::string& source_name 
 /// Loads a config from a YAML file.
 template <class Config>
 Config from_yaml_file(const std::string& path) {
-  static_assert(is_yaml_config<Config>::value, "from_yaml_file: not a loadable config struct");
-  Config config;
-  yaml_detail::load_file(path, config);
-  return config;
+  return load_config<Config>(path);
 }
 
 /// The config as a YAML document (every field, derived values included).
-std::string to_yaml(const CausalConv1dConfig& config);
-std::string to_yaml(const LinearHeadwiseExpandConfig& config);
-std::string to_yaml(const FeedForwardConfig& config);
-std::string to_yaml(const mLSTMCellConfig& config);
-std::string to_yaml(const mLSTMLayerConfig& config);
-std::string to_yaml(const mLSTMBlockConfig& config);
-std::string to_yaml(const sLSTMCellConfig& config);
-std::string to_yaml(const sLSTMLayerConfig& config);
-std::string to_yaml(const sLSTMBlockConfig& config);
-std::string to_yaml(const xLSTMBlockConfig& config);
-std::string to_yaml(const xLSTMBlockStackConfig& config);
-std::string to_yaml(const xLSTMLMModelConfig& config);
+template <class Config>
+std::string to_yaml(const Config& config) {
+  return yaml_detail::dump_document(config);
+}
 
 }  // namespace xlstm

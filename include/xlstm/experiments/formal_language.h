@@ -1,32 +1,70 @@
 // Formal-language tasks of the official experiments (experiments/data/formal_language): parity,
 // cycle_navigation, even_pairs, modular_arithmetic, generated on the fly from a seed. The layout
 // (see docs/experiments.md) follows the official task functions, FormLangDataset and the default
-// DataLoader collation; the random numbers come from our own engine (random.h), not numpy's.
+// DataLoader collation; the random numbers come from our own engine (random.h), not numpy's. The
+// `form_language` dataset of the experiment files: its kwargs (FormalLanguageConfig) and its data.
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "xlstm/experiments/batch.h"
+#include "xlstm/training/experiment_data.h"
 
 namespace xlstm {
 namespace experiments {
 
-/// Options of one split (the official `dataset.kwargs` after applying the split's `subpar`).
-struct FormalLanguageOptions {
-  std::string task = "parity";      ///< parity | cycle_navigation | even_pairs | modular_arithmetic
-  int64_t vocab_size = 3;           ///< token 0 is the pad, the task uses 1..vocab_size-1
-  int64_t context_length = 256;     ///< every example is this long before the shift
-  int64_t min_sequence_length = 3;  ///< length incl. the answer token, inclusive bounds
-  int64_t max_sequence_length = 40;  ///< <= context_length
-  bool enable_mask = true;  ///< input 0 at the answer, targets only there (else: plain LM targets)
-  int64_t shift = 1;        ///< inputs = seq[:-shift], targets = seq[shift:] (official default 1)
-  int64_t max_step_size = 1;  ///< cycle_navigation only
-  uint64_t seed = 0;          ///< seed of this split's stream (see derive_split_seed)
+/// The number of sequences per split (Python: the `count` dict; every split is read, so the Python
+/// default, which names only train and validation, fails for test; here each defaults to 1).
+struct SplitCounts {
+  int64_t train = 1;
+  int64_t validation = 1;
+  int64_t test = 1;
+};
 
-  /// Throws xlstm::ConfigError naming the offending field.
+/// One `subpar` entry: overrides of the sequence lengths for one split part (e.g. `validation`).
+struct SequenceLengthOverride {
+  std::optional<int> min_sequence_length;
+  std::optional<int> max_sequence_length;
+};
+
+/// Python `FormLangDatasetConfig` (experiments/data/formal_language/formal_language_dataset.py),
+/// the `dataset.kwargs` of `name: form_language`: the task generator's arguments plus the dataset
+/// options, defaults as the Python dataclass has them. A generator streams one split of it
+/// (`split(part)`: the part's subpar applied, the lengths resolved, the split's own seed).
+struct FormalLanguageConfig {
+  std::string synth_lang_type =
+      "parity";             ///< parity | cycle_navigation | even_pairs | modular_arithmetic
+  int vocab_size = 3;       ///< token 0 is the pad, the task uses 1..vocab_size-1
+  int context_length = 20;  ///< every example is this long before the shift
+  std::optional<int> min_sequence_length;  ///< incl. the answer token; null: max_sequence_length
+  std::optional<int> max_sequence_length;  ///< null: context_length
+  int max_step_size = 1;                   ///< cycle_navigation only
+  int batch_size = 1;                      ///< sequences per Python generator call
+  int pad_idx = 0;                         ///< only 0 is supported
+  int64_t seed = 42;  ///< the data set's seed; in a split, the seed of the split's stream
+  SplitCounts count;
+  /// Per split part (key starting with train / validation / test): sequence length overrides.
+  std::optional<std::map<std::string, SequenceLengthOverride>> subpar;
+  int shift = 1;             ///< inputs = seq[:-shift], targets = seq[shift:] (official default 1)
+  bool enable_mask = false;  ///< input 0 at the answer, targets only there (else: LM targets)
+  int additional_prefix_tokens = 0;  ///< these three: only 0 is supported
+  int additional_suffix_tokens = 0;
+  int additional_premask_tokens = 0;
+
+  /// Checks the data set: validate() on the base split and on every subpar part, the counts.
+  void finalize();
+  /// What a generator needs of its split; throws xlstm::ConfigError naming the offending field.
   void validate() const;
+  /// The split `part` ("train", "validation", a subpar part): the part's subpar lengths applied,
+  /// both lengths resolved, seed derive_split_seed(seed, part), no subpar left.
+  FormalLanguageConfig split(const std::string& part) const;
+  /// min_sequence_length, else max_length().
+  int min_length() const;
+  /// max_sequence_length, else context_length.
+  int max_length() const;
   /// Length of a batch: context_length - |shift|.
   int64_t batch_sequence_length() const;
 };
@@ -40,11 +78,11 @@ struct FormalLanguageExample {
 };
 
 /// The task function (official GEN_FUNCS[task] with batch_size 1) for one example seed.
-FormalLanguageExample generate_formal_language_example(const FormalLanguageOptions& options,
+FormalLanguageExample generate_formal_language_example(const FormalLanguageConfig& options,
                                                        uint64_t example_seed);
 
 /// FormLangDataset.__getitem__ for each example (mask, shift) stacked into [B, S].
-Batch collate_formal_language(const FormalLanguageOptions& options,
+Batch collate_formal_language(const FormalLanguageConfig& options,
                               const std::vector<FormalLanguageExample>& examples);
 
 /// A split as a stream of examples 0, 1, 2, ... (example i is a pure function of seed and i).
@@ -52,7 +90,7 @@ Batch collate_formal_language(const FormalLanguageOptions& options,
 /// (no shuffling, last batch of an epoch smaller, then again from example 0); count 0 = endless.
 class FormalLanguageGenerator {
  public:
-  explicit FormalLanguageGenerator(FormalLanguageOptions options, int64_t count = 0);
+  explicit FormalLanguageGenerator(FormalLanguageConfig options, int64_t count = 0);
 
   FormalLanguageExample example(int64_t index) const;
   /// Examples [first, first + batch_size), independent of the stream position.
@@ -62,17 +100,22 @@ class FormalLanguageGenerator {
 
   int64_t position() const { return cursor_.position(); }
   int64_t count() const { return cursor_.count(); }
-  const FormalLanguageOptions& options() const { return options_; }
+  const FormalLanguageConfig& options() const { return options_; }
 
  private:
-  FormalLanguageOptions options_;
+  FormalLanguageConfig options_;
   ExampleCursor cursor_;
 };
 
 /// A fixed validation set: `count` examples of `options` in batches of `batch_size` (the last one
 /// smaller when batch_size does not divide count), identical on every call.
-std::vector<Batch> build_formal_language_validation_set(const FormalLanguageOptions& options,
+std::vector<Batch> build_formal_language_validation_set(const FormalLanguageConfig& options,
                                                         int64_t count, int64_t batch_size);
+
+/// The data of `name: form_language`: the `train` part (with its subpar, if any) streamed over
+/// count.train examples; one validation split per subpar part starting with "validation" (else
+/// "validation"), count.validation examples each, in batches of `batch_size`.
+ExperimentData formal_language_data(const FormalLanguageConfig& config, int64_t batch_size);
 
 }  // namespace experiments
 }  // namespace xlstm

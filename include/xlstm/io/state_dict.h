@@ -10,7 +10,6 @@
 #include <torch/torch.h>
 
 #include "xlstm/io/safetensors.h"
-#include "xlstm/io/slstm_layout.h"
 
 namespace xlstm::io {
 
@@ -43,9 +42,10 @@ class StateDictError : public std::runtime_error {
 
 /// Copies `tensors` into the module's parameters and buffers in place (no grad; to the target's
 /// device). A tensor fits its target when the shapes are equal and either the dtypes are equal or
-/// both are floating point (then it is converted, as Python's load_state_dict does). sLSTM cells
-/// saved in the other backend's layout are converted (see match_slstm_layout). A tied parameter may
-/// be given under any or all of its names; several must hold equal values.
+/// both are floating point (then it is converted, as Python's load_state_dict does). Modules that
+/// implement CheckpointAdapter (checkpoint_adapter.h) first map the checkpoint onto their own names
+/// and layouts (e.g. parameters saved by another backend). A tied parameter may be given under
+/// any or all of its names; several must hold equal values.
 /// strict: any missing, unexpected or mismatched entry throws StateDictError before anything is
 /// copied. Not strict: what fits is copied and the report tells the rest.
 LoadReport load_state_dict(torch::nn::Module& module, const TensorMap& tensors, bool strict = true);

@@ -10,7 +10,9 @@ mLSTMCellImpl::mLSTMCellImpl(mLSTMCellConfig config_) : config(std::move(config_
   const int64_t gate_in = 3 * static_cast<int64_t>(config.embedding_dim);
   igate = register_module("igate", torch::nn::Linear(gate_in, config.num_heads));
   fgate = register_module("fgate", torch::nn::Linear(gate_in, config.num_heads));
-  outnorm = register_module("outnorm", MultiHeadLayerNorm(config.embedding_dim, true, false));
+  outnorm = register_module(
+      "outnorm",
+      MultiHeadLayerNorm(LayerNormOptions(config.embedding_dim).weight(true).bias(false)));
   causal_mask = torch::ones({config.context_length, config.context_length}, torch::kBool).tril();
   reset_parameters();
 }

@@ -1,21 +1,12 @@
 #include "xlstm/blocks/mlstm/layer.h"
 
-#include "layer_step_cpu.h"
 #include "xlstm/components/dtype.h"
 #include "xlstm/components/init.h"
+#include "xlstm/ops/mlstm_layer_step.h"
+#include "xlstm/ops/tensor_utils.h"
 
 namespace xlstm {
 namespace {
-
-torch::Tensor convert(const torch::Tensor& t, torch::Device device,
-                      c10::optional<torch::ScalarType> dtype) {
-  if (!t.defined()) return t;
-  return t.to(device, dtype.value_or(t.scalar_type()));
-}
-
-torch::Tensor detached(const torch::Tensor& t) {
-  return t.defined() ? t.detach() : t;
-}
 
 LinearHeadwiseExpandConfig qkv_config(const mLSTMLayerConfig& config) {
   LinearHeadwiseExpandConfig headwise;
@@ -28,12 +19,13 @@ LinearHeadwiseExpandConfig qkv_config(const mLSTMLayerConfig& config) {
 }  // namespace
 
 mLSTMState mLSTMState::to(torch::Device device, c10::optional<torch::ScalarType> dtype) const {
-  return {convert(C, device, dtype), convert(n, device, dtype), convert(m, device, dtype),
-          convert(conv, device, dtype)};
+  const auto to = [&](const torch::Tensor& t) { return ops::to_if_defined(t, device, dtype); };
+  return {to(C), to(n), to(m), to(conv)};
 }
 
 mLSTMState mLSTMState::detach() const {
-  return {detached(C), detached(n), detached(m), detached(conv)};
+  const auto detach = ops::detach_if_defined;
+  return {detach(C), detach(n), detach(m), detach(conv)};
 }
 
 mLSTMLayerImpl::mLSTMLayerImpl(mLSTMLayerConfig config_) : config(std::move(config_)) {
@@ -78,18 +70,72 @@ void mLSTMLayerImpl::reset_parameters() {
   mlstm_cell->reset_parameters();
 }
 
+bool mLSTMLayerImpl::fused_step_applies(const torch::Tensor& x_inner,
+                                        const mLSTMState& state) const {
+  const auto dtype = x_inner.scalar_type();
+  if (!x_inner.device().is_cpu() || (dtype != torch::kFloat32 && dtype != torch::kFloat64))
+    return false;
+  if (!conv1d->conv || conv1d->config.channel_mixing) return false;
+  const int64_t F = config._inner_embedding_dim, B = x_inner.size(0);
+  for (const auto* proj : {&q_proj, &k_proj, &v_proj}) {
+    if ((*proj)->config._out_features != F || (*proj)->config.in_features != F ||
+        (*proj)->config.num_heads != q_proj->config.num_heads)
+      return false;
+  }
+  if (state.conv.defined() &&
+      state.conv.sizes() != c10::IntArrayRef({B, conv1d->config.kernel_size, F}))
+    return false;
+  if (state.defined()) {
+    const int64_t NH = config.num_heads, DH = F / NH;
+    if (state.C.sizes() != c10::IntArrayRef({B, NH, DH, DH}) ||
+        state.n.sizes() != c10::IntArrayRef({B, NH, DH, 1}) ||
+        state.m.sizes() != c10::IntArrayRef({B, NH, 1, 1}))
+      return false;
+  } else if (state.C.defined() || state.n.defined() || state.m.defined()) {
+    return false;
+  }
+  return ops::cpu_loop_ready({state.C, state.n, state.m, state.conv, x_inner}, dtype) &&
+         ops::cpu_loop_ready(parameters(), dtype);
+}
+
+std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::fused_step(const torch::Tensor& x_inner,
+                                                                const mLSTMState& state) const {
+  const auto& cell = *mlstm_cell;
+  ops::mlstm::LayerStepWeights w;
+  w.conv_weight = conv1d->conv->weight;
+  w.conv_bias = conv1d->conv->bias;
+  w.q_weight = q_proj->weight;
+  w.q_bias = q_proj->bias;
+  w.k_weight = k_proj->weight;
+  w.k_bias = k_proj->bias;
+  w.v_weight = v_proj->weight;
+  w.v_bias = v_proj->bias;
+  w.igate_weight = cell.igate->weight;
+  w.igate_bias = cell.igate->bias;
+  w.fgate_weight = cell.fgate->weight;
+  w.fgate_bias = cell.fgate->bias;
+  w.norm_weight = cell.outnorm->weight_proxy();
+  w.norm_bias = cell.outnorm->bias;
+  w.learnable_skip = learnable_skip;
+  w.num_heads = config.num_heads;
+  w.norm_eps = cell.outnorm->options.eps();
+  const ops::mlstm::LayerStepResult r =
+      ops::mlstm::layer_step_cpu(w, x_inner, {{state.C, state.n, state.m}, state.conv});
+  return {r.h, {r.state.cell.C, r.state.cell.n, r.state.cell.m, r.state.conv}};
+}
+
 std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::run(const torch::Tensor& x,
-                                                         const mLSTMState& state, Mode mode) {
+                                                         const mLSTMState& state, RunMode mode) {
   const int64_t dim = config.embedding_dim, inner = config._inner_embedding_dim;
   TORCH_CHECK(x.dim() == 3 && x.size(2) == dim, "mLSTMLayer: expected input [B, S, ", dim,
               "], got ", x.sizes());
-  TORCH_CHECK(mode != Mode::kStep || x.size(1) == 1, "mLSTMLayer::step: expected input [B, 1, ",
+  TORCH_CHECK(mode != RunMode::kStep || x.size(1) == 1, "mLSTMLayer::step: expected input [B, 1, ",
               dim, "], got ", x.sizes());
   const torch::Tensor input = x.to(compute_dtype(x));
 
   const torch::Tensor x_inner = linear_as_input(input, proj_up);  // [B, S, 2 * D_inner]
-  if (mode == Mode::kStep && mlstm::fused_step_applies(*this, x_inner, state)) {
-    auto [h, next] = mlstm::fused_step(*this, x_inner, state);
+  if (mode == RunMode::kStep && fused_step_applies(x_inner, state)) {
+    auto [h, next] = fused_step(x_inner, state);
     return {dropout(linear_as_input(h, proj_down)).to(x.scalar_type()), next};
   }
   const torch::Tensor x_mlstm = x_inner.narrow(-1, 0, inner);
@@ -97,7 +143,7 @@ std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::run(const torch::Tensor& x,
 
   mLSTMState next;
   torch::Tensor x_conv;
-  if (mode == Mode::kForward) {
+  if (mode == RunMode::kForward) {
     x_conv = conv1d(x_mlstm);
   } else {
     std::tie(x_conv, next.conv) = conv1d->forward_with_state(x_mlstm, state.conv);
@@ -106,12 +152,12 @@ std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::run(const torch::Tensor& x,
   const torch::Tensor q = q_proj(x_conv_act), k = k_proj(x_conv_act), v = v_proj(x_mlstm);
 
   torch::Tensor h_tilde;
-  if (mode == Mode::kForward) {
+  if (mode == RunMode::kForward) {
     h_tilde = mlstm_cell(q, k, v);
   } else {
     const mlstm::CellState cell_state{state.C, state.n, state.m};
     mlstm::CellState cell_next;
-    std::tie(h_tilde, cell_next) = mode == Mode::kStep
+    std::tie(h_tilde, cell_next) = mode == RunMode::kStep
                                        ? mlstm_cell->step(q, k, v, cell_state)
                                        : mlstm_cell->forward_with_state(q, k, v, cell_state);
     next.C = cell_next.C;
@@ -124,20 +170,6 @@ std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::run(const torch::Tensor& x,
       torch::silu(z);
   const torch::Tensor y = dropout(linear_as_input(h, proj_down)).to(x.scalar_type());
   return {y, next};
-}
-
-torch::Tensor mLSTMLayerImpl::forward(const torch::Tensor& x) {
-  return run(x, {}, Mode::kForward).first;
-}
-
-std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::forward_with_state(const torch::Tensor& x,
-                                                                        const mLSTMState& state) {
-  return run(x, state, Mode::kWithState);
-}
-
-std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::step(const torch::Tensor& x,
-                                                          const mLSTMState& state) {
-  return run(x, state, Mode::kStep);
 }
 
 }  // namespace xlstm

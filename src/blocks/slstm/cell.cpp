@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "xlstm/components/choice.h"
+#include "xlstm/components/dtype.h"
 #include "xlstm/components/init.h"
 
 namespace xlstm {
@@ -9,12 +11,6 @@ namespace {
 
 constexpr int64_t kGates = 4;
 constexpr int64_t kForgetGate = 1;  // slot order i, f, z, o
-
-torch::ScalarType dtype_from_name(const std::string& name) {
-  if (name == "bfloat16") return torch::kBFloat16;
-  if (name == "float16") return torch::kFloat16;
-  return torch::kFloat32;
-}
 
 /// The official powerlaw_blockdependent forget-gate bias of one head:
 /// -(-5 + 12 * (d / (DH - 1))^(0.3 + 1.3 * block_idx / (num_blocks - 1))), in float32 like torch.
@@ -30,6 +26,21 @@ torch::Tensor powerlaw_forget_bias(int64_t head_dim, int block_idx, int num_bloc
 
 sLSTMCellImpl::sLSTMCellImpl(sLSTMCellConfig config_) : config(std::move(config_)) {
   config.finalize();
+  backend_ = slstm::backend_from_name(config.backend);
+  batch_first_input_ =
+      choose<bool>("input_shape", config.input_shape, {{"BSGNH", true}, {"SBGNH", false}});
+  output_shape_ = choose<OutputShape>("output_shape", config.output_shape,
+                                      {{"BNSH", OutputShape::kBNSH},
+                                       {"SBH", OutputShape::kSBH},
+                                       {"BSH", OutputShape::kBSH},
+                                       {"SBNH", OutputShape::kSBNH}});
+  bias_init_ = choose<BiasInit>("bias_init", config.bias_init,
+                                {{"powerlaw_blockdependent", BiasInit::kPowerlawBlockdependent},
+                                 {"small_init", BiasInit::kSmallInit},
+                                 {"standard", BiasInit::kStandard},
+                                 {"zeros", BiasInit::kZeros}});
+  standard_recurrent_init_ = choose<bool>("recurrent_weight_init", config.recurrent_weight_init,
+                                          {{"standard", true}, {"zeros", false}});
   const int64_t NH = config.num_heads, DH = config.head_dim();
   auto options_r = torch::TensorOptions().dtype(torch::kFloat32);
   auto options_b = options_r;
@@ -47,35 +58,34 @@ void sLSTMCellImpl::reset_parameters() {
   torch::NoGradGuard no_grad;
   const int64_t NH = config.num_heads, DH = config.head_dim();
   const double bound = 1.0 / std::sqrt(static_cast<double>(config.hidden_size));
-  // External layouts: recurrent kernel [NH, DH_in, G, DH_out], bias [NH, G, DH].
+  // External layouts: recurrent matrix [NH, DH_in, G, DH_out], bias [NH, G, DH].
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
-  torch::Tensor kernel = torch::zeros({NH, DH, kGates, DH}, f32);
+  torch::Tensor recurrent = torch::zeros({NH, DH, kGates, DH}, f32);
   torch::Tensor bias = torch::zeros({NH, kGates, DH}, f32);
   for (int64_t h = 0; h < NH; ++h) {
     for (int64_t g = 0; g < kGates; ++g) {
-      if (config.recurrent_weight_init == "standard")
-        kernel.select(0, h).select(1, g).uniform_(-bound, bound);
+      if (standard_recurrent_init_) recurrent.select(0, h).select(1, g).uniform_(-bound, bound);
     }
   }
   for (int64_t h = 0; h < NH; ++h) {
     for (int64_t g = 0; g < kGates; ++g) {
       torch::Tensor b = bias[h][g];
-      if (config.bias_init == "powerlaw_blockdependent" && g == kForgetGate) {
+      if (bias_init_ == BiasInit::kPowerlawBlockdependent && g == kForgetGate) {
         b.copy_(powerlaw_forget_bias(DH, config._block_idx, config._num_blocks));
-      } else if (config.bias_init == "small_init" && g == kForgetGate) {
+      } else if (bias_init_ == BiasInit::kSmallInit && g == kForgetGate) {
         bias_linspace_init_(b, 3.0, 6.0);
-      } else if (config.bias_init == "standard") {
+      } else if (bias_init_ == BiasInit::kStandard) {
         b.uniform_(-bound, bound);
       }  // everything else stays zero
     }
   }
   // To the vanilla layouts: R[h, g*DH + out, in] and b[g*H + h*DH + d].
-  _recurrent_kernel_.copy_(kernel.permute({0, 2, 3, 1}).reshape({NH, kGates * DH, DH}));
+  _recurrent_kernel_.copy_(recurrent.permute({0, 2, 3, 1}).reshape({NH, kGates * DH, DH}));
   _bias_.copy_(bias.permute({1, 0, 2}).reshape(-1));
 }
 
-slstm::RecurrenceOptions sLSTMCellImpl::recurrence_options() const {
-  slstm::RecurrenceOptions options;
+ops::slstm::RecurrenceOptions sLSTMCellImpl::recurrence_options() const {
+  ops::slstm::RecurrenceOptions options;
   options.num_heads = config.num_heads;
   options.gradient_recurrent_cut = config.gradient_recurrent_cut;
   options.gradient_recurrent_clipval = config.gradient_recurrent_clipval;
@@ -83,39 +93,27 @@ slstm::RecurrenceOptions sLSTMCellImpl::recurrence_options() const {
   return options;
 }
 
-slstm::RecurrenceResult sLSTMCellImpl::run_backend(const torch::Tensor& wx,
-                                                   const torch::Tensor& state0) const {
-  const slstm::RecurrenceOptions options = recurrence_options();
-  if (config.backend == "cuda") {
-    if (wx.is_cuda()) {
-      TORCH_CHECK(slstm::cuda_backend_available(),
-                  "sLSTMCell: backend 'cuda' on a CUDA tensor, but this build of xlstm has no CUDA "
-                  "backend (configure with XLSTM_CUDA=ON against a CUDA LibTorch, or set backend: "
-                  "vanilla)");
-#ifdef XLSTM_WITH_CUDA
-      return slstm::recurrence_cuda(wx, state0, _recurrent_kernel_, _bias_, options);
-#endif
-    }
-    TORCH_WARN_ONCE("sLSTMCell: backend 'cuda' on a ", wx.device(),
-                    " tensor falls back to the vanilla backend");
-  }
-  return slstm::recurrence_vanilla(wx, state0, _recurrent_kernel_, _bias_, options);
-}
-
 torch::Tensor sLSTMCellImpl::permute_output(const torch::Tensor& y) const {
   const int64_t S = y.size(0), B = y.size(1), NH = config.num_heads, DH = config.head_dim();
-  if (config.output_shape == "SBH") return y;
-  if (config.output_shape == "BSH") return y.permute({1, 0, 2});
-  if (config.output_shape == "SBNH") return y.view({S, B, NH, DH});
-  return y.view({S, B, NH, DH}).permute({1, 2, 0, 3});  // BNSH
+  switch (output_shape_) {
+    case OutputShape::kSBH:
+      return y;
+    case OutputShape::kBSH:
+      return y.permute({1, 0, 2});
+    case OutputShape::kSBNH:
+      return y.view({S, B, NH, DH});
+    case OutputShape::kBNSH:
+      break;
+  }
+  return y.view({S, B, NH, DH}).permute({1, 2, 0, 3});
 }
 
 std::pair<torch::Tensor, torch::Tensor> sLSTMCellImpl::forward(const torch::Tensor& wx,
                                                                const torch::Tensor& state) {
   TORCH_CHECK(wx.dim() == 3 && wx.size(2) == config.input_dim(), "sLSTMCell: expected input [",
-              config.input_shape == "BSGNH" ? "B, S, " : "S, B, ", config.input_dim(),
+              batch_first_input_ ? "B, S, " : "S, B, ", config.input_dim(),
               "] (4 * hidden_size), got ", wx.sizes());
-  const torch::Tensor wx_sb = config.input_shape == "BSGNH" ? wx.transpose(0, 1) : wx;
+  const torch::Tensor wx_sb = batch_first_input_ ? wx.transpose(0, 1) : wx;
   const int64_t B = wx_sb.size(1);
   torch::Tensor state0 = state;
   if (state0.defined()) {
@@ -126,13 +124,14 @@ std::pair<torch::Tensor, torch::Tensor> sLSTMCellImpl::forward(const torch::Tens
   } else {
     state0 = torch::zeros({config.num_states, B, config.hidden_size}, wx.options());
   }
-  auto [y, final_state] = run_backend(wx_sb, state0);
+  auto [y, final_state] = slstm::run_recurrence(backend_, wx_sb, state0, _recurrent_kernel_, _bias_,
+                                                recurrence_options());
   return {permute_output(y), final_state};
 }
 
 std::pair<torch::Tensor, torch::Tensor> sLSTMCellImpl::step(const torch::Tensor& wx,
                                                             const torch::Tensor& state) {
-  const int64_t seq_dim = config.input_shape == "BSGNH" ? 1 : 0;
+  const int64_t seq_dim = batch_first_input_ ? 1 : 0;
   TORCH_CHECK(wx.dim() == 3 && wx.size(seq_dim) == 1,
               "sLSTMCell::step: expected one position, got ", wx.sizes());
   return forward(wx, state);

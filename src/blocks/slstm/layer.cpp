@@ -1,21 +1,12 @@
 #include "xlstm/blocks/slstm/layer.h"
 
-#include "layer_step_cpu.h"
 #include "xlstm/components/dtype.h"
 #include "xlstm/components/init.h"
+#include "xlstm/ops/slstm_layer_step.h"
+#include "xlstm/ops/tensor_utils.h"
 
 namespace xlstm {
 namespace {
-
-torch::Tensor to_or_undefined(const torch::Tensor& t, torch::Device device,
-                              c10::optional<torch::ScalarType> dtype) {
-  if (!t.defined()) return t;
-  return dtype ? t.to(device, *dtype) : t.to(device);
-}
-
-torch::Tensor detach_or_undefined(const torch::Tensor& t) {
-  return t.defined() ? t.detach() : t;
-}
 
 LinearHeadwiseExpand gate_projection(const sLSTMLayerConfig& config) {
   LinearHeadwiseExpandConfig c;
@@ -28,14 +19,13 @@ LinearHeadwiseExpand gate_projection(const sLSTMLayerConfig& config) {
 }  // namespace
 
 sLSTMState sLSTMState::to(torch::Device device, c10::optional<torch::ScalarType> dtype) const {
-  return {to_or_undefined(y, device, dtype), to_or_undefined(c, device, dtype),
-          to_or_undefined(n, device, dtype), to_or_undefined(m, device, dtype),
-          to_or_undefined(conv, device, dtype)};
+  const auto to = [&](const torch::Tensor& t) { return ops::to_if_defined(t, device, dtype); };
+  return {to(y), to(c), to(n), to(m), to(conv)};
 }
 
 sLSTMState sLSTMState::detach() const {
-  return {detach_or_undefined(y), detach_or_undefined(c), detach_or_undefined(n),
-          detach_or_undefined(m), detach_or_undefined(conv)};
+  const auto detach = ops::detach_if_defined;
+  return {detach(y), detach(c), detach(n), detach(m), detach(conv)};
 }
 
 sLSTMLayerImpl::sLSTMLayerImpl(sLSTMLayerConfig config_) : config(std::move(config_)) {
@@ -51,8 +41,9 @@ sLSTMLayerImpl::sLSTMLayerImpl(sLSTMLayerConfig config_) : config(std::move(conf
   zgate = register_module("zgate", gate_projection(config));
   ogate = register_module("ogate", gate_projection(config));
   slstm_cell = register_module("slstm_cell", sLSTMCell(static_cast<sLSTMCellConfig>(config)));
-  group_norm = register_module("group_norm",
-                               MultiHeadLayerNorm(config.embedding_dim, config.group_norm_weight));
+  group_norm = register_module(
+      "group_norm",
+      MultiHeadLayerNorm(LayerNormOptions(config.embedding_dim).weight(config.group_norm_weight)));
   dropout = register_module("dropout", torch::nn::Dropout(config.dropout));
 }
 
@@ -65,15 +56,64 @@ void sLSTMLayerImpl::reset_parameters() {
   small_init_(ogate->weight, config.embedding_dim);
 }
 
+bool sLSTMLayerImpl::fused_step_applies(const torch::Tensor& x, const sLSTMState& state) const {
+  const auto dtype = x.scalar_type();
+  if (!x.device().is_cpu() || (dtype != torch::kFloat32 && dtype != torch::kFloat64)) return false;
+  if (is_training() && config.dropout > 0) return false;
+  if (conv1d && conv1d->config.channel_mixing) return false;
+  const int64_t B = x.size(0), H = config.embedding_dim;
+  if (state.defined()) {
+    for (const auto& t : {state.y, state.c, state.n, state.m}) {
+      if (!t.defined() || t.sizes() != c10::IntArrayRef({B, H})) return false;
+    }
+  } else if (state.c.defined() || state.n.defined() || state.m.defined()) {
+    return false;
+  }
+  if (state.conv.defined() &&
+      (!conv1d || state.conv.sizes() != c10::IntArrayRef({B, config.conv1d_kernel_size, H})))
+    return false;
+  return ops::cpu_loop_ready({x, state.y, state.c, state.n, state.m, state.conv}, dtype) &&
+         ops::cpu_loop_ready(parameters(), dtype);
+}
+
+std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::fused_step(const torch::Tensor& x,
+                                                                const sLSTMState& state) const {
+  ops::slstm::LayerStepWeights w;
+  if (conv1d) {
+    w.conv_weight = conv1d->conv->weight;
+    w.conv_bias = conv1d->conv->bias;
+  }
+  // The official layer feeds (fgate, igate, zgate, ogate) into the cell's slots (i, f, z, o).
+  w.gate_weights[0] = fgate->weight;
+  w.gate_weights[1] = igate->weight;
+  w.gate_weights[2] = zgate->weight;
+  w.gate_weights[3] = ogate->weight;
+  w.recurrent_kernel = slstm_cell->_recurrent_kernel_;
+  w.bias = slstm_cell->_bias_;
+  w.norm_weight = group_norm->weight_proxy();
+  w.norm_bias = group_norm->bias;
+  w.norm_eps = group_norm->options.eps();
+  w.forward_clipval = config.forward_clipval;
+  const ops::slstm::LayerStepResult r =
+      ops::slstm::layer_step_cpu(w, x, {state.y, state.c, state.n, state.m, state.conv});
+  return {r.out, {r.state.y, r.state.c, r.state.n, r.state.m, r.state.conv}};
+}
+
 std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::run(const torch::Tensor& x,
-                                                         const sLSTMState& state,
-                                                         bool single_step) {
+                                                         const sLSTMState& state, RunMode mode) {
+  const int64_t dim = config.embedding_dim;
+  TORCH_CHECK(x.dim() == 3 && x.size(2) == dim, "sLSTMLayer: expected input [B, S, ", dim,
+              "], got ", x.sizes());
+  TORCH_CHECK(mode != RunMode::kStep || x.size(1) == 1, "sLSTMLayer::step: expected input [B, 1, ",
+              dim, "], got ", x.sizes());
+  if (mode == RunMode::kStep && fused_step_applies(x, state)) return fused_step(x, state);
   const int64_t B = x.size(0), S = x.size(1);
   const torch::Tensor input = x.to(compute_dtype(x));  // float16 on the CPU runs in float32
   torch::Tensor x_conv = input, conv_state;
   if (conv1d) {
-    std::tie(x_conv, conv_state) = single_step ? conv1d->step(input, state.conv)
-                                               : conv1d->forward_with_state(input, state.conv);
+    std::tie(x_conv, conv_state) = mode == RunMode::kStep
+                                       ? conv1d->step(input, state.conv)
+                                       : conv1d->forward_with_state(input, state.conv);
     x_conv = torch::silu(x_conv);
   }
   // The official layer feeds (fgate, igate, zgate, ogate) into the cell's slots (i, f, z, o).
@@ -86,25 +126,6 @@ std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::run(const torch::Tensor& x,
   const torch::Tensor out = group_norm(y).transpose(1, 2).reshape({B, S, -1});
   sLSTMState next{final_state[0], final_state[1], final_state[2], final_state[3], conv_state};
   return {out.to(x.scalar_type()), next};
-}
-
-torch::Tensor sLSTMLayerImpl::forward(const torch::Tensor& x) {
-  return forward_with_state(x).first;
-}
-
-std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::forward_with_state(const torch::Tensor& x,
-                                                                        const sLSTMState& state) {
-  TORCH_CHECK(x.dim() == 3 && x.size(2) == config.embedding_dim, "sLSTMLayer: expected x [B, S, ",
-              config.embedding_dim, "], got ", x.sizes());
-  return run(x, state, /*single_step=*/false);
-}
-
-std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::step(const torch::Tensor& x,
-                                                          const sLSTMState& state) {
-  TORCH_CHECK(x.dim() == 3 && x.size(1) == 1 && x.size(2) == config.embedding_dim,
-              "sLSTMLayer::step: expected x [B, 1, ", config.embedding_dim, "], got ", x.sizes());
-  if (slstm::fused_step_applies(*this, x, state)) return slstm::fused_step(*this, x, state);
-  return run(x, state, /*single_step=*/true);
 }
 
 }  // namespace xlstm

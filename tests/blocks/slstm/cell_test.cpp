@@ -90,9 +90,9 @@ TEST(sLSTMCell, ForwardReturnsHeadsLayoutAndFinalState) {
   auto [y, state] = cell(wx);
   EXPECT_EQ(y.sizes(), torch::IntArrayRef({3, 2, 5, 4}));
   EXPECT_EQ(state.sizes(), torch::IntArrayRef({4, 3, 8}));
-  auto [y_ref, state_ref] =
-      slstm::recurrence_vanilla(wx.transpose(0, 1), torch::zeros({4, 3, 8}),
-                                cell->_recurrent_kernel_, cell->_bias_, cell->recurrence_options());
+  auto [y_ref, state_ref] = ops::slstm::recurrence_vanilla(
+      wx.transpose(0, 1), torch::zeros({4, 3, 8}), cell->_recurrent_kernel_, cell->_bias_,
+      cell->recurrence_options());
   // y[b, h, s, d] = y_ref[s, b, h*DH + d]
   EXPECT_EQ(max_abs_diff(y, y_ref.view({5, 3, 2, 4}).permute({1, 2, 0, 3})), 0.0);
   EXPECT_EQ(max_abs_diff(state, state_ref), 0.0);

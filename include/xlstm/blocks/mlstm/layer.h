@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "xlstm/blocks/mlstm/cell.h"
+#include "xlstm/blocks/sequence_layer.h"
 #include "xlstm/components/conv.h"
 #include "xlstm/components/linear_headwise.h"
 #include "xlstm/config/mlstm.h"
@@ -31,18 +32,13 @@ struct mLSTMState {
 /// Linear(D, 2 * D_inner), `q_proj` / `k_proj` / `v_proj` LinearHeadwiseExpand(D_inner, heads =
 /// D_inner / qkv_proj_blocksize), `conv1d` CausalConv1d(D_inner, conv1d_kernel_size), `mlstm_cell`,
 /// `proj_down` Linear(D_inner, D), `dropout`.
-class mLSTMLayerImpl : public torch::nn::Module {
+///
+/// forward / forward_with_state / step (SequenceLayer) on x [B, S, D]: forward runs the parallel
+/// form when S <= context_length, else the chunkwise one; forward_with_state the chunkwise form
+/// from the state; step the recurrent step.
+class mLSTMLayerImpl : public SequenceLayer<mLSTMState> {
  public:
   explicit mLSTMLayerImpl(mLSTMLayerConfig config);
-
-  /// x [B, S, D] -> [B, S, D]: parallel when S <= context_length, chunkwise otherwise.
-  torch::Tensor forward(const torch::Tensor& x);
-  /// Chunkwise from `state`; returns the output and the state after the last position. Running a
-  /// sequence in pieces with the carried state equals one run.
-  std::pair<torch::Tensor, mLSTMState> forward_with_state(const torch::Tensor& x,
-                                                          const mLSTMState& state = {});
-  /// One position x [B, 1, D] -> (y [B, 1, D], new state).
-  std::pair<torch::Tensor, mLSTMState> step(const torch::Tensor& x, const mLSTMState& state = {});
 
   /// As Python: small_init for proj_up / q,k,v (dim = embedding_dim), wang_init for proj_down,
   /// biases 0, learnable_skip 1, the conv's and the cell's own reset.
@@ -60,9 +56,14 @@ class mLSTMLayerImpl : public torch::nn::Module {
   torch::nn::Dropout dropout{nullptr};
 
  private:
-  enum class Mode { kForward, kWithState, kStep };
   std::pair<torch::Tensor, mLSTMState> run(const torch::Tensor& x, const mLSTMState& state,
-                                           Mode mode);
+                                           RunMode mode) override;
+  /// Whether the step can take ops::mlstm::layer_step_cpu (x_inner = proj_up(x)): CPU, float32 /
+  /// float64 throughout, a depthwise conv, square q / k / v projections, and no gradient needed.
+  bool fused_step_applies(const torch::Tensor& x_inner, const mLSTMState& state) const;
+  /// ops::mlstm::layer_step_cpu on this layer's weights: the gated cell output [B, 1, D_inner].
+  std::pair<torch::Tensor, mLSTMState> fused_step(const torch::Tensor& x_inner,
+                                                  const mLSTMState& state) const;
 };
 TORCH_MODULE(mLSTMLayer);
 

@@ -1,46 +1,32 @@
-// The seam between the sLSTM cell and its recurrence backends (vanilla: LibTorch / C++ loop on any
-// device; cuda: our kernels in kernels/slstm). The cell prepares the inputs in one layout, calls
-// the backend its config selects, and gets the hidden states back. Both backends are differentiable
-// with respect to every tensor argument.
+// The sLSTM cell's choice of recurrence (its config's `backend`): the tensor ops of
+// xlstm/ops/slstm_recurrence.h behind one enum, with the cuda backend's fallback on other devices.
 #pragma once
 
-#include <optional>
-#include <tuple>
+#include <string>
 
 #include <torch/torch.h>
 
+#include "xlstm/ops/slstm_recurrence.h"
+
 namespace xlstm::slstm {
 
-/// What a backend needs of sLSTMCellConfig besides the tensors.
-struct RecurrenceOptions {
-  int num_heads = 1;
-  bool gradient_recurrent_cut = false;               // no gradient through the recurrent matmul
-  std::optional<double> gradient_recurrent_clipval;  // clip the gradient flowing into R y_{t-1}
-  std::optional<double> forward_clipval;             // clip the hidden state y_t (forward)
+enum class Backend {
+  kVanilla,  // ops::slstm::recurrence_vanilla: any device and dtype
+  kCuda,     // ops::slstm::recurrence_cuda on CUDA tensors, vanilla (with a warning) elsewhere
 };
 
-/// Tensors of one recurrence call, all on one device:
-///   wx     [S, B, 4*H]  gate pre-activations from the input projections, gate-major per step
-///                       ([4, NH, DH], Python "SBGNH"), slots in the order the cell receives them
-///                       (slot 0 = i, 1 = f, 2 = z, 3 = o; see the README's note on the crossed
-///                       names);
-///   state0 [4, B, H]    initial (y, c, n, m);
-///   recurrent_kernel [NH, 4*DH, DH]  vanilla layout: R[h, g*DH + out, in];
-///   bias   [4*H]        vanilla layout, gate-major: b[g*H + h*DH + d].
-/// Returns (y [S, B, H] after each step, final state [4, B, H]).
-using RecurrenceResult = std::tuple<torch::Tensor, torch::Tensor>;
-
-/// The LibTorch / C++ recurrence: works on any device and dtype.
-RecurrenceResult recurrence_vanilla(const torch::Tensor& wx, const torch::Tensor& state0,
-                                    const torch::Tensor& recurrent_kernel,
-                                    const torch::Tensor& bias, const RecurrenceOptions& options);
-
-/// Our CUDA kernels (only in builds with XLSTM_WITH_CUDA; CUDA tensors only).
-RecurrenceResult recurrence_cuda(const torch::Tensor& wx, const torch::Tensor& state0,
-                                 const torch::Tensor& recurrent_kernel, const torch::Tensor& bias,
-                                 const RecurrenceOptions& options);
+/// "vanilla" | "cuda"; throws std::invalid_argument naming the unknown name.
+Backend backend_from_name(const std::string& name);
 
 /// True when this build of the library contains the CUDA backend.
 bool cuda_backend_available();
+
+/// The recurrence of `backend` on the tensors of ops::slstm::recurrence_vanilla. `backend` cuda on
+/// a CUDA tensor in a build without it throws.
+ops::slstm::RecurrenceResult run_recurrence(Backend backend, const torch::Tensor& wx,
+                                            const torch::Tensor& state0,
+                                            const torch::Tensor& recurrent_kernel,
+                                            const torch::Tensor& bias,
+                                            const ops::slstm::RecurrenceOptions& options);
 
 }  // namespace xlstm::slstm

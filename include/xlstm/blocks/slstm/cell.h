@@ -8,14 +8,16 @@
 
 #include "xlstm/blocks/slstm/backend.h"
 #include "xlstm/config/slstm.h"
+#include "xlstm/io/checkpoint_adapter.h"
 
 namespace xlstm {
 
-/// Parameters (vanilla layout whatever the backend; the io layer converts cuda-layout checkpoints):
+/// Parameters (vanilla layout whatever the backend; cuda-layout checkpoints are converted on load,
+/// see checkpoint_layout.h):
 ///   `_recurrent_kernel_` [NH, 4*DH, DH]: R[h, g*DH + out, in], gates in the slots (i, f, z, o);
 ///   `_bias_` [4*H]: b[g*H + h*DH + d].
 /// Created in float32 (in dtype_r / dtype_b when enable_automatic_mixed_precision is false).
-class sLSTMCellImpl : public torch::nn::Module {
+class sLSTMCellImpl : public torch::nn::Module, public io::CheckpointAdapter {
  public:
   explicit sLSTMCellImpl(sLSTMCellConfig config);
 
@@ -34,16 +36,28 @@ class sLSTMCellImpl : public torch::nn::Module {
   void reset_parameters();
 
   /// The options handed to the recurrence backend.
-  slstm::RecurrenceOptions recurrence_options() const;
+  ops::slstm::RecurrenceOptions recurrence_options() const;
 
+  /// Converts this cell's parameters in a checkpoint saved by the other backend to the vanilla
+  /// layout (match_slstm_cell_layout).
+  void adapt_checkpoint(io::TensorMap& checkpoint, const std::string& prefix) const override;
+
+  /// The config as constructed; its names (backend, shapes, inits) are read once, at construction.
   sLSTMCellConfig config;
   torch::Tensor _recurrent_kernel_;
   torch::Tensor _bias_;
 
  private:
-  /// wx [S, B, 4H] gate-major and a [4, B, H] state through the backend config.backend selects.
-  slstm::RecurrenceResult run_backend(const torch::Tensor& wx, const torch::Tensor& state0) const;
+  enum class BiasInit { kPowerlawBlockdependent, kSmallInit, kStandard, kZeros };
+  enum class OutputShape { kBNSH, kSBH, kBSH, kSBNH };
+
   torch::Tensor permute_output(const torch::Tensor& y) const;
+
+  slstm::Backend backend_;
+  bool batch_first_input_;  // input_shape "BSGNH" (else "SBGNH")
+  OutputShape output_shape_;
+  BiasInit bias_init_;
+  bool standard_recurrent_init_;  // recurrent_weight_init "standard" (else "zeros")
 };
 TORCH_MODULE(sLSTMCell);
 

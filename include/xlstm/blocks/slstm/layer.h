@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "xlstm/blocks/sequence_layer.h"
 #include "xlstm/blocks/slstm/cell.h"
 #include "xlstm/components/conv.h"
 #include "xlstm/components/linear_headwise.h"
@@ -21,21 +22,16 @@ struct sLSTMState {
 
   /// True when the cell state (y, c, n, m) is set.
   bool defined() const { return y.defined(); }
+  /// Every defined tensor moved to `device` (and cast to `dtype` when given).
   sLSTMState to(torch::Device device, c10::optional<torch::ScalarType> dtype = {}) const;
+  /// Every defined tensor detached from the autograd graph (truncated backpropagation).
   sLSTMState detach() const;
 };
 
-class sLSTMLayerImpl : public torch::nn::Module {
+/// forward / forward_with_state / step (SequenceLayer) on x [B, S, D].
+class sLSTMLayerImpl : public SequenceLayer<sLSTMState> {
  public:
   explicit sLSTMLayerImpl(sLSTMLayerConfig config);
-
-  /// x [B, S, D] -> [B, S, D], from the zero state.
-  torch::Tensor forward(const torch::Tensor& x);
-  /// x [B, S, D] continuing from `state` -> (y [B, S, D], the state after the last position).
-  std::pair<torch::Tensor, sLSTMState> forward_with_state(const torch::Tensor& x,
-                                                          const sLSTMState& state = {});
-  /// One position x [B, 1, D] -> (y [B, 1, D], the new state).
-  std::pair<torch::Tensor, sLSTMState> step(const torch::Tensor& x, const sLSTMState& state = {});
 
   /// As the official layer: the cell, the group norm, small_init of the gate projections (the
   /// convolution keeps its initialisation).
@@ -49,9 +45,16 @@ class sLSTMLayerImpl : public torch::nn::Module {
   torch::nn::Dropout dropout{nullptr};
 
  private:
-  /// The layer on x [B, S, D] from `state`; `single_step` uses the convolution's step form.
+  /// The layer on x [B, S, D] from `state` (the recurrence makes kForward and kWithState alike;
+  /// kStep uses the convolution's step form).
   std::pair<torch::Tensor, sLSTMState> run(const torch::Tensor& x, const sLSTMState& state,
-                                           bool single_step);
+                                           RunMode mode) override;
+  /// Whether the step can take ops::slstm::layer_step_cpu: CPU, float32 / float64 throughout, a
+  /// depthwise conv or none, no active dropout, and no gradient needed.
+  bool fused_step_applies(const torch::Tensor& x, const sLSTMState& state) const;
+  /// ops::slstm::layer_step_cpu on this layer's weights.
+  std::pair<torch::Tensor, sLSTMState> fused_step(const torch::Tensor& x,
+                                                  const sLSTMState& state) const;
 };
 TORCH_MODULE(sLSTMLayer);
 

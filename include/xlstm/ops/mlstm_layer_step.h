@@ -1,0 +1,47 @@
+// One mLSTM layer step between the up- and the down-projection as a single raw-pointer CPU loop:
+// the step path is bound by per-op overhead (dozens of tiny ATen ops per block), so fusing them
+// pays. The same math as mLSTMLayer::step's ATen path (blocks/mlstm/layer.h).
+#pragma once
+
+#include <cstdint>
+
+#include <torch/torch.h>
+
+#include "xlstm/ops/mlstm.h"
+
+namespace xlstm::ops::mlstm {
+
+/// The layer's tensors in their module layouts (F = inner embedding dim, NH = cell heads, QH =
+/// heads of the q / k / v projections); biases may be undefined.
+struct LayerStepWeights {
+  torch::Tensor conv_weight, conv_bias;  // depthwise causal conv [F, 1, KS], [F]
+  torch::Tensor q_weight, q_bias;        // headwise [QH, F/QH, F/QH], [F]; k and v alike
+  torch::Tensor k_weight, k_bias;
+  torch::Tensor v_weight, v_bias;
+  torch::Tensor igate_weight, igate_bias;  // [NH, 3F], [NH]: gates from cat(q, k, v)
+  torch::Tensor fgate_weight, fgate_bias;
+  torch::Tensor norm_weight, norm_bias;  // [F]: the applied scale and shift of the output norm
+  torch::Tensor learnable_skip;          // [F]
+  int64_t num_heads = 1;                 // NH
+  double norm_eps = 1e-5;
+};
+
+/// The recurrent state of the step: the cell memory (undefined: zero) and the conv window
+/// [B, KS, F] (undefined: zero).
+struct LayerStepState {
+  CellState cell;
+  torch::Tensor conv;
+};
+
+struct LayerStepResult {
+  torch::Tensor h;  // [B, 1, F]
+  LayerStepState state;
+};
+
+/// From x_inner = proj_up(x) [B, 1, 2F] = (x_mlstm, z): the gated cell output
+/// (outnorm(h) + learnable_skip * silu(conv(x_mlstm))) * silu(z) and the next state. Every tensor a
+/// CPU tensor of x_inner's dtype (float32 or float64) that needs no gradient, shapes as above.
+LayerStepResult layer_step_cpu(const LayerStepWeights& w, const torch::Tensor& x_inner,
+                               const LayerStepState& state);
+
+}  // namespace xlstm::ops::mlstm

@@ -1,0 +1,50 @@
+#include <cmath>
+
+#include "common.h"
+#include "xlstm/ops/mlstm.h"
+
+namespace xlstm::ops::mlstm {
+
+using namespace detail;
+
+CellState CellState::zeros(int64_t batch, int64_t heads, int64_t head_dim,
+                           const torch::TensorOptions& options) {
+  return {torch::zeros({batch, heads, head_dim, head_dim}, options),
+          torch::zeros({batch, heads, head_dim, 1}, options),
+          torch::zeros({batch, heads, 1, 1}, options)};
+}
+
+std::pair<torch::Tensor, CellState> recurrent_step_stabilized(
+    const CellState& state, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+    const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, double eps) {
+  check_sequence_inputs("recurrent_step_stabilized", q, k, v, igate_preact, fgate_preact);
+  TORCH_CHECK(q.size(2) == 1, "recurrent_step_stabilized: expects S = 1, got ", q.sizes());
+  TORCH_CHECK(state.defined(), "recurrent_step_stabilized: the state must be defined");
+  check_state("recurrent_step_stabilized", state, q);
+  const auto dtype = float32_or_wider(q);
+  const int64_t head_dim = q.size(3);
+  const torch::Tensor q_row = q.to(dtype);                    // [B, NH, 1, DH]
+  const torch::Tensor k_col = k.to(dtype).transpose(-1, -2);  // [B, NH, DH, 1]
+  const torch::Tensor v_row = v.to(dtype);                    // [B, NH, 1, DH]
+  const torch::Tensor m = state.m.to(dtype);
+
+  // Stabilised gates (paper eqs. 15-17 applied to the mLSTM): m' = max(log f + m, i).
+  const torch::Tensor log_f_plus_m = torch::log_sigmoid(fgate_preact.to(dtype)) + m;
+  const torch::Tensor igate = igate_preact.to(dtype);
+  const torch::Tensor m_new = torch::maximum(log_f_plus_m, igate);
+  const torch::Tensor f_act = torch::exp(log_f_plus_m - m_new);
+  const torch::Tensor i_scaled_k =
+      k_col * (torch::exp(igate - m_new) / std::sqrt(static_cast<double>(head_dim)));
+
+  // C' = f C + i k v^T, n' = f n + i k (paper eqs. 19-20, keys scaled by 1/sqrt(DH)).
+  const torch::Tensor c_new = torch::addcmul(f_act * state.C.to(dtype), i_scaled_k, v_row);
+  const torch::Tensor n_new = torch::addcmul(i_scaled_k, f_act, state.n.to(dtype));
+  // q^T C' and q^T n' as broadcast products: cheaper than batched matrix-vector products.
+  const torch::Tensor q_col = q_row.transpose(-1, -2);
+  const torch::Tensor h = normalise((q_col * c_new).sum(-2, /*keepdim=*/true),
+                                    (q_col * n_new).sum(-2, /*keepdim=*/true), m_new,
+                                    eps);  // [B, NH, 1, DH]
+  return {h.to(q.scalar_type()), CellState{c_new, n_new, m_new}};
+}
+
+}  // namespace xlstm::ops::mlstm

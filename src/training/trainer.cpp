@@ -1,0 +1,241 @@
+#include "xlstm/training/trainer.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "../io/atomic_file.h"
+#include "checkpoint_policy.h"
+#include "metrics_sink.h"
+#include "progress_log.h"
+#include "training_step.h"
+#include "xlstm/components/dtype.h"
+#include "xlstm/config/error.h"
+#include "xlstm/io/state_dict.h"
+#include "xlstm/training/lr_scheduler.h"
+#include "xlstm/training/prefetcher.h"
+
+namespace fs = std::filesystem;
+
+namespace xlstm {
+namespace {
+
+/// val_every_step / k for the smallest k >= 4 that divides it (4 or more lines per validation,
+/// validation steps among them).
+int64_t default_log_every(int64_t val_every_step) {
+  for (int64_t k = 4; k <= val_every_step; ++k)
+    if (val_every_step % k == 0) return val_every_step / k;
+  return 1;
+}
+
+/// The experiment's model must take the dataset's tokens and, with mLSTM blocks, whose parallel
+/// form is built for sequences up to context_length, its longest sequence.
+void check_model_fits_data(const xLSTMLMModelConfig& model_config, const ExperimentData& data) {
+  if (model_config.vocab_size < data.vocab_size)
+    throw ConfigError("model.vocab_size", std::to_string(model_config.vocab_size) +
+                                              " is smaller than the dataset's vocab_size " +
+                                              std::to_string(data.vocab_size));
+  const auto blocks = model_config.block_map();
+  const bool has_mlstm = std::find(blocks.begin(), blocks.end(), 0) != blocks.end();
+  if (has_mlstm && data.max_sequence_length > model_config.context_length)
+    throw ConfigError("model.context_length",
+                      std::to_string(model_config.context_length) +
+                          " is shorter than the dataset's longest sequence (" +
+                          std::to_string(data.max_sequence_length) + " tokens)");
+}
+
+}  // namespace
+
+struct Trainer::Impl {
+  ExperimentConfig config;
+  TrainerOptions options;
+  torch::Device device{torch::kCPU};
+  AutocastSettings autocast;
+  ExperimentData data;
+  std::vector<ValidationSplit> validation;  // on the device
+  std::shared_ptr<LanguageModel> model;
+  std::vector<torch::Tensor> parameters;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+
+  Impl(ExperimentConfig cfg, TrainerOptions opts)
+      : config(std::move(cfg)),
+        options(std::move(opts)),
+        data(make_experiment_data(config.dataset, config.training.batch_size)) {
+    choose_device();
+    check_model_fits_data(config.model, data);
+    torch::manual_seed(static_cast<uint64_t>(config.training.seed));
+    xLSTMLMModel lm(config.model);
+    lm->to(device);
+    lm->reset_parameters();
+    model = std::make_shared<ModuleLanguageModel<xLSTMLMModel>>(lm);
+    prepare();
+  }
+
+  Impl(ExperimentConfig cfg, std::shared_ptr<LanguageModel> language_model,
+       ExperimentData experiment_data, TrainerOptions opts)
+      : config(std::move(cfg)),
+        options(std::move(opts)),
+        data(std::move(experiment_data)),
+        model(std::move(language_model)) {
+    choose_device();
+    model->module().to(device);
+    prepare();
+  }
+
+  /// training.device (after the --device override) and autocast.
+  void choose_device() {
+    auto& training = config.training;
+    if (options.device) training.device = *options.device;
+    if (training.device != "cpu" && training.device != "cuda")
+      throw ConfigError("training.device", "expected cpu or cuda, got '" + training.device + "'");
+    TORCH_CHECK(training.device == "cpu" || torch::cuda::is_available(),
+                "device cuda: no CUDA device is available to this process");
+    device = torch::Device(training.device);
+    autocast = {training.enable_mixed_precision && device.is_cuda(),
+                dtype_from_name(training.amp_precision)};
+    if (training.enable_mixed_precision && !device.is_cuda())
+      log_line(options.log,
+               "note: enable_mixed_precision is ignored on the CPU (autocast runs on CUDA only)");
+  }
+
+  /// The weight precision, the optimizer and the validation batches on the device.
+  void prepare() {
+    const auto& training = config.training;
+    model->module().to(dtype_from_name(training.weight_precision));
+    // main.py: weight_decay for the first group, 0 for the second (an empty group is left out).
+    const auto groups = model->weight_decay_groups();
+    std::vector<torch::optim::OptimizerParamGroup> param_groups;
+    const auto add_group = [&](const std::vector<torch::Tensor>& params, double weight_decay) {
+      if (params.empty()) return;
+      param_groups.emplace_back(
+          params, std::make_unique<torch::optim::AdamWOptions>(
+                      torch::optim::AdamWOptions(training.lr).weight_decay(weight_decay)));
+      parameters.insert(parameters.end(), params.begin(), params.end());
+    };
+    add_group(groups.weight_decay, training.weight_decay);
+    add_group(groups.no_weight_decay, 0.0);
+    optimizer = std::make_unique<torch::optim::AdamW>(param_groups,
+                                                      torch::optim::AdamWOptions(training.lr));
+
+    for (const auto& split : data.validation) {
+      ValidationSplit moved{split.name, {}};
+      for (const auto& batch : split.batches) moved.batches.push_back(batch.to(device));
+      validation.push_back(std::move(moved));
+    }
+  }
+
+  std::vector<ValidationResult> validate() {
+    torch::NoGradGuard no_grad;
+    model->module().eval();
+    std::vector<ValidationResult> results;
+    for (const auto& split : validation) {
+      SequenceAccuracy accuracy;
+      auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device));
+      for (const auto& batch : split.batches)
+        loss_sum += forward_loss(*model, batch, autocast, accuracy).detach();
+      results.push_back(
+          {split.name, loss_sum.item<double>() / split.batches.size(), accuracy.compute()});
+    }
+    model->module().train();
+    return results;
+  }
+
+  TrainSummary train();
+};
+
+TrainSummary Trainer::Impl::train() {
+  const auto& training = config.training;
+  const int64_t num_steps = training.num_steps;
+  const int64_t log_every =
+      options.log_every > 0 ? options.log_every : default_log_every(training.val_every_step);
+
+  CheckpointPolicy checkpoints(options, num_steps, model->module(), *optimizer, device);
+  const TrainingState start = checkpoints.start();
+  if (!options.out_dir.empty())
+    io::write_file_atomically((fs::path(options.out_dir) / "config.yaml").string(),
+                              to_yaml(config));
+  TrainSummary summary;
+  summary.first_step = start.step;
+
+  LinearWarmupCosineAnnealing scheduler(*optimizer, training.lr_warmup_steps,
+                                        training.lr_decay_until_steps, training.lr,
+                                        training.lr_decay_factor * training.lr);
+  for (int64_t k = 0; k < start.step; ++k) scheduler.step();
+  TrainingStep training_step(*model, *optimizer, scheduler, parameters, options.grad_clip,
+                             autocast);
+
+  TrainStream stream = data.train;
+  stream.skip(start.step);
+  TrainStream consumed = stream;  // positions only: what a checkpoint records
+  const bool pin = device.is_cuda();
+  BatchPrefetcher prefetcher(
+      [stream, pin]() mutable {
+        Batch batch = stream.next();
+        if (pin) batch = {batch.inputs.pin_memory(), batch.targets.pin_memory()};
+        return batch;
+      },
+      options.prefetch);
+
+  MetricsSink metrics(options.log, options.out_dir, num_steps, device);
+  model->module().train();
+  log_line(options.log, "training " + std::to_string(num_steps) + " steps on " + training.device +
+                            " from step " + std::to_string(start.step) + " (batch " +
+                            std::to_string(training.batch_size) + ")");
+
+  int64_t step = start.step;
+  while (step < num_steps) {
+    const Batch batch = prefetcher.next().to(device, /*non_blocking=*/pin);
+    const auto result = training_step.run(batch, metrics.accuracy());
+    metrics.add_step(result.loss, batch.inputs.numel());
+    consumed.skip(1);
+    ++step;
+
+    const bool validate_now = step % training.val_every_step == 0 || step == num_steps;
+    const bool log_now = validate_now || step % log_every == 0;
+    if (log_now) {
+      const auto interval = metrics.end_interval(step, result.lr);
+      summary.loss = interval.loss;
+      summary.accuracy = interval.accuracy;
+      if (validate_now) summary.validation = validate();
+      metrics.write(interval, validate_now ? summary.validation : std::vector<ValidationResult>{});
+    }
+    checkpoints.after_step(step, consumed.position());
+    if (log_now) metrics.start_interval();
+  }
+  if (step == summary.first_step) summary.validation = validate();  // nothing to train
+
+  summary.steps = step;
+  summary.seconds = metrics.train_seconds();
+  const int64_t run_steps = step - summary.first_step;
+  summary.steps_per_second = summary.seconds > 0 ? run_steps / summary.seconds : 0.0;
+  summary.tokens_per_second = summary.seconds > 0 ? metrics.train_tokens() / summary.seconds : 0.0;
+  metrics.write_summary(summary);
+  return summary;
+}
+
+Trainer::Trainer(ExperimentConfig config, TrainerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(options))) {}
+Trainer::Trainer(ExperimentConfig config, std::shared_ptr<LanguageModel> model, ExperimentData data,
+                 TrainerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(model), std::move(data),
+                                   std::move(options))) {}
+Trainer::~Trainer() = default;
+
+TrainSummary Trainer::train() {
+  return impl_->train();
+}
+std::vector<ValidationResult> Trainer::validate() {
+  return impl_->validate();
+}
+
+void Trainer::load_weights(const std::string& path) {
+  io::load_weights(path, impl_->model->module(), true);
+}
+
+std::shared_ptr<LanguageModel> Trainer::model() {
+  return impl_->model;
+}
+const ExperimentConfig& Trainer::config() const {
+  return impl_->config;
+}
+
+}  // namespace xlstm
