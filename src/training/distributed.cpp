@@ -307,13 +307,6 @@ void broadcast_module(Communicator& communicator, const torch::nn::Module& modul
   communicator.broadcast(tensors, 0);
 }
 
-ExampleRange share_of_batch(int64_t first, int64_t size, int64_t parts, int64_t part) {
-  TORCH_CHECK(parts > 0 && part >= 0 && part < parts, "share_of_batch: part ", part, " of ",
-              parts);
-  const int64_t base = size / parts, extra = size % parts;
-  return {first + part * base + std::min(part, extra), base + (part < extra ? 1 : 0)};
-}
-
 // ---- failure diagnosis ----------------------------------------------------------------------
 
 Communicator::Impl::~Impl() {

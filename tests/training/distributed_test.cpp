@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "training/distributed_support.h"
+#include "xlstm/training/batch.h"
 #include "xlstm/training/distributed.h"
 
 namespace xlstm {

@@ -1,7 +1,7 @@
 // Data-parallel training over PyTorch's c10d (docs/distributed.md): the process group from the
 // environment torchrun and Slurm set (Gloo for the CPU, NCCL for CUDA), the gradient all-reduce in
-// buckets overlapped with the backward pass, ZeRO-1 optimizer-state sharding, and the split of a
-// global batch between ranks. A world of one process builds no process group: every collective
+// buckets overlapped with the backward pass, and ZeRO-1 optimizer-state sharding (a rank's share of
+// a global batch: share_of_batch in batch.h). A world of one process builds no process group: every collective
 // below is then a no-op.
 #pragma once
 
@@ -163,12 +163,5 @@ class OptimizerStateSharding {
 const torch::optim::AdamWParamState* adamw_state(const torch::optim::AdamW& optimizer,
                                                  const torch::Tensor& p);
 
-/// Examples [first, first + size) of one part of a batch split into `parts` parts (the first
-/// `size % parts` parts one example larger). Part p = micro_step * world_size + rank.
-struct ExampleRange {
-  int64_t first = 0;
-  int64_t size = 0;
-};
-ExampleRange share_of_batch(int64_t first, int64_t size, int64_t parts, int64_t part);
 
 }  // namespace xlstm
