@@ -19,7 +19,7 @@ namespace {
 void print_validation(std::ostream& out, const std::vector<xlstm::ValidationResult>& results) {
   for (const auto& r : results)
     out << "  " << r.split << ": loss " << std::fixed << std::setprecision(4) << r.loss
-              << "  accuracy " << std::setprecision(4) << r.accuracy << "\n";
+        << "  accuracy " << std::setprecision(4) << r.accuracy << "\n";
 }
 
 /// Runs this binary's command line (without --nproc-per-node) as `nproc` local ranks.
@@ -123,9 +123,9 @@ int main(int argc, char** argv) {
     for (const auto& named : trainer.model()->unique_named_parameters())
       parameters += named.second.numel();
     out << "xlstm-train: " << config_path << ": " << config.model.num_blocks
-              << " blocks (block map " << config.model._block_map << "), embedding_dim "
-              << config.model.embedding_dim << ", " << parameters << " parameters, dataset "
-              << config.dataset.name << std::endl;
+        << " blocks (block map " << config.model._block_map << "), embedding_dim "
+        << config.model.embedding_dim << ", " << parameters << " parameters, dataset "
+        << config.dataset.name << std::endl;
 
     if (eval_only) {
       trainer.load_weights(weights);
@@ -136,12 +136,12 @@ int main(int argc, char** argv) {
     }
     const auto summary = trainer.train();
     const int64_t run_steps = summary.steps - summary.first_step;
-    out << "done: step " << summary.steps << " (" << run_steps << " this run) in "
-              << std::fixed << std::setprecision(1) << summary.seconds << " s of training, "
-              << std::setprecision(2) << summary.steps_per_second << " steps/s, "
-              << std::setprecision(0) << summary.tokens_per_second << " tokens/s\n"
-              << "  train (last interval): loss " << std::setprecision(4) << summary.loss
-              << "  accuracy " << summary.accuracy << "\n";
+    out << "done: step " << summary.steps << " (" << run_steps << " this run) in " << std::fixed
+        << std::setprecision(1) << summary.seconds << " s of training, " << std::setprecision(2)
+        << summary.steps_per_second << " steps/s, " << std::setprecision(0)
+        << summary.tokens_per_second << " tokens/s\n"
+        << "  train (last interval): loss " << std::setprecision(4) << summary.loss << "  accuracy "
+        << summary.accuracy << "\n";
     print_validation(out, summary.validation);
     if (!options.out_dir.empty()) out << "metrics: " << options.out_dir << "/metrics.jsonl\n";
   } catch (const c10::Error& e) {

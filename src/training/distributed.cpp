@@ -122,8 +122,8 @@ std::vector<uint8_t> bytes(const std::string& text) {
 void join(c10d::Store& store, const DistributedEnv& env, std::chrono::milliseconds timeout) {
   const auto me = std::to_string(env.rank);
   if (store.add("claims/" + me, 1) > 1)
-    throw DistributedError("two processes claim RANK=" + me + " (of WORLD_SIZE=" +
-                           std::to_string(env.world_size) + ")");
+    throw DistributedError("two processes claim RANK=" + me +
+                           " (of WORLD_SIZE=" + std::to_string(env.world_size) + ")");
   store.set("joined/" + me, bytes("1"));
   std::vector<std::string> keys;
   for (int r = 0; r < env.world_size; ++r) keys.push_back("joined/" + std::to_string(r));
@@ -133,9 +133,9 @@ void join(c10d::Store& store, const DistributedEnv& env, std::chrono::millisecon
       std::string missing;
       for (int r = 0; r < env.world_size; ++r)
         if (!store.check({keys[r]})) missing += (missing.empty() ? "" : ", ") + std::to_string(r);
-      throw DistributedError("rank " + me + ": ranks " + missing + " of WORLD_SIZE=" +
-                             std::to_string(env.world_size) + " did not join within " +
-                             seconds(timeout) + " at " + store_address(env));
+      throw DistributedError(
+          "rank " + me + ": ranks " + missing + " of WORLD_SIZE=" + std::to_string(env.world_size) +
+          " did not join within " + seconds(timeout) + " at " + store_address(env));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -242,11 +242,11 @@ std::shared_ptr<Communicator> Communicator::connect(const DistributedEnv& env,
     join(*impl->store, env, options.timeout);
     const auto group_store = c10::make_intrusive<c10d::PrefixStore>("group", impl->store);
     try {
-      impl->group = impl->device.is_cuda()
-                        ? make_nccl_group(group_store, env, options.timeout)
-                        : make_gloo_group(group_store, env,
-                                          address.rfind("127.", 0) == 0 || address == "::1",
-                                          options.timeout);
+      impl->group =
+          impl->device.is_cuda()
+              ? make_nccl_group(group_store, env, options.timeout)
+              : make_gloo_group(group_store, env, address.rfind("127.", 0) == 0 || address == "::1",
+                                options.timeout);
     } catch (const DistributedError&) {
       throw;
     } catch (const std::exception& e) {
@@ -289,7 +289,8 @@ void Communicator::broadcast(const std::vector<torch::Tensor>& tensors, int root
   options.rootRank = root;
   over_flat_groups(tensors, [&](torch::Tensor& flat) {
     std::vector<torch::Tensor> list{flat};
-    impl_->wait(impl_->group->broadcast(list, options), "broadcast from rank " + std::to_string(root));
+    impl_->wait(impl_->group->broadcast(list, options),
+                "broadcast from rank " + std::to_string(root));
   });
 }
 

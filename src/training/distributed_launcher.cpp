@@ -67,8 +67,8 @@ int free_port(const std::string& address) {
 }
 
 std::vector<std::string> worker_environment(const LaunchOptions& options, int rank, int port) {
-  static const std::vector<std::string> ours = {"RANK",        "WORLD_SIZE",  "LOCAL_RANK",
-                                                "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"};
+  static const std::vector<std::string> ours = {
+      "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"};
   std::vector<std::string> environment;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     const std::string text = *entry;
@@ -97,8 +97,8 @@ std::vector<char*> pointers(std::vector<std::string>& texts) {
 std::string describe(int status) {
   if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
   const int signal_number = WTERMSIG(status);
-  return "was killed by signal " + std::to_string(signal_number) + " (" +
-         strsignal(signal_number) + ")";
+  return "was killed by signal " + std::to_string(signal_number) + " (" + strsignal(signal_number) +
+         ")";
 }
 
 int exit_code(int status) {
@@ -159,8 +159,7 @@ int launch_local_workers(const LaunchOptions& options, std::ostream& log) {
     if (const int signal_number = received_signal) {
       received_signal = 0;
       forwarded = signal_number;
-      log << "launcher: " << strsignal(signal_number) << ": passing it to the workers"
-          << std::endl;
+      log << "launcher: " << strsignal(signal_number) << ": passing it to the workers" << std::endl;
       signal_running(workers, signal_number);
       if (!kill_at) kill_at = Clock::now() + options.grace;
     }

@@ -20,8 +20,9 @@ c10::intrusive_ptr<C10dGroup> make_nccl_group(const c10::intrusive_ptr<c10d::Sto
   options->timeout = timeout;
   return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, options);
 #else
-  throw DistributedError("device cuda with a process group needs NCCL, and this build has none "
-                         "(nccl.h was not found when it was configured)");
+  throw DistributedError(
+      "device cuda with a process group needs NCCL, and this build has none "
+      "(nccl.h was not found when it was configured)");
 #endif
 }
 

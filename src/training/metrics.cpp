@@ -21,10 +21,10 @@ torch::Tensor cross_entropy(const char* where, const torch::Tensor& logits,
   if (flat.scalar_type() == torch::kHalf || flat.scalar_type() == torch::kBFloat16) {
     flat = flat.to(torch::kFloat);
   }
-  return torch::nn::functional::cross_entropy(
-      flat, targets.reshape({-1}).to(torch::kLong),
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex).reduction(
-          reduction));
+  return torch::nn::functional::cross_entropy(flat, targets.reshape({-1}).to(torch::kLong),
+                                              torch::nn::functional::CrossEntropyFuncOptions()
+                                                  .ignore_index(kIgnoreIndex)
+                                                  .reduction(reduction));
 }
 
 }  // namespace

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "../io/json_writer.h"
 #include "xlstm/training/distributed.h"
 #include "xlstm/training/metrics.h"
-#include "../io/json_writer.h"
 #include "xlstm/training/trainer.h"
 
 namespace xlstm {

@@ -218,7 +218,8 @@ TrainSummary Trainer::Impl::train() {
   BatchPrefetcher prefetcher(
       [stream, pin, ranks, rank]() mutable {
         Batch batch = stream.next_share(ranks, rank);  // this rank's share of the global batch
-        if (pin && batch.size() > 0) batch = {batch.inputs.pin_memory(), batch.targets.pin_memory()};
+        if (pin && batch.size() > 0)
+          batch = {batch.inputs.pin_memory(), batch.targets.pin_memory()};
         return batch;
       },
       options.prefetch);
@@ -233,7 +234,8 @@ TrainSummary Trainer::Impl::train() {
                            .integer("zero_stage", training.zero_stage));
   model->module().train();
   std::string spread;
-  if (ranks > 1) spread += ", " + std::to_string(ranks) + " ranks (" + communicator->backend() + ")";
+  if (ranks > 1)
+    spread += ", " + std::to_string(ranks) + " ranks (" + communicator->backend() + ")";
   if (training.grad_accumulation_steps > 1)
     spread += ", " + std::to_string(training.grad_accumulation_steps) + " micro-batches per rank";
   if (sharding && ranks > 1) spread += ", ZeRO-1";

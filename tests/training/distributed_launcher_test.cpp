@@ -20,8 +20,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 fs::path fresh_dir(const std::string& name) {
-  const auto dir = fs::temp_directory_path() /
-                   ("xlstm_launcher_" + name + "_" + std::to_string(getpid()));
+  const auto dir =
+      fs::temp_directory_path() / ("xlstm_launcher_" + name + "_" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -43,8 +43,10 @@ LaunchOptions shell(int nproc, const std::string& script) {
 
 TEST(Launcher, EveryWorkerGetsItsRank) {
   const auto dir = fresh_dir("env");
-  auto options = shell(3, "echo \"$RANK $WORLD_SIZE $LOCAL_RANK $LOCAL_WORLD_SIZE $MASTER_ADDR "
-                          "$MASTER_PORT\" > " + dir.string() + "/rank_$RANK");
+  auto options = shell(3,
+                       "echo \"$RANK $WORLD_SIZE $LOCAL_RANK $LOCAL_WORLD_SIZE $MASTER_ADDR "
+                       "$MASTER_PORT\" > " +
+                           dir.string() + "/rank_$RANK");
   options.master_port = 23456;
   std::ostringstream log;
   EXPECT_EQ(launch_local_workers(options, log), 0) << log.str();
@@ -105,8 +107,8 @@ TEST(Launcher, MissingProgramIsAnError) {
 }
 
 TEST(Launcher, WithoutOptionDropsTheLaunchersOwnFlag) {
-  const std::vector<std::string> args = {"xlstm-train", "--nproc-per-node", "2", "--steps", "5",
-                                         "--nproc-per-node=3"};
+  const std::vector<std::string> args = {"xlstm-train", "--nproc-per-node",  "2", "--steps",
+                                         "5",           "--nproc-per-node=3"};
   EXPECT_EQ(without_option(args, "--nproc-per-node"),
             (std::vector<std::string>{"xlstm-train", "--steps", "5"}));
 }

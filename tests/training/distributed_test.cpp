@@ -79,8 +79,9 @@ TEST(DistributedEnv, ReadsTorchrunThenSlurmVariables) {
 TEST(DistributedEnv, BadVariablesAreNamed) {
   EXPECT_NE(env_error({{"WORLD_SIZE", "2"}, {"RANK", "one"}}).find("RANK='one'"),
             std::string::npos);
-  EXPECT_NE(env_error({{"WORLD_SIZE", "2"}, {"RANK", "2"}}).find("RANK='2': expected an integer "
-                                                                 "in [0, 1]"),
+  EXPECT_NE(env_error({{"WORLD_SIZE", "2"}, {"RANK", "2"}})
+                .find("RANK='2': expected an integer "
+                      "in [0, 1]"),
             std::string::npos);
   EXPECT_NE(env_error({{"WORLD_SIZE", "2"}}).find("RANK is not set"), std::string::npos);
   EXPECT_NE(env_error({{"WORLD_SIZE", "2"}, {"RANK", "0"}, {"MASTER_PORT", "70000"}})
@@ -201,10 +202,11 @@ void train_tiny(TinyRun& run, const TinyData& data, const std::shared_ptr<Commun
       sync.begin_backward(micro == micro_steps - 1);
       const auto inputs = data.inputs.narrow(0, range.first, range.size);
       const auto targets = data.targets.narrow(0, range.first, range.size);
-      const auto loss = torch::nn::functional::cross_entropy(
-                            run.model->forward(inputs), targets,
-                            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
-                        kBatch;
+      const auto loss =
+          torch::nn::functional::cross_entropy(
+              run.model->forward(inputs), targets,
+              torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+          kBatch;
       loss.backward();
     }
     sync.finish();
@@ -256,7 +258,8 @@ TEST_P(DataParallelParity, WeightsEqualOneProcessOnTheGlobalBatch) {
     auto& run = runs[static_cast<size_t>(rank)];
     train_tiny(run, data, comm, 6, micro_steps, zero);
     own_states[static_cast<size_t>(rank)] = run.optimizer->state().size();
-    if (zero) OptimizerStateSharding(comm, run.model->parameters()).gather_state_to_main(*run.optimizer);
+    if (zero)
+      OptimizerStateSharding(comm, run.model->parameters()).gather_state_to_main(*run.optimizer);
   });
   const auto what = std::to_string(world_size) + " ranks, " + std::to_string(micro_steps) +
                     " micro-steps" + (zero ? ", ZeRO-1" : "");
@@ -347,8 +350,7 @@ TEST(CommunicatorFailure, AHungRankTimesOutAndIsNamed) {
         }
       },
       std::chrono::milliseconds(1500));
-  EXPECT_NE(errors[0].find("rank 1 is alive but still at step 0"), std::string::npos)
-      << errors[0];
+  EXPECT_NE(errors[0].find("rank 1 is alive but still at step 0"), std::string::npos) << errors[0];
   EXPECT_GT(failed_after, 1.4);
   EXPECT_LT(failed_after, 3.9);
 }
@@ -365,7 +367,8 @@ std::string connect_error(const DistributedEnv& env, std::chrono::milliseconds t
 }
 
 TEST(CommunicatorFailure, MissingRanksAreNamedAtTheRendezvous) {
-  const auto error = connect_error(loopback_env(0, 3, free_port()), std::chrono::milliseconds(1500));
+  const auto error =
+      connect_error(loopback_env(0, 3, free_port()), std::chrono::milliseconds(1500));
   EXPECT_NE(error.find("ranks 1, 2 of WORLD_SIZE=3 did not join within 1.5 s"), std::string::npos)
       << error;
 }
@@ -382,9 +385,9 @@ TEST(CommunicatorFailure, PortInUseIsNamed) {
   const int port = ntohs(where.sin_port);
   const auto error = connect_error(loopback_env(0, 2, port), std::chrono::seconds(2));
   close(blocker);
-  EXPECT_NE(error.find("rank 0 cannot serve the rendezvous store on MASTER_PORT=" +
-                       std::to_string(port)),
-            std::string::npos)
+  EXPECT_NE(
+      error.find("rank 0 cannot serve the rendezvous store on MASTER_PORT=" + std::to_string(port)),
+      std::string::npos)
       << error;
   EXPECT_NE(error.find("in use"), std::string::npos) << error;
 }

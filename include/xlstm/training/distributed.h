@@ -1,8 +1,8 @@
 // Data-parallel training over PyTorch's c10d (docs/distributed.md): the process group from the
 // environment torchrun and Slurm set (Gloo for the CPU, NCCL for CUDA), the gradient all-reduce in
 // buckets overlapped with the backward pass, and ZeRO-1 optimizer-state sharding (a rank's share of
-// a global batch: share_of_batch in batch.h). A world of one process builds no process group: every collective
-// below is then a no-op.
+// a global batch: share_of_batch in batch.h). A world of one process builds no process group: every
+// collective below is then a no-op.
 #pragma once
 
 #include <torch/torch.h>
@@ -162,6 +162,5 @@ class OptimizerStateSharding {
 /// The AdamW moments `optimizer` keeps for parameter `p`; nullptr before its first step.
 const torch::optim::AdamWParamState* adamw_state(const torch::optim::AdamW& optimizer,
                                                  const torch::Tensor& p);
-
 
 }  // namespace xlstm
