@@ -235,8 +235,11 @@ std::shared_ptr<Communicator> Communicator::connect(const DistributedEnv& env,
   auto impl = std::make_unique<Impl>();
   impl->env = env;
   impl->options = options;
-  impl->device = device_of(options, env);
-  if (env.world_size > 1 || options.group_for_single_process) {
+  if (env.world_size == 1 && !options.group_for_single_process) {
+    // No group: the trainer checks the device itself.
+    impl->device = options.device == "cuda" ? torch::Device(torch::kCUDA) : torch::kCPU;
+  } else {
+    impl->device = device_of(options, env);
     const auto address = resolve(env);
     impl->store = open_store(env, options.timeout);
     join(*impl->store, env, options.timeout);
