@@ -142,7 +142,9 @@ int launch_local_workers(const LaunchOptions& options, std::ostream& log) {
   }
 
   std::vector<size_t> failed;  // in the order they failed
-  std::optional<Clock::time_point> terminate_at, kill_at;
+  constexpr auto never = Clock::time_point::max();
+  auto terminate_at = never, kill_at = never;
+  bool stopping = false;  // SIGTERM sent or a signal passed on: no second grace period
   int forwarded = 0;
   for (;;) {
     for (size_t i = 0; i < workers.size(); ++i) {
@@ -152,7 +154,7 @@ int launch_local_workers(const LaunchOptions& options, std::ostream& log) {
       worker.status = status;
       if (status == 0) continue;
       failed.push_back(i);
-      if (!terminate_at) terminate_at = Clock::now() + options.grace;
+      if (!stopping && terminate_at == never) terminate_at = Clock::now() + options.grace;
     }
     if (std::none_of(workers.begin(), workers.end(), [](const Worker& w) { return !w.status; }))
       break;
@@ -161,18 +163,21 @@ int launch_local_workers(const LaunchOptions& options, std::ostream& log) {
       forwarded = signal_number;
       log << "launcher: " << strsignal(signal_number) << ": passing it to the workers" << std::endl;
       signal_running(workers, signal_number);
-      if (!kill_at) kill_at = Clock::now() + options.grace;
+      stopping = true;
+      terminate_at = never;
+      if (kill_at == never) kill_at = Clock::now() + options.grace;
     }
     const auto now = Clock::now();
-    if (terminate_at && now > *terminate_at) {
+    if (now > terminate_at) {
       log << "launcher: stopping the workers that are still running (SIGTERM)" << std::endl;
       signal_running(workers, SIGTERM);
-      terminate_at.reset();
+      stopping = true;
+      terminate_at = never;
       kill_at = now + options.grace;
     }
-    if (kill_at && now > *kill_at) {
+    if (now > kill_at) {
       signal_running(workers, SIGKILL);
-      kill_at.reset();
+      kill_at = never;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
