@@ -234,7 +234,7 @@ TrainSummary Trainer::Impl::train() {
                            .integer("zero_stage", training.zero_stage));
   model->module().train();
   std::string spread;
-  if (ranks > 1)
+  if (communicator->has_group())
     spread += ", " + std::to_string(ranks) + " ranks (" + communicator->backend() + ")";
   if (training.grad_accumulation_steps > 1)
     spread += ", " + std::to_string(training.grad_accumulation_steps) + " micro-batches per rank";
