@@ -1,20 +1,37 @@
 // xlstm-train: the official experiments/main.py in C++ (parity and the other formal-language tasks,
 // MQAR): trains an xLSTMLMModel from an experiment YAML, validates, writes metrics and checkpoints.
+// One process, or data-parallel ranks: under torchrun / srun, or started by --nproc-per-node.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 
 #include <xlstm/config/overrides.h>
 #include <xlstm/training/checkpoint.h>
+#include <xlstm/training/distributed.h>
+#include <xlstm/training/distributed_launcher.h>
 #include <xlstm/training/trainer.h>
 
 namespace {
 
-void print_validation(const std::vector<xlstm::ValidationResult>& results) {
+void print_validation(std::ostream& out, const std::vector<xlstm::ValidationResult>& results) {
   for (const auto& r : results)
-    std::cout << "  " << r.split << ": loss " << std::fixed << std::setprecision(4) << r.loss
-              << "  accuracy " << std::setprecision(4) << r.accuracy << "\n";
+    out << "  " << r.split << ": loss " << std::fixed << std::setprecision(4) << r.loss
+        << "  accuracy " << std::setprecision(4) << r.accuracy << "\n";
+}
+
+/// Runs this binary's command line (without --nproc-per-node) as `nproc` local ranks.
+int launch(int nproc, int argc, char** argv) {
+  xlstm::LaunchOptions launch;
+  launch.nproc_per_node = nproc;
+  launch.command = {std::filesystem::read_symlink("/proc/self/exe").string()};
+  const auto rest = xlstm::without_option({argv + 1, argv + argc}, "--nproc-per-node");
+  launch.command.insert(launch.command.end(), rest.begin(), rest.end());
+  if (const char* addr = std::getenv("MASTER_ADDR")) launch.master_addr = addr;
+  if (const char* port = std::getenv("MASTER_PORT")) launch.master_port = std::atoi(port);
+  return xlstm::launch_local_workers(launch, std::cerr);
 }
 
 }  // namespace
@@ -54,9 +71,24 @@ int main(int argc, char** argv) {
   app.add_flag("--eval-only", eval_only, "only validate the weights given with --weights");
   app.add_option("--weights", weights, "weights for --eval-only (.safetensors or .pt)")
       ->check(CLI::ExistingFile);
+  int nproc_per_node = 0;
+  double dist_timeout = 300;
+  bool group_for_one = false;
+  app.add_option("--nproc-per-node", nproc_per_node,
+                 "start N local ranks of a data-parallel run (Gloo on the CPU, NCCL on CUDA); "
+                 "under torchrun or srun leave it out")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--dist-timeout", dist_timeout,
+                 "seconds a rank waits for the others (set-up, every collective) before it stops "
+                 "with an error naming the rank that is missing")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--process-group", group_for_one,
+               "build a process group even for a world of 1 (measures what it costs)");
   CLI11_PARSE(app, argc, argv);
 
   try {
+    if (nproc_per_node > 1 && !std::getenv("WORLD_SIZE")) return launch(nproc_per_node, argc, argv);
     std::vector<xlstm::ConfigOverride> overrides;
     for (const auto& assignment : assignments)
       overrides.push_back(xlstm::ConfigOverride::parse(assignment));
@@ -75,32 +107,43 @@ int main(int argc, char** argv) {
     }
     if (eval_only && weights.empty()) throw std::invalid_argument("--eval-only needs --weights");
 
-    options.log = &std::cout;
+    xlstm::DistributedOptions distributed;
+    distributed.device = config.training.device;
+    distributed.timeout = std::chrono::milliseconds(static_cast<int64_t>(dist_timeout * 1000));
+    distributed.group_for_single_process = group_for_one;
+    options.communicator =
+        xlstm::Communicator::connect(xlstm::DistributedEnv::from_environment(), distributed);
+    const bool main_rank = options.communicator->is_main();
+    // Only rank 0 prints (the others' errors still go to stderr).
+    std::ostream quiet(nullptr);
+    std::ostream& out = main_rank ? std::cout : quiet;
+    options.log = &out;
     xlstm::Trainer trainer(config, options);
     int64_t parameters = 0;
     for (const auto& named : trainer.model()->unique_named_parameters())
       parameters += named.second.numel();
-    std::cout << "xlstm-train: " << config_path << ": " << config.model.num_blocks
-              << " blocks (block map " << config.model._block_map << "), embedding_dim "
-              << config.model.embedding_dim << ", " << parameters << " parameters, dataset "
-              << config.dataset.name << std::endl;
+    out << "xlstm-train: " << config_path << ": " << config.model.num_blocks
+        << " blocks (block map " << config.model._block_map << "), embedding_dim "
+        << config.model.embedding_dim << ", " << parameters << " parameters, dataset "
+        << config.dataset.name << std::endl;
 
     if (eval_only) {
       trainer.load_weights(weights);
-      std::cout << "validation of " << weights << ":\n";
-      print_validation(trainer.validate());
+      const auto results = trainer.validate();
+      out << "validation of " << weights << ":\n";
+      print_validation(out, results);
       return 0;
     }
     const auto summary = trainer.train();
     const int64_t run_steps = summary.steps - summary.first_step;
-    std::cout << "done: step " << summary.steps << " (" << run_steps << " this run) in "
-              << std::fixed << std::setprecision(1) << summary.seconds << " s of training, "
-              << std::setprecision(2) << summary.steps_per_second << " steps/s, "
-              << std::setprecision(0) << summary.tokens_per_second << " tokens/s\n"
-              << "  train (last interval): loss " << std::setprecision(4) << summary.loss
-              << "  accuracy " << summary.accuracy << "\n";
-    print_validation(summary.validation);
-    if (!options.out_dir.empty()) std::cout << "metrics: " << options.out_dir << "/metrics.jsonl\n";
+    out << "done: step " << summary.steps << " (" << run_steps << " this run) in " << std::fixed
+        << std::setprecision(1) << summary.seconds << " s of training, " << std::setprecision(2)
+        << summary.steps_per_second << " steps/s, " << std::setprecision(0)
+        << summary.tokens_per_second << " tokens/s\n"
+        << "  train (last interval): loss " << std::setprecision(4) << summary.loss << "  accuracy "
+        << summary.accuracy << "\n";
+    print_validation(out, summary.validation);
+    if (!options.out_dir.empty()) out << "metrics: " << options.out_dir << "/metrics.jsonl\n";
   } catch (const c10::Error& e) {
     std::cerr << "xlstm-train: " << e.what_without_backtrace() << "\n";
     return 1;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # On a CUDA machine: configure + build, then in one go the CUDA tests, a compute-sanitizer memcheck
 # of the kernels, our GPU benchmarks with the peers' (same command, so the ratios are fair) and the
-# training speed against the official experiments/main.py. Logs go to $OUT (or ./gpu-check-out).
+# training speed against the official experiments/main.py, and the NCCL process group with a world
+# of 1 (dist). Logs go to $OUT (or ./gpu-check-out).
 #
 # Usage:  bash scripts/gpu-check.sh [PART...]   (from any folder)
-#   PARTs: tests sanitize bench peers train-speed (default: tests sanitize bench peers)
+#   PARTs: tests sanitize bench peers train-speed dist (default: tests sanitize bench peers)
 # Environment:
 #   XLSTM_DEVICE_DEPS  prefix made by device-deps.sh (yaml-cpp, GoogleTest, CLI11)   [.device-deps]
 #   XLSTM_PEERS        folder made by prepare-peers.sh (peers skipped when absent)    [.peers]
@@ -29,7 +30,7 @@ peers_py() {
 targets=""
 { has tests || has sanitize; } && targets="xlstm_tests xlstm-run"
 has bench && targets="$targets xlstm-bench"
-has train-speed && targets="$targets xlstm-train"
+{ has train-speed || has dist; } && targets="$targets xlstm-train"
 bash scripts/gpu-build.sh $targets || exit 1
 
 if has tests; then
@@ -69,6 +70,37 @@ print(json.dumps({"bench": "parity_train", "impl": "xlstm-train", "config": "par
                   "steps_per_s": lines[-1]["steps_per_s"], "steps_per_s_whole_run": summary["steps_per_s"]}))
 PY
   [[ -f "$peers/bench_peers.py" ]] && peers_py parity 2>>"$out/peers.err" | tee -a "$out/bench.jsonl"
+fi
+
+if has dist; then
+  # One GPU, float32: the loop without a process group and with an NCCL group of one rank (the
+  # data-parallel step: global target count, bucketed all-reduce). Same losses; the difference in
+  # step time is what the group costs.
+  step "dist: NCCL world of 1"
+  plain=$(mktemp -d) group=$(mktemp -d)
+  dist_args=(--config configs/parity_xlstm11.yaml --device cuda --steps 400 --log-every 50
+    --set training.lr_decay_until_steps=20000 --set training.val_every_step=100000
+    --set training.enable_mixed_precision=false)
+  "$build/bin/xlstm-train" "${dist_args[@]}" --out "$plain" >"$out/dist_plain.log" 2>&1 ||
+    { tail -5 "$out/dist_plain.log"; status=1; }
+  MASTER_ADDR=127.0.0.1 MASTER_PORT=${DIST_PORT:-29533} "$build/bin/xlstm-train" "${dist_args[@]}" \
+    --process-group --out "$group" >"$out/dist_group.log" 2>&1 || { tail -5 "$out/dist_group.log"; status=1; }
+  grep -m1 '^training' "$out/dist_group.log"
+  python3 - "$plain" "$group" <<'PY' | tee "$out/dist.jsonl"
+  [[ ${PIPESTATUS[0]} == 0 ]] || status=1
+import json, sys
+def steps(d):
+    return [l for l in map(json.loads, open(d + "/metrics.jsonl")) if "step" in l]
+plain, group = steps(sys.argv[1]), steps(sys.argv[2])
+assert [l["step"] for l in plain] == [l["step"] for l in group], "different logging steps"
+worst = max(abs(a["loss"] - b["loss"]) / abs(a["loss"]) for a, b in zip(plain, group))
+# Steady state: the intervals after the first (warm-up) one.
+ms = lambda lines: 1000 * sum(1 / l["steps_per_s"] for l in lines[1:]) / len(lines[1:])
+print(json.dumps({"bench": "dist_world_of_1", "backend": "nccl", "config": "parity_xlstm11.yaml fp32, 400 steps",
+                  "max_rel_loss_difference": worst, "ms_per_step_plain": ms(plain),
+                  "ms_per_step_group": ms(group), "overhead_ms_per_step": ms(group) - ms(plain)}))
+sys.exit(0 if worst < 1e-4 else 1)
+PY
 fi
 
 if [[ -s "$out/bench.jsonl" ]]; then

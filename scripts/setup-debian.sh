@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that xlstm-cpp builds with (skips the install when all are present).
 set -euo pipefail
-packages=(cmake ninja-build g++ libtorch-dev libyaml-cpp-dev libcli11-dev libgtest-dev)
+packages=(cmake ninja-build g++ libtorch-dev libyaml-cpp-dev libcli11-dev libgtest-dev
+          libgloo-dev)  # libgloo-dev: the headers of the Gloo that libtorch links (c10d ProcessGroupGloo)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,13 +9,16 @@ namespace fs = std::filesystem;
 namespace xlstm {
 
 CheckpointPolicy::CheckpointPolicy(const TrainerOptions& options, int64_t num_steps,
-                                   torch::nn::Module& model, torch::optim::Optimizer& optimizer,
-                                   const torch::Device& device)
+                                   torch::nn::Module& model, torch::optim::AdamW& optimizer,
+                                   const torch::Device& device, const Communicator& communicator,
+                                   OptimizerStateSharding* sharding)
     : options_(options),
       num_steps_(num_steps),
       model_(model),
       optimizer_(optimizer),
-      device_(device) {}
+      device_(device),
+      communicator_(communicator),
+      sharding_(sharding) {}
 
 std::string CheckpointPolicy::dir() const {
   return (fs::path(options_.out_dir) / "checkpoints").string();
@@ -24,7 +27,7 @@ std::string CheckpointPolicy::dir() const {
 TrainingState CheckpointPolicy::start() {
   TrainingState state;
   if (options_.out_dir.empty()) return state;
-  fs::create_directories(options_.out_dir);
+  if (communicator_.is_main()) fs::create_directories(options_.out_dir);
   const auto existing = latest_checkpoint(dir());
   if (existing && !options_.resume)
     throw CheckpointError("'" + options_.out_dir + "' already holds a checkpoint (" + *existing +
@@ -32,6 +35,7 @@ TrainingState CheckpointPolicy::start() {
   if (existing) {
     state = load_checkpoint(dir(), model_, optimizer_, device_);
     state.restore_rng();
+    if (sharding_) sharding_->drop_foreign_state(optimizer_);
     log_line(options_.log, "resumed from " + *existing + " at step " + std::to_string(state.step));
   } else if (options_.resume) {
     log_line(options_.log, "no checkpoint in " + dir() + ": starting from step 0");
@@ -43,11 +47,15 @@ void CheckpointPolicy::after_step(int64_t step, int64_t data_position) {
   const bool due = step == num_steps_ ||
                    (options_.checkpoint_every > 0 && step % options_.checkpoint_every == 0);
   if (options_.out_dir.empty() || !due) return;
-  TrainingState state;
-  state.step = step;
-  state.data_position = data_position;
-  state.capture_rng(device_.is_cuda());
-  log_line(options_.log, "checkpoint " + save_checkpoint(dir(), model_, optimizer_, state));
+  if (sharding_) sharding_->gather_state_to_main(optimizer_);
+  if (communicator_.is_main()) {
+    TrainingState state;
+    state.step = step;
+    state.data_position = data_position;
+    state.capture_rng(device_.is_cuda());
+    log_line(options_.log, "checkpoint " + save_checkpoint(dir(), model_, optimizer_, state));
+  }
+  if (sharding_) sharding_->drop_foreign_state(optimizer_);
 }
 
 }  // namespace xlstm

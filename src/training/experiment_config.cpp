@@ -21,6 +21,8 @@ void TrainingConfig::finalize() {
   one_of(device, {"cpu", "cuda"}, "device");
   one_of(amp_precision, dtype_names(), "amp_precision");
   one_of(weight_precision, dtype_names(), "weight_precision");
+  positive(grad_accumulation_steps, "grad_accumulation_steps");
+  require(zero_stage == 0 || zero_stage == 1, "zero_stage", "must be 0 or 1");
 }
 
 const DatasetKind* find_dataset(const std::string& name) {
@@ -107,6 +109,8 @@ void visit_fields(Visitor& v, TrainingConfig& c) {
   v("amp_precision", c.amp_precision);
   v("weight_precision", c.weight_precision);
   v("enable_mixed_precision", c.enable_mixed_precision);
+  v("grad_accumulation_steps", c.grad_accumulation_steps);
+  v("zero_stage", c.zero_stage);
 }
 XLSTM_YAML_CONFIG(TrainingConfig)
 

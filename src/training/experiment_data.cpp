@@ -10,8 +10,13 @@ TrainStream::TrainStream(MakeBatch make, int64_t count, int64_t batch_size)
 }
 
 Batch TrainStream::next() {
+  return next_share(1, 0);
+}
+
+Batch TrainStream::next_share(int64_t parts, int64_t part) {
   const auto [first, size] = cursor_.advance(batch_size_);
-  return make_(first, size);
+  const auto share = share_of_batch(first, size, parts, part);
+  return share.size > 0 ? make_(share.first, share.size) : Batch{};
 }
 
 void TrainStream::skip(int64_t batches) {

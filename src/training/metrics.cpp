@@ -12,18 +12,30 @@ void check_shapes(const char* where, const torch::Tensor& logits, const torch::T
               " (expected logits [..., V] with targets [...])");
 }
 
-}  // namespace
-
-torch::Tensor sequence_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets) {
-  check_shapes("sequence_cross_entropy", logits, targets);
+torch::Tensor cross_entropy(const char* where, const torch::Tensor& logits,
+                            const torch::Tensor& targets,
+                            torch::nn::functional::CrossEntropyFuncOptions::reduction_t reduction) {
+  check_shapes(where, logits, targets);
   const int64_t vocab_size = logits.size(-1);
   auto flat = logits.reshape({-1, vocab_size});
   if (flat.scalar_type() == torch::kHalf || flat.scalar_type() == torch::kBFloat16) {
     flat = flat.to(torch::kFloat);
   }
-  return torch::nn::functional::cross_entropy(
-      flat, targets.reshape({-1}).to(torch::kLong),
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex));
+  return torch::nn::functional::cross_entropy(flat, targets.reshape({-1}).to(torch::kLong),
+                                              torch::nn::functional::CrossEntropyFuncOptions()
+                                                  .ignore_index(kIgnoreIndex)
+                                                  .reduction(reduction));
+}
+
+}  // namespace
+
+torch::Tensor sequence_cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets) {
+  return cross_entropy("sequence_cross_entropy", logits, targets, torch::kMean);
+}
+
+torch::Tensor sequence_cross_entropy_sum(const torch::Tensor& logits,
+                                         const torch::Tensor& targets) {
+  return cross_entropy("sequence_cross_entropy_sum", logits, targets, torch::kSum);
 }
 
 void SequenceAccuracy::update(const torch::Tensor& logits, const torch::Tensor& targets) {
@@ -51,6 +63,15 @@ double SequenceAccuracy::compute() const {
 void SequenceAccuracy::reset() {
   correct_ = torch::Tensor();
   total_ = torch::Tensor();
+}
+
+void SequenceAccuracy::merge(
+    const std::function<void(const std::vector<torch::Tensor>&)>& sum_in_place,
+    const torch::Device& device) {
+  const auto options = torch::TensorOptions().dtype(torch::kLong).device(device);
+  correct_ = correct_.defined() ? correct_.to(device) : torch::zeros({}, options);
+  total_ = total_.defined() ? total_.to(device) : torch::zeros({}, options);
+  sum_in_place({correct_, total_});
 }
 
 int64_t SequenceAccuracy::correct() const {

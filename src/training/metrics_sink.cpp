@@ -34,8 +34,9 @@ void add_validation(io::json::ObjectWriter& json, const std::vector<ValidationRe
 }  // namespace
 
 MetricsSink::MetricsSink(std::ostream* log, const std::string& out_dir, int64_t num_steps,
-                         const torch::Device& device)
+                         const torch::Device& device, Communicator& communicator)
     : log_(log),
+      communicator_(communicator),
       out_dir_(out_dir),
       num_steps_(num_steps),
       loss_sum_(torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device))),
@@ -50,7 +51,24 @@ void MetricsSink::add_step(const torch::Tensor& loss, int64_t tokens) {
   tokens_ += tokens;
 }
 
+void MetricsSink::write_header(const io::json::ObjectWriter& run) {
+  if (metrics_.is_open()) metrics_ << io::json::ObjectWriter().object("run", run).text() << "\n";
+}
+
 MetricsSink::Interval MetricsSink::end_interval(int64_t step, double lr) {
+  if (communicator_.has_group()) {
+    // One all-reduce for the accuracy counts and the tokens (int64), one for the loss.
+    auto tokens = torch::full({}, tokens_, loss_sum_.options().dtype(torch::kLong));
+    accuracy_.merge(
+        [&](const std::vector<torch::Tensor>& counts) {
+          auto sums = counts;
+          sums.push_back(tokens);
+          sums.push_back(loss_sum_);
+          communicator_.all_reduce_sum(sums);
+        },
+        loss_sum_.device());
+    tokens_ = tokens.item<int64_t>();
+  }
   const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
   const Interval interval{step,
                           lr,

@@ -1,5 +1,7 @@
 // Where the training loop's numbers go: the means over each logging interval, the progress lines,
-// out_dir/metrics.jsonl (one line per logging step) and out_dir/summary.json.
+// out_dir/metrics.jsonl (a header line per run, then one line per logging step) and
+// out_dir/summary.json. Over several ranks the interval's sums are all-reduced, so the numbers are
+// those of the global batches.
 #pragma once
 
 #include <torch/torch.h>
@@ -11,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "../io/json_writer.h"
+#include "xlstm/training/distributed.h"
 #include "xlstm/training/metrics.h"
 #include "xlstm/training/trainer.h"
 
@@ -29,15 +33,18 @@ class MetricsSink {
   /// Opens out_dir/metrics.jsonl for appending (no files when out_dir is empty) and starts the
   /// first interval.
   MetricsSink(std::ostream* log, const std::string& out_dir, int64_t num_steps,
-              const torch::Device& device);
+              const torch::Device& device, Communicator& communicator);
 
-  /// One training step: its detached loss and its number of input tokens.
+  /// The run's header line in metrics.jsonl: {"run": run}.
+  void write_header(const io::json::ObjectWriter& run);
+
+  /// One training step: its detached loss and its number of input tokens (this rank's).
   void add_step(const torch::Tensor& loss, int64_t tokens);
   /// Counts the accuracy of the interval's steps.
   SequenceAccuracy& accuracy() { return accuracy_; }
 
-  /// Ends the interval (the loop's only wait for the device) and prints its progress line; a loss
-  /// that is not finite is an error.
+  /// Ends the interval (the loop's only wait for the device; a collective over several ranks) and
+  /// prints its progress line; a loss that is not finite is an error.
   Interval end_interval(int64_t step, double lr);
   /// The lines of `validation` (empty: none ran) and the metrics.jsonl line of the interval.
   void write(const Interval& interval, const std::vector<ValidationResult>& validation);
@@ -54,6 +61,7 @@ class MetricsSink {
   using Clock = std::chrono::steady_clock;
 
   std::ostream* log_;
+  Communicator& communicator_;
   std::string out_dir_;
   int64_t num_steps_;
   std::ofstream metrics_;

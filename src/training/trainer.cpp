@@ -11,6 +11,7 @@
 #include "xlstm/components/dtype.h"
 #include "xlstm/config/error.h"
 #include "xlstm/io/state_dict.h"
+#include "xlstm/training/distributed.h"
 #include "xlstm/training/lr_scheduler.h"
 #include "xlstm/training/prefetcher.h"
 
@@ -51,7 +52,9 @@ struct Trainer::Impl {
   torch::Device device{torch::kCPU};
   AutocastSettings autocast;
   ExperimentData data;
-  std::vector<ValidationSplit> validation;  // on the device
+  std::shared_ptr<Communicator> communicator;
+  std::vector<ValidationSplit> validation;  // this rank's batches, on the device
+  std::vector<size_t> validation_batches;   // of each split, over all ranks
   std::shared_ptr<LanguageModel> model;
   std::vector<torch::Tensor> parameters;
   std::unique_ptr<torch::optim::AdamW> optimizer;
@@ -60,6 +63,7 @@ struct Trainer::Impl {
       : config(std::move(cfg)),
         options(std::move(opts)),
         data(make_experiment_data(config.dataset, config.training.batch_size)) {
+    join_job();
     choose_device();
     check_model_fits_data(config.model, data);
     torch::manual_seed(static_cast<uint64_t>(config.training.seed));
@@ -76,9 +80,24 @@ struct Trainer::Impl {
         options(std::move(opts)),
         data(std::move(experiment_data)),
         model(std::move(language_model)) {
+    join_job();
     choose_device();
     model->module().to(device);
     prepare();
+  }
+
+  /// The job's communicator (a single process without one); only rank 0 logs.
+  void join_job() {
+    communicator = options.communicator ? options.communicator : Communicator::single_process();
+    if (!communicator->is_main()) options.log = nullptr;
+    const auto& training = config.training;
+    const int64_t parts = int64_t{communicator->size()} * training.grad_accumulation_steps;
+    if (training.batch_size < parts)
+      throw ConfigError("training.batch_size",
+                        std::to_string(training.batch_size) + " is smaller than " +
+                            std::to_string(communicator->size()) + " ranks x " +
+                            std::to_string(training.grad_accumulation_steps) +
+                            " grad_accumulation_steps (the global batch is split between them)");
   }
 
   /// training.device (after the --device override) and autocast.
@@ -90,6 +109,13 @@ struct Trainer::Impl {
     TORCH_CHECK(training.device == "cpu" || torch::cuda::is_available(),
                 "device cuda: no CUDA device is available to this process");
     device = torch::Device(training.device);
+    if (communicator->has_group()) {
+      if (communicator->device().type() != device.type())
+        throw ConfigError("training.device", "is " + training.device +
+                                                 " but the process group was built for " +
+                                                 communicator->device().str());
+      device = communicator->device();  // cuda:LOCAL_RANK
+    }
     autocast = {training.enable_mixed_precision && device.is_cuda(),
                 dtype_from_name(training.amp_precision)};
     if (training.enable_mixed_precision && !device.is_cuda())
@@ -115,11 +141,17 @@ struct Trainer::Impl {
     add_group(groups.no_weight_decay, 0.0);
     optimizer = std::make_unique<torch::optim::AdamW>(param_groups,
                                                       torch::optim::AdamWOptions(training.lr));
+    broadcast_module(*communicator, model->module());
 
+    // Validation sharded: batch i of a split is rank i % world_size's.
+    const auto ranks = static_cast<size_t>(communicator->size());
+    const auto rank = static_cast<size_t>(communicator->rank());
     for (const auto& split : data.validation) {
       ValidationSplit moved{split.name, {}};
-      for (const auto& batch : split.batches) moved.batches.push_back(batch.to(device));
+      for (size_t i = rank; i < split.batches.size(); i += ranks)
+        moved.batches.push_back(split.batches[i].to(device));
       validation.push_back(std::move(moved));
+      validation_batches.push_back(split.batches.size());
     }
   }
 
@@ -127,13 +159,22 @@ struct Trainer::Impl {
     torch::NoGradGuard no_grad;
     model->module().eval();
     std::vector<ValidationResult> results;
-    for (const auto& split : validation) {
+    for (size_t s = 0; s < validation.size(); ++s) {
+      const auto& split = validation[s];
       SequenceAccuracy accuracy;
       auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device));
       for (const auto& batch : split.batches)
         loss_sum += forward_loss(*model, batch, autocast, accuracy).detach();
+      if (communicator->has_group())
+        accuracy.merge(
+            [&](const std::vector<torch::Tensor>& counts) {
+              auto sums = counts;
+              sums.push_back(loss_sum);
+              communicator->all_reduce_sum(sums);
+            },
+            device);
       results.push_back(
-          {split.name, loss_sum.item<double>() / split.batches.size(), accuracy.compute()});
+          {split.name, loss_sum.item<double>() / validation_batches[s], accuracy.compute()});
     }
     model->module().train();
     return results;
@@ -148,9 +189,14 @@ TrainSummary Trainer::Impl::train() {
   const int64_t log_every =
       options.log_every > 0 ? options.log_every : default_log_every(training.val_every_step);
 
-  CheckpointPolicy checkpoints(options, num_steps, model->module(), *optimizer, device);
+  const bool main_rank = communicator->is_main();
+  std::unique_ptr<OptimizerStateSharding> sharding;
+  if (training.zero_stage == 1)
+    sharding = std::make_unique<OptimizerStateSharding>(communicator, parameters);
+  CheckpointPolicy checkpoints(options, num_steps, model->module(), *optimizer, device,
+                               *communicator, sharding.get());
   const TrainingState start = checkpoints.start();
-  if (!options.out_dir.empty())
+  if (!options.out_dir.empty() && main_rank)
     io::write_file_atomically((fs::path(options.out_dir) / "config.yaml").string(),
                               to_yaml(config));
   TrainSummary summary;
@@ -160,34 +206,51 @@ TrainSummary Trainer::Impl::train() {
                                         training.lr_decay_until_steps, training.lr,
                                         training.lr_decay_factor * training.lr);
   for (int64_t k = 0; k < start.step; ++k) scheduler.step();
-  TrainingStep training_step(*model, *optimizer, scheduler, parameters, options.grad_clip,
-                             autocast);
+  TrainingStep training_step(
+      *model, *optimizer, scheduler, parameters, options.grad_clip, autocast,
+      DataParallelism{communicator, training.grad_accumulation_steps, sharding.get()});
 
   TrainStream stream = data.train;
   stream.skip(start.step);
   TrainStream consumed = stream;  // positions only: what a checkpoint records
   const bool pin = device.is_cuda();
+  const int ranks = communicator->size(), rank = communicator->rank();
   BatchPrefetcher prefetcher(
-      [stream, pin]() mutable {
-        Batch batch = stream.next();
-        if (pin) batch = {batch.inputs.pin_memory(), batch.targets.pin_memory()};
+      [stream, pin, ranks, rank]() mutable {
+        Batch batch = stream.next_share(ranks, rank);  // this rank's share of the global batch
+        if (pin && batch.size() > 0)
+          batch = {batch.inputs.pin_memory(), batch.targets.pin_memory()};
         return batch;
       },
       options.prefetch);
 
-  MetricsSink metrics(options.log, options.out_dir, num_steps, device);
+  MetricsSink metrics(options.log, main_rank ? options.out_dir : "", num_steps, device,
+                      *communicator);
+  metrics.write_header(io::json::ObjectWriter()
+                           .integer("first_step", start.step)
+                           .integer("world_size", ranks)
+                           .integer("batch_size", training.batch_size)
+                           .integer("grad_accumulation_steps", training.grad_accumulation_steps)
+                           .integer("zero_stage", training.zero_stage));
   model->module().train();
+  std::string spread;
+  if (communicator->has_group())
+    spread += ", " + std::to_string(ranks) + " ranks (" + communicator->backend() + ")";
+  if (training.grad_accumulation_steps > 1)
+    spread += ", " + std::to_string(training.grad_accumulation_steps) + " micro-batches per rank";
+  if (sharding && ranks > 1) spread += ", ZeRO-1";
   log_line(options.log, "training " + std::to_string(num_steps) + " steps on " + training.device +
                             " from step " + std::to_string(start.step) + " (batch " +
-                            std::to_string(training.batch_size) + ")");
+                            std::to_string(training.batch_size) + spread + ")");
 
   int64_t step = start.step;
   while (step < num_steps) {
     const Batch batch = prefetcher.next().to(device, /*non_blocking=*/pin);
     const auto result = training_step.run(batch, metrics.accuracy());
-    metrics.add_step(result.loss, batch.inputs.numel());
+    metrics.add_step(result.loss, batch.size() > 0 ? batch.inputs.numel() : 0);
     consumed.skip(1);
     ++step;
+    communicator->report_step(step);
 
     const bool validate_now = step % training.val_every_step == 0 || step == num_steps;
     const bool log_now = validate_now || step % log_every == 0;
@@ -209,6 +272,7 @@ TrainSummary Trainer::Impl::train() {
   summary.steps_per_second = summary.seconds > 0 ? run_steps / summary.seconds : 0.0;
   summary.tokens_per_second = summary.seconds > 0 ? metrics.train_tokens() / summary.seconds : 0.0;
   metrics.write_summary(summary);
+  communicator->barrier();  // rank 0 serves the store: it leaves last
   return summary;
 }
 

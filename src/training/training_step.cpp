@@ -29,26 +29,67 @@ torch::Tensor forward_loss(LanguageModel& model, const Batch& batch,
   return loss;
 }
 
-TrainingStep::TrainingStep(LanguageModel& model, torch::optim::Optimizer& optimizer,
+TrainingStep::TrainingStep(LanguageModel& model, torch::optim::AdamW& optimizer,
                            LinearWarmupCosineAnnealing& scheduler,
                            const std::vector<torch::Tensor>& parameters, double grad_clip,
-                           AutocastSettings autocast)
+                           AutocastSettings autocast, DataParallelism parallelism)
     : model_(model),
       optimizer_(optimizer),
       scheduler_(scheduler),
       parameters_(parameters),
       grad_clip_(grad_clip),
-      autocast_(autocast) {}
+      autocast_(autocast),
+      parallelism_(std::move(parallelism)),
+      gradient_sync_(parallelism_.communicator, parameters) {}
 
-TrainingStep::Result TrainingStep::run(const Batch& batch, SequenceAccuracy& accuracy) {
+TrainingStep::Result TrainingStep::run(const Batch& share, SequenceAccuracy& accuracy) {
   optimizer_.zero_grad();
-  const auto loss = forward_loss(model_, batch, autocast_, accuracy);
-  loss.backward();
+  torch::Tensor loss;
+  if (parallelism_.plain()) {
+    loss = forward_loss(model_, share, autocast_, accuracy);
+    loss.backward();
+    loss = loss.detach();
+  } else {
+    loss = accumulate(share, accuracy);
+  }
   if (grad_clip_ > 0) clip_grad_norm(parameters_, grad_clip_);
-  optimizer_.step();
+  if (parallelism_.sharding)
+    parallelism_.sharding->step(optimizer_);
+  else
+    optimizer_.step();
   const double lr = scheduler_.last_lr();
   scheduler_.step();
-  return {loss.detach(), lr};
+  return {loss, lr};
+}
+
+torch::Tensor TrainingStep::accumulate(const Batch& share, SequenceAccuracy& accuracy) {
+  Communicator& communicator = *parallelism_.communicator;
+  const auto device = parameters_.front().device();
+  // The global batch's target count: one all-reduce per step.
+  auto targets = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
+  if (share.size() > 0) targets += share.targets.ne(kIgnoreIndex).sum().to(device);
+  communicator.all_reduce_sum({targets});
+  const auto global_targets = targets.to(torch::kFloat);
+
+  auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device));
+  const int micro_steps = parallelism_.accumulation_steps;
+  for (int micro = 0; micro < micro_steps; ++micro) {
+    gradient_sync_.begin_backward(/*sync=*/micro == micro_steps - 1);
+    const auto range = share_of_batch(0, share.size(), micro_steps, micro);
+    if (range.size == 0) continue;  // finish() still takes part in every bucket's all-reduce
+    const auto batch = share.narrow(range.first, range.size);
+    torch::Tensor loss;
+    {
+      CudaAutocast autocast_region(autocast_.enabled, autocast_.dtype);
+      const auto logits = model_.forward(batch.inputs);
+      loss = sequence_cross_entropy_sum(logits, batch.targets) / global_targets;
+      accuracy.update(logits.detach(), batch.targets);
+    }
+    loss.backward();
+    loss_sum += loss.detach();
+  }
+  gradient_sync_.finish();
+  return loss_sum;
 }
 
 }  // namespace xlstm

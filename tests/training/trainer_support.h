@@ -43,16 +43,18 @@ inline TrainerOptions quiet_options(const std::string& out_dir, int64_t log_ever
   return options;
 }
 
-/// Every line of a metrics.jsonl file, parsed (a line that is not JSON fails the test).
-inline std::vector<io::json::Value> read_metrics(const std::string& path) {
+/// The lines of a metrics.jsonl file, parsed (a line that is not JSON fails the test): the step
+/// lines, or with `headers` the {"run": ...} header line of each run.
+inline std::vector<io::json::Value> read_metrics(const std::string& path, bool headers = false) {
   std::ifstream in(path);
   std::vector<io::json::Value> lines;
   std::string line;
-  while (std::getline(in, line)) {
+  for (int number = 1; std::getline(in, line); ++number) {
     try {
-      lines.push_back(io::json::parse(line));
+      auto value = io::json::parse(line);
+      if ((value.find("run") != nullptr) == headers) lines.push_back(std::move(value));
     } catch (const std::exception& e) {
-      ADD_FAILURE() << path << ": line " << lines.size() + 1 << " is not JSON: " << e.what();
+      ADD_FAILURE() << path << ": line " << number << " is not JSON: " << e.what();
     }
   }
   return lines;

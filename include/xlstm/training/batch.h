@@ -19,11 +19,33 @@ struct Batch {
   torch::Tensor targets;  ///< int64 [B, S] token ids, kIgnoreIndex where no loss is taken
 
   int64_t size() const { return inputs.defined() ? inputs.size(0) : 0; }
-  /// Both tensors moved to `device` (non_blocking copies from pinned memory overlap compute).
+  /// Both tensors moved to `device` (non_blocking copies from pinned memory overlap compute); an
+  /// empty batch (no tensors) stays empty.
   Batch to(const torch::Device& device, bool non_blocking = false) const {
+    if (!inputs.defined()) return *this;
     return {inputs.to(device, non_blocking), targets.to(device, non_blocking)};
   }
+  /// Examples [first, first + count).
+  Batch narrow(int64_t first, int64_t count) const {
+    return {inputs.narrow(0, first, count), targets.narrow(0, first, count)};
+  }
 };
+
+/// Examples [first, first + size).
+struct ExampleRange {
+  int64_t first = 0;
+  int64_t size = 0;
+};
+
+/// Part `part` of the batch of examples [first, first + size) split into `parts` consecutive
+/// parts, the first `size % parts` of them one example larger (a rank's share of a global batch,
+/// a micro-batch of a rank's share).
+inline ExampleRange share_of_batch(int64_t first, int64_t size, int64_t parts, int64_t part) {
+  TORCH_CHECK(parts > 0 && part >= 0 && part < parts, "share_of_batch: part ", part, " of ",
+              parts);
+  const int64_t base = size / parts, extra = size % parts;
+  return {first + part * base + std::min(part, extra), base + (part < extra ? 1 : 0)};
+}
 
 /// Walks a stream of examples 0, 1, 2, ... in batches. With `count` > 0 it walks a data set of
 /// `count` examples like the official DataLoader (no shuffling, drop_last false): the last batch of

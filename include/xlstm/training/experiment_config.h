@@ -30,6 +30,11 @@ struct TrainingConfig {
   std::string amp_precision = "bfloat16";  // "float32" | "bfloat16" | "float16"
   std::string weight_precision = "float32";
   bool enable_mixed_precision = false;
+  // Beyond the official files (docs/distributed.md): batch_size is the global batch of a step,
+  // each rank's share of it runs in grad_accumulation_steps micro-batches; zero_stage 1 shards
+  // the AdamW moments over the ranks.
+  int grad_accumulation_steps = 1;
+  int zero_stage = 0;
 
   void finalize();
 };

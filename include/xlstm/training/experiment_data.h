@@ -23,6 +23,9 @@ class TrainStream {
   TrainStream(MakeBatch make, int64_t count, int64_t batch_size);
 
   Batch next();
+  /// Share `part` of `parts` of the next batch (share_of_batch); an empty Batch when the share has
+  /// no example. The stream advances past the whole batch.
+  Batch next_share(int64_t parts, int64_t part);
   /// Advances past `batches` batches without generating them.
   void skip(int64_t batches);
   /// First example of the next batch.

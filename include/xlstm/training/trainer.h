@@ -20,6 +20,8 @@
 
 namespace xlstm {
 
+class Communicator;
+
 struct TrainerOptions {
   /// metrics.jsonl, config.yaml (the resolved config), summary.json and checkpoints/ go here;
   /// empty: no files at all.
@@ -40,6 +42,9 @@ struct TrainerOptions {
   size_t prefetch = 4;
   /// Where progress goes; nullptr: silent.
   std::ostream* log = nullptr;
+  /// The data-parallel job this process is a rank of (Communicator::connect; docs/distributed.md);
+  /// nullptr: a single process. Only rank 0 logs and writes files.
+  std::shared_ptr<Communicator> communicator;
 };
 
 struct ValidationResult {
