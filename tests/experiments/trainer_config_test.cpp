@@ -121,7 +121,7 @@ TEST(ExperimentData, MqarFileGivesItsSplits) {
 }
 
 TEST(ExperimentData, TheDatasetTableNamesTheDatasetsAndItsFirstIsTheDefault) {
-  EXPECT_EQ(DatasetConfig::dataset_names(), (std::vector<std::string>{"form_language", "mqar"}));
+  EXPECT_EQ(DatasetConfig::dataset_names(), (std::vector<std::string>{"form_language", "mqar", "text"}));
   DatasetConfig dataset;
   EXPECT_EQ(dataset.name, "form_language");
   EXPECT_EQ(dataset.kwargs_as<FormalLanguageConfig>().context_length, 20);
