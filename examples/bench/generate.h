@@ -1,15 +1,16 @@
 // xlstm-bench generate: the 125M-like LM of bench_peers.py's lm_cfg() (vocab 50304, D 768, 12
-// blocks, sLSTM at 3 and 9, context 2048) in bf16: ms per step at each batch size, stepped three
-// ways (the functional step(), step_in_place on a preallocated state, and that step captured as a
-// CUDA graph and replayed: what generate() uses on CUDA), the prefill of a prompt
-// (forward_with_state) with where its time goes (one mLSTM block, one sLSTM block), and the
-// bandwidth bound: bytes read per step (weights, one embedding row, the state) over a measured
-// device copy bandwidth.
+// blocks, sLSTM at 3 and 9, context 2048) in bf16: ms per step at each batch size, stepped four
+// ways (the functional step(); step_in_place on a preallocated state; that step captured as a
+// CUDA graph and replayed, what generate() uses on CUDA; the same with the mLSTM cell step in ATen
+// ops instead of the step kernels), the prefill of a prompt (forward_with_state) with where its
+// time goes (one mLSTM block, one sLSTM block), and the bandwidth bound: bytes read per step
+// (weights, one embedding row, the state) over a measured device copy bandwidth.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <variant>
@@ -108,25 +109,30 @@ inline int run_generate(const GenerateBenchOptions& o) {
     xLSTMBlockStackState functional = gen::StateRows<xLSTMBlockStackState>::clone(state);
     gen::Stepper<xLSTMLMModel> in_place(model, state, /*cuda_graph=*/false);
     gen::Stepper<xLSTMLMModel> graph(model, state, /*cuda_graph=*/true);
+    gen::Stepper<xLSTMLMModel> graph_aten(model, state, /*cuda_graph=*/true);
     const auto column = ids.view({B, 1});
     struct Variant {
       const char* name;
       std::function<void()> step;
+      const gen::Stepper<xLSTMLMModel>* graph = nullptr;
+      bool aten_cell = false;  // the mLSTM cell step in ATen ops, not the step kernels
     };
     const std::vector<Variant> variants = {
         {"step", [&] { functional = model->step(column, functional).second; }},
         {"step_in_place", [&] { in_place.step(ids); }},
-        {"cuda_graph", [&] { graph.step(ids); }},
+        {"cuda_graph", [&] { graph.step(ids); }, &graph},
+        {"cuda_graph_aten_cell", [&] { graph_aten.step(ids); }, &graph_aten, true},
     };
     for (const auto& variant : variants) {
+      if (variant.aten_cell) setenv("XLSTM_MLSTM_STEP_KERNEL", "0", 1);
       const double ms = mean_ms(device, o.warmup, o.iters, variant.step);
-      const bool captured = graph.mode() == gen::StepMode::kCudaGraph;
-      if (std::string(variant.name) == "cuda_graph" && !captured) {
+      if (variant.aten_cell) unsetenv("XLSTM_MLSTM_STEP_KERNEL");
+      if (variant.graph && variant.graph->mode() != gen::StepMode::kCudaGraph) {
         emit_json_or_text(o.json,
-                          "{\"bench\":\"lm125m_step\",\"impl\":\"xlstm-cpp-cuda\",\"variant\":"
-                          "\"cuda_graph\",\"B\":" +
-                              std::to_string(B) + ",\"error\":\"not captured (see stderr)\"}",
-                          "cuda_graph: not captured (see stderr)");
+                          "{\"bench\":\"lm125m_step\",\"impl\":\"xlstm-cpp-cuda\",\"variant\":\"" +
+                              std::string(variant.name) + "\",\"B\":" + std::to_string(B) +
+                              ",\"error\":\"not captured (see stderr)\"}",
+                          std::string(variant.name) + ": not captured (see stderr)");
         continue;
       }
       std::snprintf(line, sizeof line,

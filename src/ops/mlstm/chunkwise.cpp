@@ -54,7 +54,7 @@ std::pair<torch::Tensor, CellState> chunk_group(const torch::Tensor& q, const to
   const torch::Tensor decay_before =  // D_c [B, NH, NC + 1]
       torch::cat({torch::zeros({batch, heads, 1}, f_options), chunk_decay.cumsum(-1)}, -1);
   const torch::Tensor source_log = torch::cat(  // [B, NH, NC + 1]: m_0, then chunk_max_j - D_{j+1}
-      {state.m.view({batch, heads, 1}),
+      {state.m.reshape({batch, heads, 1}),
        chunk_max.squeeze(-1) - decay_before.narrow(-1, 1, num_chunks)},
       -1);
   const torch::Tensor later =  // source s counts for target c: s = 0 (initial) or chunk s-1 < c

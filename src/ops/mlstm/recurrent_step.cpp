@@ -1,6 +1,7 @@
 #include <cmath>
 
 #include "common.h"
+#include "recurrent_step_cuda.h"
 #include "xlstm/ops/mlstm.h"
 
 namespace xlstm::ops::mlstm {
@@ -22,6 +23,11 @@ std::pair<torch::Tensor, CellState> recurrent_step_stabilized(
   TORCH_CHECK(q.size(2) == 1, "recurrent_step_stabilized: expects S = 1, got ", q.sizes());
   TORCH_CHECK(state.defined(), "recurrent_step_stabilized: the state must be defined");
   check_state("recurrent_step_stabilized", state, q);
+  if (out) check_state("recurrent_step_stabilized (out)", *out, q);
+#ifdef XLSTM_WITH_CUDA
+  if (step_kernel_applies(state, q, k, v, igate_preact, fgate_preact, out))
+    return recurrent_step_cuda(state, q, k, v, igate_preact, fgate_preact, eps, out);
+#endif
   const auto dtype = float32_or_wider(q);
   const int64_t head_dim = q.size(3);
   const torch::Tensor q_row = q.to(dtype);                    // [B, NH, 1, DH]
@@ -41,7 +47,6 @@ std::pair<torch::Tensor, CellState> recurrent_step_stabilized(
   const torch::Tensor c_old = state.C.to(dtype), n_old = state.n.to(dtype);
   torch::Tensor c_new, n_new;
   if (out) {
-    check_state("recurrent_step_stabilized (out)", *out, q);
     c_new = out->C;
     n_new = out->n;
     torch::mul_out(c_new, f_act, c_old);
