@@ -1,6 +1,8 @@
 // xlstm-bench: speed benchmarks that print tokens/s, milliseconds and peak memory.
 //   xlstm-bench cpu    the README block stack on the CPU: forward, forward+backward, step() loop.
 //   xlstm-bench slstm  the sLSTM recurrence alone and the whole sLSTMLayer, per backend (GPU).
+//   xlstm-bench generate  the 125M-like LM: ms per step (plain, in place, CUDA graph), prefill, and
+//                      the bandwidth bound (GPU).
 // Compare with the official package in the same run: scripts/bench-cpu.sh (CPU),
 // scripts/gpu-check.sh (GPU: with bench_peers.py and the ratios).
 #include <CLI/CLI.hpp>
@@ -10,6 +12,7 @@
 
 #include <xlstm/xlstm.h>
 
+#include "bench/generate.h"
 #include "bench/report.h"
 #include "bench/slstm.h"
 
@@ -105,12 +108,28 @@ int main(int argc, char** argv) {
   slstm->add_option("--slow-iters", so.slow_iters, "timed calls for the vanilla backend")
       ->check(CLI::PositiveNumber);
 
+  auto* generate = app.add_subcommand(
+      "generate", "125M-like LM (bf16): ms per step at each batch, prefill, bandwidth bound (GPU)");
+  xlstm::bench::GenerateBenchOptions go;
+  generate->add_option("--batch", go.batches, "comma-separated batch sizes")->delimiter(',');
+  generate->add_option("--prompt", go.prompt, "prefill length at batch 1")
+      ->check(CLI::PositiveNumber);
+  generate->add_option("--dtype", go.dtype, "f32 | bf16 | f16")
+      ->check(CLI::IsMember({"f32", "bf16", "f16"}));
+  generate->add_option("--device", go.device, "torch device");
+  generate->add_option("--warmup", go.warmup, "untimed steps first");
+  generate->add_option("--iters", go.iters, "timed steps")->check(CLI::PositiveNumber);
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*cpu) return run_cpu(config, batch, seq, iters, threads, report);
     if (*slstm) {
       so.json = report.json;
       return xlstm::bench::run_slstm(so);
+    }
+    if (*generate) {
+      go.json = report.json;
+      return xlstm::bench::run_generate(go);
     }
   } catch (const std::exception& e) {
     std::cerr << "xlstm-bench: " << e.what() << "\n";

@@ -244,6 +244,8 @@ int main(int argc, char** argv) {
   app.add_flag("--interactive", interactive,
                "read lines from stdin; each continues the text so far (the state is kept)");
   app.add_flag("--no-echo", no_echo, "do not print the prompt before the generated text");
+  app.add_flag("!--no-cuda-graph", settings.options.cuda_graph,
+               "on CUDA, step without capturing the step as a CUDA graph");
   CLI11_PARSE(app, argc, argv);
 
   install_sigint_handler();

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Ratios of our GPU measurements to the peers' measured in the same command.
 
-Reads JSON lines (xlstm-bench --json slstm, bench_peers.py, and {"bench":"parity_train",...} lines)
+Reads JSON lines (xlstm-bench --json slstm / generate, bench_peers.py, and {"bench":"parity_train",...}
+lines)
 from the files given and prints, per benchmark, every implementation's times and how many times
 faster ours ("xlstm-cpp-cuda", or "xlstm-train" for parity_train) is.
 Usage: python3 scripts/bench_ratios.py bench.jsonl [more.jsonl ...]
@@ -22,6 +23,39 @@ def rows(paths):
                         pass
 
 
+def lm_step(bench, results):
+    """xlstm-bench generate's steps against bench_peers.py lm_step, per batch size."""
+    print(f"\n{bench} (ms per step; bound = bytes read per step / measured copy bandwidth)")
+    for batch in sorted({r["B"] for r in results}):
+        rows = [r for r in results if r["B"] == batch]
+        official = [r for r in rows if r["impl"] == "official"]
+        for r in rows:
+            name = r["impl"] + (" " + r["variant"] if "variant" in r else "")
+            line = f"  B{batch:<3} {name:<34} {r['step_ms']:9.3f}"
+            if official and r["impl"] != "official":
+                line += f"   {official[-1]['step_ms'] / r['step_ms']:6.1f}x faster than official"
+            if "bound_ms" in r:
+                line += f"   (bound {r['bound_ms']:.3f} ms at {r['copy_gb_per_s']:.0f} GB/s)"
+            print(line)
+
+
+def lm_prefill(bench, results):
+    print(f"\n{bench} (ms)")
+    for r in results:
+        print(f"  B{r['B']} S{r['S']} {r['impl']:<20} {r['prefill_ms']:9.3f}   one mLSTM block "
+              f"{r['mlstm_block_ms']:.3f} x {r['mlstm_blocks']}, one sLSTM block "
+              f"{r['slstm_block_ms']:.3f} x {r['slstm_blocks']}")
+
+
+def copy_bandwidth(bench, results):
+    for r in results:
+        print(f"\n{bench}: {r['gb_per_s']:.0f} GB/s ({r['device']})")
+
+
+STEP_BENCHES = {"lm125m_step": lm_step, "lm125m_prefill": lm_prefill,
+                "copy_bandwidth": copy_bandwidth}
+
+
 def main(paths):
     by_bench = {}
     for r in rows(paths):
@@ -38,6 +72,9 @@ def main(paths):
                 if ours and r is not ours[-1]:
                     line += f"   ours {ours[-1]['steps_per_s'] / r['steps_per_s']:.2f}x faster"
                 print(line)
+            continue
+        if bench in STEP_BENCHES:
+            STEP_BENCHES[bench](bench, results)
             continue
         ours = [r for r in results if r.get("impl") == "xlstm-cpp-cuda" and r.get("dtype") == "bf16"]
         print(f"\n{bench} (ms; ours = xlstm-cpp-cuda bf16)")

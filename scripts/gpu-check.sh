@@ -5,12 +5,15 @@
 # of 1 (dist). Logs go to $OUT (or ./gpu-check-out).
 #
 # Usage:  bash scripts/gpu-check.sh [PART...]   (from any folder)
-#   PARTs: tests sanitize bench peers train-speed dist (default: tests sanitize bench peers)
+#   PARTs: tests sanitize bench peers train-speed dist generate (default: tests sanitize bench peers)
+#   generate: xlstm-bench generate (125M-like LM: step ms plain / in place / CUDA graph, prefill,
+#   bandwidth bound) and bench_peers.py lm_step in the same command, then the ratios.
 # Environment:
 #   XLSTM_DEVICE_DEPS  prefix made by device-deps.sh (yaml-cpp, GoogleTest, CLI11)   [.device-deps]
 #   XLSTM_PEERS        folder made by prepare-peers.sh (peers skipped when absent)    [.peers]
 #   BUILD_DIR          [/tmp/xlstm-gpu-build]     CUDA_ARCHS  [90]     JOBS  [16]
 #   TEST_FILTER        [*Cuda*]                   BENCH_ARGS  extra `xlstm-bench slstm` arguments
+#   GENERATE_ARGS      extra `xlstm-bench generate` arguments
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -29,7 +32,7 @@ peers_py() {
 
 targets=""
 { has tests || has sanitize; } && targets="xlstm_tests xlstm-run"
-has bench && targets="$targets xlstm-bench"
+{ has bench || has generate; } && targets="$targets xlstm-bench"
 { has train-speed || has dist; } && targets="$targets xlstm-train"
 bash scripts/gpu-build.sh $targets || exit 1
 
@@ -51,6 +54,14 @@ fi
 if has peers && [[ -f "$peers/bench_peers.py" ]]; then
   step peers
   peers_py slstm slstm_kernel 2>"$out/peers.err" | tee -a "$out/bench.jsonl"
+fi
+
+if has generate; then
+  step "generate: xlstm-bench generate, then bench_peers.py lm_step"
+  "$build/bin/xlstm-bench" --json generate ${GENERATE_ARGS:-} 2>"$out/generate.err" |
+    tee -a "$out/generate.jsonl" || status=1
+  [[ -f "$peers/bench_peers.py" ]] && peers_py lm_step 2>>"$out/peers.err" | tee -a "$out/generate.jsonl"
+  python3 scripts/bench_ratios.py "$out/generate.jsonl" | tee "$out/generate_ratios.txt"
 fi
 
 if has train-speed; then

@@ -67,6 +67,16 @@ std::pair<torch::Tensor, xLSTMBlockStackState> xLSTMBlockStackImpl::step(
   });
 }
 
+torch::Tensor xLSTMBlockStackImpl::step_in_place(const torch::Tensor& x,
+                                                 const xLSTMBlockStackState& state) {
+  TORCH_CHECK(state.blocks.size() == blocks.size(),
+              "xLSTMBlockStack::step_in_place: the state holds ", state.blocks.size(),
+              " block states but the stack has ", blocks.size(), " blocks");
+  auto h = x;
+  for (size_t i = 0; i < blocks.size(); ++i) h = blocks[i]->step_in_place(h, state.blocks[i]);
+  return post_norm(h);
+}
+
 void xLSTMBlockStackImpl::reset_parameters() {
   for (auto& block : blocks) block->reset_parameters();
   if (!post_blocks_norm.is_empty()) post_blocks_norm->reset_parameters();

@@ -52,6 +52,11 @@ std::pair<torch::Tensor, xLSTMBlockStackState> xLSTMLMModelImpl::step(
   return {head(x), std::move(next)};
 }
 
+torch::Tensor xLSTMLMModelImpl::step_in_place(const torch::Tensor& idx,
+                                              const xLSTMBlockStackState& state) {
+  return head(xlstm_block_stack->step_in_place(embed(idx), state));
+}
+
 void xLSTMLMModelImpl::reset_parameters() {
   xlstm_block_stack->reset_parameters();
   small_init_(token_embedding->weight, config.embedding_dim);

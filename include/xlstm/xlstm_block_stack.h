@@ -36,6 +36,9 @@ class xLSTMBlockStackImpl : public torch::nn::Module {
   /// One position [B, 1, D].
   std::pair<torch::Tensor, xLSTMBlockStackState> step(const torch::Tensor& x,
                                                       const xLSTMBlockStackState& state = {});
+  /// One position, updating a preallocated `state` (every block's tensors defined and contiguous,
+  /// e.g. a forward_with_state result cloned) in place: the same numbers as step().
+  torch::Tensor step_in_place(const torch::Tensor& x, const xLSTMBlockStackState& state);
   void reset_parameters();
 
   xLSTMBlockStackConfig config;

@@ -31,6 +31,9 @@ class xLSTMLMModelImpl : public torch::nn::Module {
   /// One position: ids [B, 1] -> logits [B, 1, vocab_size].
   std::pair<torch::Tensor, xLSTMBlockStackState> step(const torch::Tensor& idx,
                                                       const xLSTMBlockStackState& state = {});
+  /// One position, updating a preallocated `state` in place (xLSTMBlockStack::step_in_place):
+  /// ids [B, 1] -> logits [B, 1, vocab_size], the same numbers as step().
+  torch::Tensor step_in_place(const torch::Tensor& idx, const xLSTMBlockStackState& state);
   void reset_parameters();
 
   /// Python `_create_weight_decay_optim_groups`: parameters whose name contains "weight" but not

@@ -88,6 +88,16 @@ std::pair<torch::Tensor, BlockState> xLSTMBlockImpl::step(const torch::Tensor& x
   });
 }
 
+torch::Tensor xLSTMBlockImpl::step_in_place(const torch::Tensor& x, const BlockState& state) {
+  TORCH_CHECK(!std::holds_alternative<std::monostate>(state),
+              "xLSTMBlock::step_in_place: the state must be preallocated, got the zero state");
+  return mix_with_state(x, state,
+                        [](auto& layer, const torch::Tensor& in, const auto& s) {
+                          return std::pair{layer->step_in_place(in, s), s};
+                        })
+      .first;
+}
+
 void xLSTMBlockImpl::reset_parameters() {
   if (is_mlstm()) {
     mlstm_layer->reset_parameters();

@@ -74,5 +74,20 @@ xLSTMBlockStackState StateRows<xLSTMBlockStackState>::cat(
       states, [](const std::vector<torch::Tensor>& parts) { return torch::cat(parts, 0); });
 }
 
+xLSTMBlockStackState StateRows<xLSTMBlockStackState>::clone(const xLSTMBlockStackState& state) {
+  return combine_stacks({state}, [](const std::vector<torch::Tensor>& parts) {
+    return parts.front().clone(at::MemoryFormat::Contiguous);
+  });
+}
+
+void StateRows<xLSTMBlockStackState>::copy(const xLSTMBlockStackState& to,
+                                           const xLSTMBlockStackState& from) {
+  combine_stacks({to, from}, [](const std::vector<torch::Tensor>& parts) {
+    TORCH_CHECK(parts[0].sizes() == parts[1].sizes(), "StateRows::copy: a state tensor ",
+                parts[1].sizes(), " cannot be copied into one of ", parts[0].sizes());
+    return parts[0].copy_(parts[1]);
+  });
+}
+
 }  // namespace generation
 }  // namespace xlstm

@@ -17,13 +17,16 @@
 
 namespace xlstm::generation::testing {
 
-inline xLSTMLMModel tiny_lm(torch::ScalarType dtype = torch::kFloat64, uint64_t seed = 0) {
+/// `slstm_backend`: "vanilla" or "cuda" (the cuda backend runs vanilla on the CPU).
+inline xLSTMLMModel tiny_lm(torch::ScalarType dtype = torch::kFloat64, uint64_t seed = 0,
+                            const std::string& slstm_backend = "vanilla") {
   const std::string yaml =
       "num_blocks: 2\nembedding_dim: 16\nslstm_at: [1]\ncontext_length: 16\nvocab_size: " +
       std::to_string(ByteTokenizer::kVocabSize) +
       "\nmlstm_block:\n  mlstm:\n    num_heads: 2\n    conv1d_kernel_size: 4\n"
       "slstm_block:\n  slstm:\n    num_heads: 2\n    conv1d_kernel_size: 4\n"
-      "    backend: vanilla\n  feedforward:\n    proj_factor: 1.3\n";
+      "    backend: " +
+      slstm_backend + "\n  feedforward:\n    proj_factor: 1.3\n";
   torch::manual_seed(seed);
   xLSTMLMModel model(from_yaml_string<xLSTMLMModelConfig>(yaml, "tiny_lm"));
   torch::NoGradGuard no_grad;

@@ -11,9 +11,10 @@ namespace xlstm {
 
 /// How a layer runs a sequence.
 enum class RunMode {
-  kForward,    // the whole sequence from the zero state (the parallel form where there is one)
-  kWithState,  // continuing a carried state; returns the state after the last position
-  kStep,       // one position (S = 1) from a carried state
+  kForward,      // the whole sequence from the zero state (the parallel form where there is one)
+  kWithState,    // continuing a carried state; returns the state after the last position
+  kStep,         // one position (S = 1) from a carried state
+  kStepInPlace,  // kStep writing the next state into the carried state's tensors
 };
 
 template <class State>
@@ -30,6 +31,12 @@ class SequenceLayer : public torch::nn::Module {
   /// One position x [B, 1, D] -> (y [B, 1, D], the new state).
   std::pair<torch::Tensor, State> step(const torch::Tensor& x, const State& state = {}) {
     return run(x, state, RunMode::kStep);
+  }
+  /// One position x [B, 1, D] -> y [B, 1, D], updating `state` in place: every tensor of it must
+  /// be defined (a preallocated state; see each layer's State) and keeps its storage. The same
+  /// numbers as step().
+  torch::Tensor step_in_place(const torch::Tensor& x, const State& state) {
+    return run(x, state, RunMode::kStepInPlace).first;
   }
 
  protected:

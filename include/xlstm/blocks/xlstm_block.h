@@ -36,6 +36,9 @@ class xLSTMBlockImpl : public torch::nn::Module {
                                                           const BlockState& state = {});
   /// One position [B, 1, D].
   std::pair<torch::Tensor, BlockState> step(const torch::Tensor& x, const BlockState& state = {});
+  /// One position, updating the layer's preallocated `state` in place (see the layers'
+  /// step_in_place).
+  torch::Tensor step_in_place(const torch::Tensor& x, const BlockState& state);
   void reset_parameters();
 
   bool is_mlstm() const { return !mlstm_layer.is_empty(); }

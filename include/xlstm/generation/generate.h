@@ -23,6 +23,7 @@
 #include "xlstm/generation/sampling.h"
 #include "xlstm/generation/sequence_tracker.h"
 #include "xlstm/generation/state_rows.h"
+#include "xlstm/generation/stepper.h"
 
 namespace xlstm {
 namespace generation {
@@ -42,11 +43,6 @@ class EvalModeGuard {
   Model& model_;
   bool was_training_;
 };
-
-/// The recurrent state type of `Model`.
-template <class Model>
-using ModelState =
-    std::decay_t<decltype(std::declval<Model&>()->step(std::declval<torch::Tensor>()).second)>;
 
 template <class State>
 struct GenerationResult {
@@ -107,8 +103,9 @@ GenerationResult<ModelState<Model>> generate(Model& model,
   SequenceTracker tracker(options, prompts.size());
   torch::NoGradGuard no_grad;
   EvalModeGuard<Model> eval_mode(model);
-  auto [logits, current] = prefill(model, prompts, state);
+  auto [logits, prefilled] = prefill(model, prompts, state);
   TokenSampler sampler(options.sampling, logits.device(), options.seed, logits.size(-1), prompts);
+  Stepper<Model> stepper(model, std::move(prefilled), options.cuda_graph);
 
   std::vector<State> ended_states(prompts.size());  // of sequences that ended before the others
   std::vector<bool> ended_early(prompts.size(), false);
@@ -118,17 +115,15 @@ GenerationResult<ModelState<Model>> generate(Model& model,
     const auto ended = tracker.record(
         std::vector<int64_t>(host.data_ptr<int64_t>(), host.data_ptr<int64_t>() + host.numel()));
     // Every sequence takes its new token (finished ones too, unused), so the state covers it.
-    auto [step_logits, step_state] = model->step(next.unsqueeze(1), current);
-    logits = step_logits.select(1, 0);
-    current = std::move(step_state);
+    logits = stepper.step(next);
     if (tracker.all_finished()) break;
     for (const size_t row : ended) {
-      ended_states[row] = Rows::select(current, torch::tensor({static_cast<int64_t>(row)}));
+      ended_states[row] = Rows::select(stepper.state(), torch::tensor({static_cast<int64_t>(row)}));
       ended_early[row] = true;
     }
   }
 
-  GenerationResult<State> result{tracker.take_sequences(), std::move(current)};
+  GenerationResult<State> result{tracker.take_sequences(), stepper.take_state()};
   if (std::find(ended_early.begin(), ended_early.end(), true) == ended_early.end()) return result;
   for (size_t row = 0; row < prompts.size(); ++row)
     if (!ended_early[row])

@@ -51,6 +51,10 @@ struct GenerationOptions {
   const Tokenizer* tokenizer = nullptr;
   /// Called for every new token, sequences in order within a step; may end generation early.
   TokenCallback on_token;
+  /// On a CUDA device, capture the per-token step (of a model with step_in_place) as a CUDA graph
+  /// once and replay it (stepper.h); where capture is impossible the plain step runs, said once on
+  /// stderr. No effect on the CPU.
+  bool cuda_graph = true;
 };
 
 struct GeneratedSequence {

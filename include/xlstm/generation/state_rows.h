@@ -13,8 +13,11 @@ namespace xlstm {
 namespace generation {
 
 /// Specialise with `static State select(const State&, const torch::Tensor& rows)` (the rows of
-/// int64 `rows`, in that order) and `static State cat(const std::vector<State>&)` (the batches
-/// one after another). Every state tensor has the batch on dim 0.
+/// int64 `rows`, in that order), `static State cat(const std::vector<State>&)` (the batches one
+/// after another), `static State clone(const State&)` (every tensor copied into new contiguous
+/// storage: a state to update in place) and `static void copy(const State& to, const State&
+/// from)` (every tensor of `from` copied into `to`'s, which keep their storage). Every state
+/// tensor has the batch on dim 0.
 template <class State>
 struct StateRows;
 
@@ -22,6 +25,8 @@ template <>
 struct StateRows<xLSTMBlockStackState> {
   static xLSTMBlockStackState select(const xLSTMBlockStackState& state, const torch::Tensor& rows);
   static xLSTMBlockStackState cat(const std::vector<xLSTMBlockStackState>& states);
+  static xLSTMBlockStackState clone(const xLSTMBlockStackState& state);
+  static void copy(const xLSTMBlockStackState& to, const xLSTMBlockStackState& from);
 };
 
 }  // namespace generation

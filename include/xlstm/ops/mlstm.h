@@ -36,10 +36,13 @@ torch::Tensor parallel_stabilized(const torch::Tensor& queries, const torch::Ten
                                   bool stabilize_rowwise = true, double eps = 1e-6);
 
 /// One position (S = 1) from `state` (must be defined; see CellState::zeros). Returns
-/// (h [B, NH, 1, DH], new state).
+/// (h [B, NH, 1, DH], new state). `out`, when given, receives the new state (tensors of the
+/// state's shapes and compute dtype; they may be `state`'s own, which then is updated in place;
+/// the same numbers as without) and is returned as it.
 std::pair<torch::Tensor, CellState> recurrent_step_stabilized(
     const CellState& state, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-    const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, double eps = 1e-6);
+    const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, double eps = 1e-6,
+    const CellState* out = nullptr);
 
 /// Chunkwise form: the D matrix inside chunks of `chunk_size` positions, the memory (C, n, m)
 /// carried between chunks. Any S (the last chunk may be shorter); memory linear in S. With an

@@ -41,7 +41,9 @@ struct LayerStepResult {
 /// From x_inner = proj_up(x) [B, 1, 2F] = (x_mlstm, z): the gated cell output
 /// (outnorm(h) + learnable_skip * silu(conv(x_mlstm))) * silu(z) and the next state. Every tensor a
 /// CPU tensor of x_inner's dtype (float32 or float64) that needs no gradient, shapes as above.
+/// `out`, when given: the tensors the next state is written to (all defined and contiguous; they
+/// may be `state`'s own, which then is updated in place); else the next state is new tensors.
 LayerStepResult layer_step_cpu(const LayerStepWeights& w, const torch::Tensor& x_inner,
-                               const LayerStepState& state);
+                               const LayerStepState& state, const LayerStepState* out = nullptr);
 
 }  // namespace xlstm::ops::mlstm

@@ -35,8 +35,10 @@ struct LayerStepResult {
 
 /// x [B, 1, H] -> the layer's output and next state. The gate projections see the conv output
 /// (slots i, f) or x (slots z, o), as the official layer feeds them. Every tensor a CPU tensor of
-/// x's dtype (float32 or float64) that needs no gradient, shapes as above.
+/// x's dtype (float32 or float64) that needs no gradient, shapes as above. `out`, when given: the
+/// tensors the next state is written to (defined, the conv window only with a conv; contiguous;
+/// they may be `state`'s own, which then is updated in place); else the next state is new tensors.
 LayerStepResult layer_step_cpu(const LayerStepWeights& w, const torch::Tensor& x,
-                               const LayerStepState& state);
+                               const LayerStepState& state, const LayerStepState* out = nullptr);
 
 }  // namespace xlstm::ops::slstm

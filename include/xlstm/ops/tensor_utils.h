@@ -2,6 +2,9 @@
 // by the ops, components and blocks.
 #pragma once
 
+#include <cstddef>
+#include <vector>
+
 #include <torch/torch.h>
 
 namespace xlstm::ops {
@@ -46,6 +49,21 @@ inline bool cpu_loop_ready(c10::ArrayRef<torch::Tensor> tensors, torch::ScalarTy
     if (t.defined() && (!t.device().is_cpu() || t.scalar_type() != dtype)) return false;
   }
   return !needs_grad(tensors);
+}
+
+/// Throws, naming `where`, unless every tensor a step writes its next state to is defined,
+/// contiguous, of `dtype` and of its shape in `shapes` (same order).
+inline void check_step_out(const char* where, const std::vector<torch::Tensor>& tensors,
+                           const std::vector<std::vector<int64_t>>& shapes,
+                           torch::ScalarType dtype) {
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const torch::Tensor& t = tensors[i];
+    TORCH_CHECK(t.defined() && t.is_contiguous() && t.scalar_type() == dtype &&
+                    t.sizes() == c10::IntArrayRef(shapes[i]),
+                where, ": state tensor ", i, " to update must be a contiguous ", dtype, " tensor ",
+                c10::IntArrayRef(shapes[i]), ", got ", t.defined() ? t.sizes() : c10::IntArrayRef(),
+                t.defined() ? "" : " (undefined)");
+  }
 }
 
 }  // namespace xlstm::ops

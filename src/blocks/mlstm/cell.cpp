@@ -84,12 +84,14 @@ std::pair<torch::Tensor, mlstm::CellState> mLSTMCellImpl::forward_with_state(
 std::pair<torch::Tensor, mlstm::CellState> mLSTMCellImpl::step(const torch::Tensor& q,
                                                                const torch::Tensor& k,
                                                                const torch::Tensor& v,
-                                                               const mlstm::CellState& state) {
+                                                               const mlstm::CellState& state,
+                                                               const mlstm::CellState* out) {
   TORCH_CHECK(q.dim() == 3 && q.size(1) == 1,
               "mLSTMCell::step: expected q [B, 1, embedding_dim], got ", q.sizes());
   const Prepared in = prepare(q, k, v);
   auto [h, next] = mlstm::recurrent_step_stabilized_simple(state_or_zeros(state, q), in.q, in.k,
-                                                           in.v, in.igate_preact, in.fgate_preact);
+                                                           in.v, in.igate_preact, in.fgate_preact,
+                                                           /*eps=*/1e-6, out);
   return {finish(h), next};
 }
 

@@ -98,8 +98,20 @@ bool mLSTMLayerImpl::fused_step_applies(const torch::Tensor& x_inner,
          ops::cpu_loop_ready(parameters(), dtype);
 }
 
+void mLSTMLayerImpl::check_in_place_state(const mLSTMState& state, int64_t batch) const {
+  const bool has_conv = static_cast<bool>(conv1d->conv);
+  TORCH_CHECK(state.defined() && state.conv.defined() == has_conv,
+              "mLSTMLayer::step_in_place: the state must be preallocated (C, n, m",
+              has_conv ? " and conv" : "", " defined)");
+  for (const auto& t : {state.C, state.n, state.m, state.conv})
+    TORCH_CHECK(!t.defined() || (t.is_contiguous() && t.size(0) == batch),
+                "mLSTMLayer::step_in_place: state tensors must be contiguous with batch ", batch,
+                ", got ", t.sizes());
+}
+
 std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::fused_step(const torch::Tensor& x_inner,
-                                                                const mLSTMState& state) const {
+                                                                const mLSTMState& state,
+                                                                bool in_place) const {
   const auto& cell = *mlstm_cell;
   ops::mlstm::LayerStepWeights w;
   w.conv_weight = conv1d->conv->weight;
@@ -119,8 +131,9 @@ std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::fused_step(const torch::Ten
   w.learnable_skip = learnable_skip;
   w.num_heads = config.num_heads;
   w.norm_eps = cell.outnorm->options.eps();
+  const ops::mlstm::LayerStepState current{{state.C, state.n, state.m}, state.conv};
   const ops::mlstm::LayerStepResult r =
-      ops::mlstm::layer_step_cpu(w, x_inner, {{state.C, state.n, state.m}, state.conv});
+      ops::mlstm::layer_step_cpu(w, x_inner, current, in_place ? &current : nullptr);
   return {r.h, {r.state.cell.C, r.state.cell.n, r.state.cell.m, r.state.conv}};
 }
 
@@ -129,13 +142,16 @@ std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::run(const torch::Tensor& x,
   const int64_t dim = config.embedding_dim, inner = config._inner_embedding_dim;
   TORCH_CHECK(x.dim() == 3 && x.size(2) == dim, "mLSTMLayer: expected input [B, S, ", dim,
               "], got ", x.sizes());
-  TORCH_CHECK(mode != RunMode::kStep || x.size(1) == 1, "mLSTMLayer::step: expected input [B, 1, ",
-              dim, "], got ", x.sizes());
+  const bool stepping = mode == RunMode::kStep || mode == RunMode::kStepInPlace;
+  const bool in_place = mode == RunMode::kStepInPlace;
+  TORCH_CHECK(!stepping || x.size(1) == 1, "mLSTMLayer::step: expected input [B, 1, ", dim,
+              "], got ", x.sizes());
+  if (in_place) check_in_place_state(state, x.size(0));
   const torch::Tensor input = x.to(compute_dtype(x));
 
   const torch::Tensor x_inner = linear_as_input(input, proj_up);  // [B, S, 2 * D_inner]
-  if (mode == RunMode::kStep && fused_step_applies(x_inner, state)) {
-    auto [h, next] = fused_step(x_inner, state);
+  if (stepping && fused_step_applies(x_inner, state)) {
+    auto [h, next] = fused_step(x_inner, state, in_place);
     return {dropout(linear_as_input(h, proj_down)).to(x.scalar_type()), next};
   }
   const torch::Tensor x_mlstm = x_inner.narrow(-1, 0, inner);
@@ -147,6 +163,7 @@ std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::run(const torch::Tensor& x,
     x_conv = conv1d(x_mlstm);
   } else {
     std::tie(x_conv, next.conv) = conv1d->forward_with_state(x_mlstm, state.conv);
+    if (in_place && next.conv.defined()) next.conv = state.conv.copy_(next.conv);
   }
   const torch::Tensor x_conv_act = torch::silu(x_conv);
   const torch::Tensor q = q_proj(x_conv_act), k = k_proj(x_conv_act), v = v_proj(x_mlstm);
@@ -157,9 +174,9 @@ std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::run(const torch::Tensor& x,
   } else {
     const mlstm::CellState cell_state{state.C, state.n, state.m};
     mlstm::CellState cell_next;
-    std::tie(h_tilde, cell_next) = mode == RunMode::kStep
-                                       ? mlstm_cell->step(q, k, v, cell_state)
-                                       : mlstm_cell->forward_with_state(q, k, v, cell_state);
+    std::tie(h_tilde, cell_next) =
+        stepping ? mlstm_cell->step(q, k, v, cell_state, in_place ? &cell_state : nullptr)
+                 : mlstm_cell->forward_with_state(q, k, v, cell_state);
     next.C = cell_next.C;
     next.n = cell_next.n;
     next.m = cell_next.m;

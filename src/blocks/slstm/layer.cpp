@@ -76,8 +76,21 @@ bool sLSTMLayerImpl::fused_step_applies(const torch::Tensor& x, const sLSTMState
          ops::cpu_loop_ready(parameters(), dtype);
 }
 
+void sLSTMLayerImpl::check_in_place_state(const sLSTMState& state, int64_t batch) const {
+  const bool has_conv = static_cast<bool>(conv1d);
+  TORCH_CHECK(state.y.defined() && state.c.defined() && state.n.defined() && state.m.defined() &&
+                  state.conv.defined() == has_conv,
+              "sLSTMLayer::step_in_place: the state must be preallocated (y, c, n, m",
+              has_conv ? " and conv" : "", " defined)");
+  for (const auto& t : {state.y, state.c, state.n, state.m, state.conv})
+    TORCH_CHECK(!t.defined() || (t.is_contiguous() && t.size(0) == batch),
+                "sLSTMLayer::step_in_place: state tensors must be contiguous with batch ", batch,
+                ", got ", t.sizes());
+}
+
 std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::fused_step(const torch::Tensor& x,
-                                                                const sLSTMState& state) const {
+                                                                const sLSTMState& state,
+                                                                bool in_place) const {
   ops::slstm::LayerStepWeights w;
   if (conv1d) {
     w.conv_weight = conv1d->conv->weight;
@@ -94,8 +107,9 @@ std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::fused_step(const torch::Ten
   w.norm_bias = group_norm->bias;
   w.norm_eps = group_norm->options.eps();
   w.forward_clipval = config.forward_clipval;
+  const ops::slstm::LayerStepState current{state.y, state.c, state.n, state.m, state.conv};
   const ops::slstm::LayerStepResult r =
-      ops::slstm::layer_step_cpu(w, x, {state.y, state.c, state.n, state.m, state.conv});
+      ops::slstm::layer_step_cpu(w, x, current, in_place ? &current : nullptr);
   return {r.out, {r.state.y, r.state.c, r.state.n, r.state.m, r.state.conv}};
 }
 
@@ -104,16 +118,18 @@ std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::run(const torch::Tensor& x,
   const int64_t dim = config.embedding_dim;
   TORCH_CHECK(x.dim() == 3 && x.size(2) == dim, "sLSTMLayer: expected input [B, S, ", dim,
               "], got ", x.sizes());
-  TORCH_CHECK(mode != RunMode::kStep || x.size(1) == 1, "sLSTMLayer::step: expected input [B, 1, ",
-              dim, "], got ", x.sizes());
-  if (mode == RunMode::kStep && fused_step_applies(x, state)) return fused_step(x, state);
+  const bool stepping = mode == RunMode::kStep || mode == RunMode::kStepInPlace;
+  const bool in_place = mode == RunMode::kStepInPlace;
+  TORCH_CHECK(!stepping || x.size(1) == 1, "sLSTMLayer::step: expected input [B, 1, ", dim,
+              "], got ", x.sizes());
+  if (in_place) check_in_place_state(state, x.size(0));
+  if (stepping && fused_step_applies(x, state)) return fused_step(x, state, in_place);
   const int64_t B = x.size(0), S = x.size(1);
   const torch::Tensor input = x.to(compute_dtype(x));  // float16 on the CPU runs in float32
   torch::Tensor x_conv = input, conv_state;
   if (conv1d) {
-    std::tie(x_conv, conv_state) = mode == RunMode::kStep
-                                       ? conv1d->step(input, state.conv)
-                                       : conv1d->forward_with_state(input, state.conv);
+    std::tie(x_conv, conv_state) =
+        stepping ? conv1d->step(input, state.conv) : conv1d->forward_with_state(input, state.conv);
     x_conv = torch::silu(x_conv);
   }
   // The official layer feeds (fgate, igate, zgate, ogate) into the cell's slots (i, f, z, o).
@@ -125,6 +141,17 @@ std::pair<torch::Tensor, sLSTMState> sLSTMLayerImpl::run(const torch::Tensor& x,
   y = dropout(y);
   const torch::Tensor out = group_norm(y).transpose(1, 2).reshape({B, S, -1});
   sLSTMState next{final_state[0], final_state[1], final_state[2], final_state[3], conv_state};
+  if (in_place) {  // the small state is copied in; the step kernels take no output state
+    const std::pair<const torch::Tensor*, const torch::Tensor*> copies[] = {
+        {&state.y, &next.y},
+        {&state.c, &next.c},
+        {&state.n, &next.n},
+        {&state.m, &next.m},
+        {&state.conv, &next.conv}};
+    for (const auto& [to, from] : copies)
+      if (to->defined()) to->copy_(*from);
+    next = state;
+  }
   return {out.to(x.scalar_type()), next};
 }
 

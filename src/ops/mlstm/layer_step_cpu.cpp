@@ -63,14 +63,15 @@ void step_loop(const LayerStepWeights& w, const Dims& dims, const T* x_inner, co
       T* C_new = C_out + s * DH * DH;
       T* n_new = n_out + s * DH;
       // C' = f C + i k v^T, n' = f n + i k (eqs. 19-20); h = C'^T q / max(|n'^T q|, exp(-m')).
+      // (C_new may be C_old: each element is read before it is written.)
       T* __restrict h_acc = h.data();
       std::fill(h_acc, h_acc + DH, T(0));
       for (int64_t d1 = 0; d1 < DH; ++d1) {
         const T ik = kh[d1] * i_scale, q_d1 = qh[d1];
-        T* __restrict C_new_row = C_new + d1 * DH;
+        T* C_new_row = C_new + d1 * DH;
         const T* __restrict v_row = vh;
         if (C_old) {
-          const T* __restrict C_row = C_old + d1 * DH;
+          const T* C_row = C_old + d1 * DH;
           for (int64_t d2 = 0; d2 < DH; ++d2) C_new_row[d2] = f_act * C_row[d2] + ik * v_row[d2];
         } else {
           for (int64_t d2 = 0; d2 < DH; ++d2) C_new_row[d2] = ik * v_row[d2];
@@ -106,7 +107,7 @@ LayerStepWeights contiguous(const LayerStepWeights& w) {
 }  // namespace
 
 LayerStepResult layer_step_cpu(const LayerStepWeights& weights, const torch::Tensor& x_inner,
-                               const LayerStepState& state) {
+                               const LayerStepState& state, const LayerStepState* out) {
   const int64_t B = x_inner.size(0), F = x_inner.size(2) / 2;
   const int64_t KS = weights.conv_weight.size(2), NH = weights.num_heads;
   const Dims dims{B, F, KS, NH, F / NH, weights.q_weight.size(0)};
@@ -118,9 +119,17 @@ LayerStepResult layer_step_cpu(const LayerStepWeights& weights, const torch::Ten
                       m_in = c(state.cell.m);
   LayerStepResult r;
   r.h = torch::empty({B, 1, F}, options);
-  r.state.cell = {torch::empty({B, NH, dims.DH, dims.DH}, options),
-                  torch::empty({B, NH, dims.DH, 1}, options), torch::empty({B, NH, 1, 1}, options)};
-  r.state.conv = torch::empty({B, KS, F}, options);
+  if (out) {
+    check_step_out("mlstm::layer_step_cpu", {out->cell.C, out->cell.n, out->cell.m, out->conv},
+                   {{B, NH, dims.DH, dims.DH}, {B, NH, dims.DH, 1}, {B, NH, 1, 1}, {B, KS, F}},
+                   x.scalar_type());
+    r.state = *out;
+  } else {
+    r.state.cell = {torch::empty({B, NH, dims.DH, dims.DH}, options),
+                    torch::empty({B, NH, dims.DH, 1}, options),
+                    torch::empty({B, NH, 1, 1}, options)};
+    r.state.conv = torch::empty({B, KS, F}, options);
+  }
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "mlstm_layer_step_cpu", [&] {
     step_loop<scalar_t>(w, dims, x.data_ptr<scalar_t>(), data_or_null<scalar_t>(conv_in),
                         data_or_null<scalar_t>(C_in), data_or_null<scalar_t>(n_in),

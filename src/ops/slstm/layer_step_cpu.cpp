@@ -81,7 +81,7 @@ void step_loop(const LayerStepWeights& w, const LayerStepState& state, const Dim
 }  // namespace
 
 LayerStepResult layer_step_cpu(const LayerStepWeights& weights, const torch::Tensor& x,
-                               const LayerStepState& state) {
+                               const LayerStepState& state, const LayerStepState* out) {
   const auto c = contiguous_if_defined;
   LayerStepWeights w = weights;
   for (torch::Tensor* t :
@@ -97,9 +97,20 @@ LayerStepResult layer_step_cpu(const LayerStepWeights& weights, const torch::Ten
   const auto options = x.options();
   LayerStepResult r;
   r.out = torch::empty({B, 1, H}, options);
-  r.state = {torch::empty({B, H}, options), torch::empty({B, H}, options),
-             torch::empty({B, H}, options), torch::empty({B, H}, options),
-             KS > 0 ? torch::empty({B, KS, H}, options) : torch::Tensor()};
+  if (out) {
+    std::vector<torch::Tensor> tensors = {out->y, out->c, out->n, out->m};
+    std::vector<std::vector<int64_t>> shapes(4, {B, H});
+    if (KS > 0) {
+      tensors.push_back(out->conv);
+      shapes.push_back({B, KS, H});
+    }
+    check_step_out("slstm::layer_step_cpu", tensors, shapes, x.scalar_type());
+    r.state = *out;
+  } else {
+    r.state = {torch::empty({B, H}, options), torch::empty({B, H}, options),
+               torch::empty({B, H}, options), torch::empty({B, H}, options),
+               KS > 0 ? torch::empty({B, KS, H}, options) : torch::Tensor()};
+  }
   const torch::Tensor x_c = x.contiguous();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "slstm_layer_step_cpu", [&] {
     step_loop<scalar_t>(w, in, dims, x_c.data_ptr<scalar_t>(), r.out.data_ptr<scalar_t>(),

@@ -28,8 +28,10 @@ inline torch::Tensor parallel_stabilized_simple(const torch::Tensor& queries,
 /// Python `recurrent_step_stabilized_simple`: ops::mlstm::recurrent_step_stabilized.
 inline std::pair<torch::Tensor, CellState> recurrent_step_stabilized_simple(
     const CellState& state, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-    const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, double eps = 1e-6) {
-  return ops::mlstm::recurrent_step_stabilized(state, q, k, v, igate_preact, fgate_preact, eps);
+    const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, double eps = 1e-6,
+    const CellState* out = nullptr) {
+  return ops::mlstm::recurrent_step_stabilized(state, q, k, v, igate_preact, fgate_preact, eps,
+                                               out);
 }
 
 }  // namespace xlstm::mlstm

@@ -26,10 +26,12 @@ class mLSTMCellImpl : public torch::nn::Module {
                                                                 const torch::Tensor& k,
                                                                 const torch::Tensor& v,
                                                                 const mlstm::CellState& state = {});
-  /// One position (S = 1) from `state` (undefined: the zero state).
+  /// One position (S = 1) from `state` (undefined: the zero state). `out`, when given, receives
+  /// the new state (it may be `state` itself: updated in place; see recurrent_step_stabilized).
   std::pair<torch::Tensor, mlstm::CellState> step(const torch::Tensor& q, const torch::Tensor& k,
                                                   const torch::Tensor& v,
-                                                  const mlstm::CellState& state = {});
+                                                  const mlstm::CellState& state = {},
+                                                  const mlstm::CellState* out = nullptr);
 
   /// outnorm reset; fgate weight 0, bias linspace(3, 6); igate weight 0, bias normal(0, 0.1).
   void reset_parameters();

@@ -18,6 +18,8 @@ namespace xlstm {
 ///   C [B, NH, DH, DH], n [B, NH, DH, 1], m [B, NH, 1, 1]: the cell memory (stabilised, see
 ///   mlstm::CellState; float32 for bfloat16 / float16 inputs);
 ///   conv [B, KS, D_inner]: the last KS inputs of the causal conv (undefined when KS = 0).
+/// step_in_place takes a preallocated state: all of these defined and contiguous (conv only with
+/// KS > 0), e.g. a forward_with_state result cloned.
 struct mLSTMState {
   torch::Tensor C, n, m, conv;
 
@@ -61,9 +63,12 @@ class mLSTMLayerImpl : public SequenceLayer<mLSTMState> {
   /// Whether the step can take ops::mlstm::layer_step_cpu (x_inner = proj_up(x)): CPU, float32 /
   /// float64 throughout, a depthwise conv, square q / k / v projections, and no gradient needed.
   bool fused_step_applies(const torch::Tensor& x_inner, const mLSTMState& state) const;
-  /// ops::mlstm::layer_step_cpu on this layer's weights: the gated cell output [B, 1, D_inner].
+  /// ops::mlstm::layer_step_cpu on this layer's weights: the gated cell output [B, 1, D_inner];
+  /// `in_place`: the next state written into `state`'s tensors.
   std::pair<torch::Tensor, mLSTMState> fused_step(const torch::Tensor& x_inner,
-                                                  const mLSTMState& state) const;
+                                                  const mLSTMState& state, bool in_place) const;
+  /// Throws unless `state` is a preallocated state for a batch of `batch` (step_in_place).
+  void check_in_place_state(const mLSTMState& state, int64_t batch) const;
 };
 TORCH_MODULE(mLSTMLayer);
 

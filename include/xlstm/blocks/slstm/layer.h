@@ -27,6 +27,8 @@ struct sLSTMState {
   /// Every defined tensor detached from the autograd graph (truncated backpropagation).
   sLSTMState detach() const;
 };
+// step_in_place takes a preallocated state: y, c, n, m (and conv with a conv) defined and
+// contiguous, e.g. a forward_with_state result cloned.
 
 /// forward / forward_with_state / step (SequenceLayer) on x [B, S, D].
 class sLSTMLayerImpl : public SequenceLayer<sLSTMState> {
@@ -46,15 +48,18 @@ class sLSTMLayerImpl : public SequenceLayer<sLSTMState> {
 
  private:
   /// The layer on x [B, S, D] from `state` (the recurrence makes kForward and kWithState alike;
-  /// kStep uses the convolution's step form).
+  /// kStep and kStepInPlace use the convolution's step form).
   std::pair<torch::Tensor, sLSTMState> run(const torch::Tensor& x, const sLSTMState& state,
                                            RunMode mode) override;
   /// Whether the step can take ops::slstm::layer_step_cpu: CPU, float32 / float64 throughout, a
   /// depthwise conv or none, no active dropout, and no gradient needed.
   bool fused_step_applies(const torch::Tensor& x, const sLSTMState& state) const;
-  /// ops::slstm::layer_step_cpu on this layer's weights.
-  std::pair<torch::Tensor, sLSTMState> fused_step(const torch::Tensor& x,
-                                                  const sLSTMState& state) const;
+  /// ops::slstm::layer_step_cpu on this layer's weights; `in_place`: the next state written into
+  /// `state`'s tensors.
+  std::pair<torch::Tensor, sLSTMState> fused_step(const torch::Tensor& x, const sLSTMState& state,
+                                                  bool in_place) const;
+  /// Throws unless `state` is a preallocated state for a batch of `batch` (step_in_place).
+  void check_in_place_state(const sLSTMState& state, int64_t batch) const;
 };
 TORCH_MODULE(sLSTMLayer);
 

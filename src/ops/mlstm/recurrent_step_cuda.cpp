@@ -1,0 +1,81 @@
+#include "recurrent_step_cuda.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "../cuda_bridge.h"
+#include "mlstm/mlstm_kernels.h"
+#include "xlstm/ops/tensor_utils.h"
+
+namespace xlstm::ops::mlstm::detail {
+namespace {
+
+namespace kern = xlstm::kernels::mlstm;
+constexpr const char* kWhere = "mLSTM step kernels";
+
+bool enabled_by_environment() {
+  const char* value = std::getenv("XLSTM_MLSTM_STEP_KERNEL");
+  return value == nullptr || std::string(value) != "0";
+}
+
+bool float32_cuda(const torch::Tensor& t) {
+  return t.defined() && t.is_cuda() && t.scalar_type() == torch::kFloat32;
+}
+
+}  // namespace
+
+bool step_kernel_applies(const CellState& state, const torch::Tensor& q, const torch::Tensor& k,
+                         const torch::Tensor& v, const torch::Tensor& igate_preact,
+                         const torch::Tensor& fgate_preact, const CellState* out) {
+  if (!q.is_cuda() || !enabled_by_environment()) return false;
+  const auto type = q.scalar_type();
+  if (type != torch::kFloat32 && type != torch::kBFloat16 && type != torch::kFloat16) return false;
+  if (k.scalar_type() != type || v.scalar_type() != type || !k.is_cuda() || !v.is_cuda())
+    return false;
+  if (q.size(3) > kern::kMaxStepHeadDim) return false;
+  if (!float32_cuda(state.C) || !float32_cuda(state.n) || !float32_cuda(state.m)) return false;
+  if (out && !(float32_cuda(out->C) && float32_cuda(out->n) && float32_cuda(out->m) &&
+               out->C.is_contiguous() && out->n.is_contiguous() && out->m.is_contiguous()))
+    return false;
+  return !needs_grad({q, k, v, igate_preact, fgate_preact, state.C, state.n, state.m});
+}
+
+std::pair<torch::Tensor, CellState> recurrent_step_cuda(
+    const CellState& state, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+    const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, double eps,
+    const CellState* out) {
+  const c10::cuda::CUDAGuard guard(q.device());
+  const int64_t B = q.size(0), NH = q.size(1), DH = q.size(3);
+  const torch::Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
+  const torch::Tensor igate = igate_preact.to(torch::kFloat32).contiguous();
+  const torch::Tensor fgate = fgate_preact.to(torch::kFloat32).contiguous();
+  const CellState in{state.C.contiguous(), state.n.contiguous(), state.m.contiguous()};
+  const CellState next =
+      out ? *out
+          : CellState{torch::empty_like(in.C), torch::empty_like(in.n), torch::empty_like(in.m)};
+  const torch::Tensor h = torch::empty({B, NH, 1, DH}, q.options());
+  const torch::Tensor scratch = torch::empty({B * NH * 3}, in.C.options());
+  kern::StepArgs a;
+  a.batch = static_cast<int>(B);
+  a.heads = static_cast<int>(NH);
+  a.head_dim = static_cast<int>(DH);
+  a.element_type = element_type(kWhere, q.scalar_type());
+  a.q = qc.data_ptr();
+  a.k = kc.data_ptr();
+  a.v = vc.data_ptr();
+  a.igate = igate.data_ptr<float>();
+  a.fgate = fgate.data_ptr<float>();
+  a.C_in = in.C.data_ptr<float>();
+  a.n_in = in.n.data_ptr<float>();
+  a.m_in = in.m.data_ptr<float>();
+  a.C_out = next.C.data_ptr<float>();
+  a.n_out = next.n.data_ptr<float>();
+  a.m_out = next.m.data_ptr<float>();
+  a.h = h.data_ptr();
+  a.scratch = scratch.data_ptr<float>();
+  a.eps = static_cast<float>(eps);
+  check_launch(kWhere, kern::step(a, at::cuda::getCurrentCUDAStream()));
+  return {h, next};
+}
+
+}  // namespace xlstm::ops::mlstm::detail
