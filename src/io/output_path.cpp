@@ -13,15 +13,11 @@
 namespace xlstm::io {
 namespace {
 
-struct ProtectedInput {
-  dev_t device;
-  ino_t inode;
-  std::string path;
-};
-
+// Paths only: each is looked at again when a writer asks, so an input removed since (whose inode
+// a new file may get) protects nothing.
 std::mutex inputs_mutex;
-std::vector<ProtectedInput>& protected_inputs() {
-  static std::vector<ProtectedInput> inputs;
+std::vector<std::string>& protected_inputs() {
+  static std::vector<std::string> inputs;
   return inputs;
 }
 
@@ -38,7 +34,7 @@ void protect_input(const std::string& path) {
   if (::stat(path.c_str(), &info) != 0)
     throw std::runtime_error("input '" + path + "': " + std::strerror(errno));
   std::lock_guard<std::mutex> lock(inputs_mutex);
-  protected_inputs().push_back({info.st_dev, info.st_ino, path});
+  protected_inputs().push_back(path);
 }
 
 void check_output_path(const std::string& path) {
@@ -57,11 +53,14 @@ void check_output_path(const std::string& path) {
   if (!S_ISREG(info.st_mode))
     refuse("it is " + file_kind(info.st_mode) + ", not a regular file: refusing to replace it");
   std::lock_guard<std::mutex> lock(inputs_mutex);
-  for (const auto& input : protected_inputs())
-    if (input.device == info.st_dev && input.inode == info.st_ino)
-      refuse(input.path == path ? "it is an input of this run: refusing to overwrite it"
-                                : "it is the same file as the input '" + input.path +
-                                      "' of this run: refusing to overwrite it");
+  for (const auto& input : protected_inputs()) {
+    struct stat input_info {};
+    if (::stat(input.c_str(), &input_info) != 0) continue;
+    if (input_info.st_dev == info.st_dev && input_info.st_ino == info.st_ino)
+      refuse(input == path ? "it is an input of this run: refusing to overwrite it"
+                           : "it is the same file as the input '" + input +
+                                 "' of this run: refusing to overwrite it");
+  }
 }
 
 }  // namespace xlstm::io
