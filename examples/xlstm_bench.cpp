@@ -78,7 +78,8 @@ void require_device(const std::string& name) {
     throw std::invalid_argument("--device '" + name + "' is not a device (cpu, cuda, cuda:N)");
   }
   if (device->is_cuda() && !torch::cuda::is_available())
-    throw std::invalid_argument("--device " + name + ": no CUDA device is available to this process");
+    throw std::invalid_argument("--device " + name +
+                                ": no CUDA device is available to this process");
   if (!device->is_cpu() && !device->is_cuda())
     throw std::invalid_argument("--device " + name + ": xlstm-bench runs on cpu or cuda");
 }

@@ -1,6 +1,7 @@
 // xlstm-generate: text (or token ids) from a trained xLSTM language model, streamed to stdout as
 // it is produced; time to first token and tokens/s on stderr. The first Ctrl-C (or SIGTERM) ends
-// generation cleanly (exit 130 / 143), a second one ends the process (examples/common/stop_signal.h).
+// generation cleanly (exit 130 / 143), a second one ends the process
+// (examples/common/stop_signal.h).
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -313,7 +314,7 @@ int main(int argc, char** argv) {
       const auto stats = run_turn(model, prompt, settings, tokenizer, &state);
       report(stats, static_cast<int64_t>(prompt.size()), 1);
       if (xlstm::apps::stop_signal() == SIGTERM) break;  // SIGTERM ends the session
-      xlstm::apps::clear_stop_request();  // Ctrl-C during a turn ends only that turn
+      xlstm::apps::clear_stop_request();                 // Ctrl-C during a turn ends only that turn
     }
     return xlstm::apps::stop_requested() ? xlstm::apps::stop_exit_code() : 0;
   });

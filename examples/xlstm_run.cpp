@@ -73,8 +73,7 @@ int main(int argc, char** argv) {
     const auto inputs = xlstm::io::load_safetensors(input_path);
     auto found = inputs.find(input_key);
     TORCH_CHECK(found != inputs.end(), input_path, " has no tensor '", input_key, "'");
-    if (!allow_nonfinite)
-      xlstm::apps::refuse_nonfinite({*found}, "input '" + input_path + "'");
+    if (!allow_nonfinite) xlstm::apps::refuse_nonfinite({*found}, "input '" + input_path + "'");
     xlstm::apps::check_model_input(*model, found->second,
                                    "input '" + input_key + "' of " + input_path);
     const torch::Device target(device);

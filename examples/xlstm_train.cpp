@@ -66,16 +66,16 @@ std::string resume_command(int argc, char** argv) {
 }
 
 /// What a run that was stopped by a signal says on stderr (rank 0).
-void report_stop(const xlstm::TrainSummary& summary, int64_t num_steps,
-                 const std::string& out_dir, int argc, char** argv) {
+void report_stop(const xlstm::TrainSummary& summary, int64_t num_steps, const std::string& out_dir,
+                 int argc, char** argv) {
   std::cerr << "xlstm-train: stopped by " << xlstm::apps::stop_signal_name() << " after step "
             << summary.steps << " of " << num_steps;
   if (out_dir.empty()) {
     std::cerr << " (no --out: nothing was saved)\n";
     return;
   }
-  std::cerr << "; checkpoint " << summary.checkpoint << "\nxlstm-train: to resume: "
-            << resume_command(argc, argv) << std::endl;
+  std::cerr << "; checkpoint " << summary.checkpoint
+            << "\nxlstm-train: to resume: " << resume_command(argc, argv) << std::endl;
 }
 
 }  // namespace
@@ -204,8 +204,7 @@ int main(int argc, char** argv) {
     print_validation(out, summary.validation);
     if (!options.out_dir.empty()) out << "metrics: " << options.out_dir << "/metrics.jsonl\n";
     if (!summary.stopped) return 0;
-    if (main_rank)
-      report_stop(summary, config.training.num_steps, options.out_dir, argc, argv);
+    if (main_rank) report_stop(summary, config.training.num_steps, options.out_dir, argc, argv);
     return xlstm::apps::stop_signal() ? xlstm::apps::stop_exit_code() : 0;
   });
 }

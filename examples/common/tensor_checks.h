@@ -16,9 +16,9 @@ namespace xlstm::apps {
 
 /// The NaN and infinite values of a floating-point tensor.
 struct NonFinite {
-  int64_t count = 0;          ///< how many
-  std::string first_index;    ///< of the first, "[1, 17]"
-  double first_value = 0.0;   ///< nan, inf or -inf
+  int64_t count = 0;         ///< how many
+  std::string first_index;   ///< of the first, "[1, 17]"
+  double first_value = 0.0;  ///< nan, inf or -inf
 };
 
 /// nullopt when every value is finite (always for integer tensors).
@@ -33,10 +33,10 @@ void refuse_nonfinite(const io::TensorMap& tensors, const std::string& what);
 /// with NaN or infinity, nullopt for one without.
 std::optional<std::string> nonfinite_warning(const torch::Tensor& tensor, const std::string& what);
 
-/// Refuses an input `model` cannot take, naming it (`what`, e.g. "input 'input' of in.safetensors"):
-/// a sequence of length 0; for a model of tokens, ids that are not integers or lie outside
-/// 0 .. vocab_size - 1 (the first such id, its position and the vocabulary size are named); for a
-/// model of features, a last size other than embedding_dim.
+/// Refuses an input `model` cannot take, naming it (`what`, e.g. "input 'input' of
+/// in.safetensors"): a sequence of length 0; for a model of tokens, ids that are not integers or
+/// lie outside 0 .. vocab_size - 1 (the first such id, its position and the vocabulary size are
+/// named); for a model of features, a last size other than embedding_dim.
 void check_model_input(const AppModel& model, const torch::Tensor& input, const std::string& what);
 
 }  // namespace xlstm::apps

@@ -128,8 +128,7 @@ std::string joined(const std::vector<std::string>& parts) {
 /// Writes the files of a checkpoint and its manifest.json into `temp_dir`; returns the manifest.
 std::string write_checkpoint_files(const fs::path& temp_dir, const std::string& name,
                                    const torch::nn::Module& model,
-                                   torch::optim::Optimizer& optimizer,
-                                   const TrainingState& state) {
+                                   torch::optim::Optimizer& optimizer, const TrainingState& state) {
   io::save_weights((temp_dir / "model.safetensors").string(), model);
   torch::serialize::OutputArchive archive;
   optimizer.save(archive);
@@ -244,8 +243,8 @@ std::vector<std::string> checkpoint_directories(const std::string& dir) {
 void remove_interrupted_writes(const std::string& dir, int64_t after_step) {
   for (const auto& name : io::subdirectories(dir)) {
     const bool temporary = name.rfind("step_", 0) == 0 && name.find(".tmp.") != std::string::npos;
-    const bool unfinished = checkpoint_step(name) > after_step &&
-                            !fs::exists(fs::path(dir) / name / kStepManifest);
+    const bool unfinished =
+        checkpoint_step(name) > after_step && !fs::exists(fs::path(dir) / name / kStepManifest);
     if (temporary || unfinished) io::remove_tree((fs::path(dir) / name).string());
   }
 }
@@ -300,8 +299,9 @@ std::optional<ResumePoint> find_resume_point(const std::string& dir) {
     const std::string manifest_path = (step_dir / kStepManifest).string();
     auto manifest = read_manifest(manifest_path);
     if (const auto* why = std::get_if<std::string>(&manifest)) {
-      skipped.push_back(*name + ": " + *why + " (an older version's checkpoint or an interrupted "
-                                              "write)");
+      skipped.push_back(*name + ": " + *why +
+                        " (an older version's checkpoint or an interrupted "
+                        "write)");
       continue;
     }
     const auto& value = std::get<io::json::Value>(manifest);
@@ -323,9 +323,8 @@ TrainingState load_checkpoint(const ResumePoint& point, torch::nn::Module& model
   const auto manifest = read_manifest(point.manifest_path);
   if (const auto* why = std::get_if<std::string>(&manifest))
     throw CheckpointError("checkpoint '" + point.step_dir + "': " + *why);
-  if (const auto problem =
-          checkpoint_problem(point.step_dir, std::get<io::json::Value>(manifest),
-                             point.manifest_path))
+  if (const auto problem = checkpoint_problem(point.step_dir, std::get<io::json::Value>(manifest),
+                                              point.manifest_path))
     throw CheckpointError(*problem + ": refusing to resume from it");
 
   const std::string weights = (fs::path(point.step_dir) / "model.safetensors").string();

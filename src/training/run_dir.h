@@ -30,8 +30,9 @@ void check_writable_directory(const std::string& dir);
 /// config.yaml given back as its --config is left alone).
 void write_unless_unchanged(const std::string& path, const std::string& text);
 
-/// What under a checkpoint directory would be continued or overwritten: "latest.json, step_00000100,
-/// step_00000200" (the step directories, latest.json when present); "" when there is nothing.
+/// What under a checkpoint directory would be continued or overwritten: "latest.json,
+/// step_00000100, step_00000200" (the step directories, latest.json when present); "" when there is
+/// nothing.
 std::string existing_checkpoints(const std::string& checkpoint_dir);
 
 }  // namespace xlstm

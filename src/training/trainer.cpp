@@ -213,9 +213,10 @@ TrainSummary Trainer::Impl::train() {
   if (checkpoints.nothing_to_do()) {
     summary.steps = start.step;
     summary.nothing_to_do = true;
-    log_line(options.log, "nothing to do: the checkpoint is at step " + std::to_string(start.step) +
-                              " and training.num_steps is " + std::to_string(num_steps) +
-                              " (raise it, with --steps in xlstm-train, to train on); no file was changed");
+    log_line(options.log,
+             "nothing to do: the checkpoint is at step " + std::to_string(start.step) +
+                 " and training.num_steps is " + std::to_string(num_steps) +
+                 " (raise it, with --steps in xlstm-train, to train on); no file was changed");
     communicator->barrier();
     return summary;
   }
@@ -268,7 +269,8 @@ TrainSummary Trainer::Impl::train() {
     if (!options.stop_requested) return false;
     const bool here = options.stop_requested();
     if (!communicator->has_group()) return here;
-    auto flag = torch::full({}, here ? 1 : 0, torch::TensorOptions().dtype(torch::kLong).device(device));
+    auto flag =
+        torch::full({}, here ? 1 : 0, torch::TensorOptions().dtype(torch::kLong).device(device));
     communicator->all_reduce_sum({flag});
     return flag.item<int64_t>() > 0;
   };

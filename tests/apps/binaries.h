@@ -43,7 +43,8 @@ inline CommandResult run_command(const std::string& command) {
   FILE* pipe = ::popen(("OMP_NUM_THREADS=1 " + command + " 2>&1").c_str(), "r");
   if (!pipe) return result;
   char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) result.output.append(buffer, n);
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
+    result.output.append(buffer, n);
   result.code = exit_code(::pclose(pipe));
   return result;
 }
@@ -78,8 +79,10 @@ class BackgroundCommand {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!status_ && std::chrono::steady_clock::now() < deadline) {
       int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) status_ = exit_code(status);
-      else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (::waitpid(pid_, &status, WNOHANG) == pid_)
+        status_ = exit_code(status);
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return status_ ? *status_ : -1;
   }

@@ -51,7 +51,8 @@ TEST(BinaryErrors, TrainRefusesBadNumbersByName) {
                "xlstm-train: --grad-clip: nan is not a finite number in 0 .. 1e+12");
   expect_error(train + " --grad-clip inf", 2, "--grad-clip: inf is not a finite number");
   expect_error(train + " --dist-timeout 0", 2, "--dist-timeout: 0 is not a finite number");
-  expect_error(train + " --bogus", 2, "xlstm-train: The following argument was not expected: --bogus");
+  expect_error(train + " --bogus", 2,
+               "xlstm-train: The following argument was not expected: --bogus");
   expect_error(train + " --config " + std::string(XLSTM_SOURCE_DIR) +
                    "/configs/parity_cpu.yaml --set training.lr=.nan --steps 1",
                1, "training.lr: must be a finite number > 0, got nan");

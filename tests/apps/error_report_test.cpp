@@ -2,6 +2,9 @@
 // or dispatcher dump, every exception turned into a message, the stop-signal bookkeeping.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <sstream>
 #include <stdexcept>
@@ -41,8 +44,8 @@ TEST(ErrorReport, BacktracesAndDispatcherDumpsInsideMessagesAreCut) {
 TEST(ErrorReport, RunMainTurnsEveryExceptionIntoExitCodeOne) {
   std::ostringstream captured;
   auto* old = std::cerr.rdbuf(captured.rdbuf());
-  const int from_error = run_main("tool", [] () -> int { throw std::invalid_argument("bad --x"); });
-  const int from_unknown = run_main("tool", [] () -> int { throw 42; });
+  const int from_error = run_main("tool", []() -> int { throw std::invalid_argument("bad --x"); });
+  const int from_unknown = run_main("tool", []() -> int { throw 42; });
   const int ok = run_main("tool", [] { return 3; });
   std::cerr.rdbuf(old);
   EXPECT_EQ(from_error, kExitError);
@@ -63,6 +66,21 @@ TEST(StopSignal, FirstSignalIsRecordedAndCleared) {
   EXPECT_FALSE(stop_requested());
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
+}
+
+TEST(StopSignal, SecondSignalEndsTheProcessAtOnce) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {  // raise() runs the handler before it returns: the second one ends us here
+    install_stop_signals();
+    std::raise(SIGINT);
+    std::raise(SIGINT);
+    ::_exit(stop_requested() ? 7 : 8);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status)) << "exited with " << WEXITSTATUS(status);
+  EXPECT_EQ(WTERMSIG(status), SIGINT);
 }
 
 }  // namespace

@@ -115,8 +115,8 @@ TEST(XlstmRunSafety, NonFiniteOutputExitsWithThree) {
   const auto input = io::load_safetensors(stack.tensors()).at("input");
   io::save_safetensors(stack.file("huge.safetensors"), {{"input", torch::full_like(input, 3e38)}});
   const auto command = stack.run(stack.file("huge.safetensors"), stack.file("out.safetensors"));
-  expect_result(command, 3, "xlstm-run: warning: output '" + stack.file("out.safetensors") +
-                                "' holds ");
+  expect_result(command, 3,
+                "xlstm-run: warning: output '" + stack.file("out.safetensors") + "' holds ");
   expect_result(command, 3, "(exit code 3; --allow-nonfinite: 0)");
   expect_result(command + " --allow-nonfinite", 0, "non-finite value");
 }
@@ -134,7 +134,8 @@ TEST(XlstmRunSafety, TokenIdsAndEmptySequencesAreNamed) {
                        {{"input", torch::tensor({{5}, {-1}}, torch::kLong)}});
   expect_result(lm.run(lm.file("neg.safetensors"), lm.file("out.safetensors")), 1,
                 "token id -1 at [1, 0]");
-  io::save_safetensors(lm.file("empty.safetensors"), {{"input", torch::zeros({1, 0}, torch::kLong)}});
+  io::save_safetensors(lm.file("empty.safetensors"),
+                       {{"input", torch::zeros({1, 0}, torch::kLong)}});
   expect_result(lm.run(lm.file("empty.safetensors"), lm.file("out.safetensors")), 1,
                 "(shape [1, 0]): the sequence is empty (length 0)");
   Fixture stack("slstm_stack_small");

@@ -62,8 +62,8 @@ TEST(OutputPath, OnlyARegularFileIsReplaced) {
       {dir.file("fifo.safetensors"), "it is a FIFO, not a regular file"},
       {dir.file("dir.safetensors"), "it is a directory, not a regular file"},
       {"/dev/null", "it is a character device, not a regular file"},
-      {dir.file("missing/out.safetensors"), "its directory '" + dir.file("missing") +
-                                                "' does not exist"}};
+      {dir.file("missing/out.safetensors"),
+       "its directory '" + dir.file("missing") + "' does not exist"}};
   for (const auto& [path, expected] : cases)
     EXPECT_NE(save_error(path).find(expected), std::string::npos)
         << path << ": " << save_error(path);

@@ -66,7 +66,8 @@ TEST(NonFiniteInputs, BatchWithoutTargetsIsNamedNotDivergence) {
   const Batch base = data.validation.at(0).batches.at(0);
   data.train = TrainStream(
       [base](int64_t first, int64_t size) {
-        Batch batch{base.inputs.narrow(0, 0, size).clone(), base.targets.narrow(0, 0, size).clone()};
+        Batch batch{base.inputs.narrow(0, 0, size).clone(),
+                    base.targets.narrow(0, 0, size).clone()};
         if (first == 32) batch.targets.fill_(kIgnoreIndex);
         return batch;
       },

@@ -57,7 +57,8 @@ std::map<std::string, std::pair<std::string, int64_t>> snapshot(const TempDir& d
     if (fs::path(path).filename() == ".xlstm-train.lock") continue;
     struct stat info {};
     ::stat(path.c_str(), &info);
-    files[path] = {read_bytes(path), int64_t{info.st_mtim.tv_sec} * 1000000000 + info.st_mtim.tv_nsec};
+    files[path] = {read_bytes(path),
+                   int64_t{info.st_mtim.tv_sec} * 1000000000 + info.st_mtim.tv_nsec};
   }
   return files;
 }

@@ -28,7 +28,8 @@ struct LaunchOptions {
 /// Runs the workers until all have exited. Returns 0 when all exited with 0, else the status of
 /// the first that failed (its exit code, 128 + the signal that killed it), and writes a line per
 /// failed worker to `log`. After a signal was passed on, a worker that ends with 128 + that signal
-/// (a clean stop, or killed by it) has not failed, and the launcher returns 128 + the signal. Throws std::runtime_error when a worker cannot be started.
+/// (a clean stop, or killed by it) has not failed, and the launcher returns 128 + the signal.
+/// Throws std::runtime_error when a worker cannot be started.
 int launch_local_workers(const LaunchOptions& options, std::ostream& log);
 
 /// `arguments` without `--name VALUE` / `--name=VALUE` (to hand a launcher's own command line to
