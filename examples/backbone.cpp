@@ -4,10 +4,12 @@
 
 #include <xlstm/xlstm.h>
 
+#include "error_report.h"
+
 int main(int argc, char** argv) {
   const std::string path =
       argc > 1 ? argv[1] : std::string(XLSTM_SOURCE_DIR) + "/configs/readme_stack.yaml";
-  try {
+  return xlstm::apps::run_main("backbone", [&] {
     auto cfg = xlstm::from_yaml_file<xlstm::xLSTMBlockStackConfig>(path);
     xlstm::xLSTMBlockStack xlstm_stack(cfg);  // backend "cuda" runs as "vanilla" on the CPU
 
@@ -16,8 +18,5 @@ int main(int argc, char** argv) {
     std::cout << "xLSTMBlockStack " << cfg._block_map << ": " << x.sizes() << " -> " << y.sizes()
               << "\n";
     return y.sizes() == x.sizes() ? 0 : 1;
-  } catch (const std::exception& e) {
-    std::cerr << "backbone: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

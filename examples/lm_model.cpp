@@ -5,10 +5,12 @@
 
 #include <xlstm/xlstm.h>
 
+#include "error_report.h"
+
 int main(int argc, char** argv) {
   const std::string path =
       argc > 1 ? argv[1] : std::string(XLSTM_SOURCE_DIR) + "/configs/readme_lm.yaml";
-  try {
+  return xlstm::apps::run_main("lm-model", [&] {
     auto cfg = xlstm::from_yaml_file<xlstm::xLSTMLMModelConfig>(path);
     xlstm::xLSTMLMModel model(cfg);
     model->eval();
@@ -32,8 +34,5 @@ int main(int argc, char** argv) {
     for (auto t : generated) std::cout << " " << t;
     std::cout << "\n";
     return logits.sizes() == torch::IntArrayRef({4, 256, cfg.vocab_size}) ? 0 : 1;
-  } catch (const std::exception& e) {
-    std::cerr << "lm-model: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -9,12 +9,16 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <stdexcept>
 
 #include <xlstm/xlstm.h>
 
 #include "bench/generate.h"
 #include "bench/report.h"
 #include "bench/slstm.h"
+#include "cli_options.h"
+#include "error_report.h"
 
 namespace {
 
@@ -68,6 +72,21 @@ int run_cpu(const std::string& config_path, int batch, int seq, int iters, int t
   return 0;
 }
 
+/// A device this process can use: the name parses and, for CUDA, a device is there.
+void require_device(const std::string& name) {
+  std::optional<torch::Device> device;
+  try {
+    device.emplace(name);
+  } catch (const c10::Error&) {
+    throw std::invalid_argument("--device '" + name + "' is not a device (cpu, cuda, cuda:N)");
+  }
+  if (device->is_cuda() && !torch::cuda::is_available())
+    throw std::invalid_argument("--device " + name +
+                                ": no CUDA device is available to this process");
+  if (!device->is_cpu() && !device->is_cuda())
+    throw std::invalid_argument("--device " + name + ": xlstm-bench runs on cpu or cuda");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,58 +101,59 @@ int main(int argc, char** argv) {
   std::string config = std::string(XLSTM_SOURCE_DIR) + "/configs/readme_stack.yaml";
   int batch = 4, seq = 256, iters = 3, threads = 0;
   cpu->add_option("--config", config, "block stack YAML")->check(CLI::ExistingFile);
-  cpu->add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber);
-  cpu->add_option("--seq", seq, "sequence length")->check(CLI::PositiveNumber);
-  cpu->add_option("--iters", iters, "timed iterations (after one warm-up)")
-      ->check(CLI::PositiveNumber);
+  const auto size = xlstm::apps::whole_number(1, xlstm::apps::kMaxSize);
+  cpu->add_option("--batch", batch, "batch size")->check(size);
+  cpu->add_option("--seq", seq, "sequence length")->check(size);
+  cpu->add_option("--iters", iters, "timed iterations (after one warm-up)")->check(size);
   cpu->add_option("--threads", threads, "intra-op threads (0: LibTorch's default)");
 
   auto* slstm = app.add_subcommand(
       "slstm", "sLSTM recurrence and sLSTMLayer per backend: fwd, fwd+bwd (default: GPU, bf16)");
   xlstm::bench::SlstmBenchOptions so;
-  slstm->add_option("--batch", so.batch, "batch size")->check(CLI::PositiveNumber);
-  slstm->add_option("--seq", so.seq, "sequence length")->check(CLI::PositiveNumber);
-  slstm->add_option("--embedding-dim", so.embedding_dim, "embedding (= hidden) size")
-      ->check(CLI::PositiveNumber);
-  slstm->add_option("--heads", so.heads, "number of heads")->check(CLI::PositiveNumber);
+  slstm->add_option("--batch", so.batch, "batch size")->check(size);
+  slstm->add_option("--seq", so.seq, "sequence length")->check(size);
+  slstm->add_option("--embedding-dim", so.embedding_dim, "embedding (= hidden) size")->check(size);
+  slstm->add_option("--heads", so.heads, "number of heads")->check(size);
   slstm->add_option("--dtype", so.dtype, "f32 | bf16 | f16")
       ->check(CLI::IsMember({"f32", "bf16", "f16"}));
-  slstm->add_option("--impl", so.impls, "comma-separated backends: cuda, vanilla")->delimiter(',');
+  slstm->add_option("--impl", so.impls, "comma-separated backends: cuda, vanilla")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"cuda", "vanilla"}));
   slstm->add_option("--parts", so.parts, "comma-separated: recurrence, layer")
       ->delimiter(',')
       ->check(CLI::IsMember({"recurrence", "layer"}));
-  slstm->add_option("--device", so.device, "torch device");
-  slstm->add_option("--warmup", so.warmup, "untimed calls first (vanilla: 1)");
-  slstm->add_option("--iters", so.iters, "timed calls (cuda backend)")->check(CLI::PositiveNumber);
+  slstm->add_option("--device", so.device, "torch device (cpu, cuda, cuda:1)");
+  slstm->add_option("--warmup", so.warmup, "untimed calls first (vanilla: 1)")
+      ->check(xlstm::apps::whole_number(0, xlstm::apps::kMaxSize));
+  slstm->add_option("--iters", so.iters, "timed calls (cuda backend)")->check(size);
   slstm->add_option("--slow-iters", so.slow_iters, "timed calls for the vanilla backend")
-      ->check(CLI::PositiveNumber);
+      ->check(size);
 
   auto* generate = app.add_subcommand(
       "generate", "125M-like LM (bf16): ms per step at each batch, prefill, bandwidth bound (GPU)");
   xlstm::bench::GenerateBenchOptions go;
-  generate->add_option("--batch", go.batches, "comma-separated batch sizes")->delimiter(',');
-  generate->add_option("--prompt", go.prompt, "prefill length at batch 1")
-      ->check(CLI::PositiveNumber);
+  generate->add_option("--batch", go.batches, "comma-separated batch sizes")
+      ->delimiter(',')
+      ->check(size);
+  generate->add_option("--prompt", go.prompt, "prefill length at batch 1")->check(size);
   generate->add_option("--dtype", go.dtype, "f32 | bf16 | f16")
       ->check(CLI::IsMember({"f32", "bf16", "f16"}));
   generate->add_option("--device", go.device, "torch device");
-  generate->add_option("--warmup", go.warmup, "untimed steps first");
-  generate->add_option("--iters", go.iters, "timed steps")->check(CLI::PositiveNumber);
+  generate->add_option("--warmup", go.warmup, "untimed steps first")
+      ->check(xlstm::apps::whole_number(0, xlstm::apps::kMaxSize));
+  generate->add_option("--iters", go.iters, "timed steps")->check(size);
 
-  CLI11_PARSE(app, argc, argv);
-  try {
+  if (const auto code = xlstm::apps::parse_command_line(app, argc, argv, "xlstm-bench"))
+    return *code;
+  return xlstm::apps::run_main("xlstm-bench", [&] {
     if (*cpu) return run_cpu(config, batch, seq, iters, threads, report);
-    if (*slstm) {
-      so.json = report.json;
-      return xlstm::bench::run_slstm(so);
-    }
     if (*generate) {
       go.json = report.json;
+      require_device(go.device);
       return xlstm::bench::run_generate(go);
     }
-  } catch (const std::exception& e) {
-    std::cerr << "xlstm-bench: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    so.json = report.json;
+    require_device(so.device);
+    return xlstm::bench::run_slstm(so);
+  });
 }

@@ -6,8 +6,9 @@
 
 #include <iostream>
 
+#include "cli_options.h"
+#include "error_report.h"
 #include "model_kinds.h"
-#include "xlstm/config/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -20,13 +21,10 @@ int main(int argc, char** argv) {
   app.add_option("file", path, "YAML config file")->required();
   app.add_option("--kind", kind, kinds_help)
       ->check(CLI::IsMember(xlstm::apps::model_kind_choices()));
-  CLI11_PARSE(app, argc, argv);
-
-  try {
+  if (const auto code = xlstm::apps::parse_command_line(app, argc, argv, "xlstm-config"))
+    return *code;
+  return xlstm::apps::run_main("xlstm-config", [&] {
     std::cout << xlstm::apps::model_kind_for(path, kind).resolve(path, {});
-  } catch (const xlstm::ConfigError& e) {
-    std::cerr << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

@@ -1,17 +1,15 @@
 // xlstm-generate: text (or token ids) from a trained xLSTM language model, streamed to stdout as
-// it is produced; time to first token and tokens/s on stderr. The first Ctrl-C ends generation
-// cleanly (exit 130), a second one ends the process.
+// it is produced; time to first token and tokens/s on stderr. The first Ctrl-C (or SIGTERM) ends
+// generation cleanly (exit 130 / 143), a second one ends the process
+// (examples/common/stop_signal.h).
 #include <CLI/CLI.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
-
-#include <signal.h>
 
 #include <xlstm/components/dtype.h>
 #include <xlstm/config/overrides.h>
@@ -22,29 +20,16 @@
 #include <xlstm/training/experiment_config.h>
 #include <xlstm/xlstm_lm_model.h>
 
+#include "cli_options.h"
+#include "error_report.h"
 #include "model_kinds.h"
+#include "stop_signal.h"
+#include "tensor_checks.h"
 
 namespace {
 
 namespace gen = xlstm::generation;
 using Clock = std::chrono::steady_clock;
-
-std::atomic<bool> interrupted{false};
-
-void on_sigint(int) {
-  if (interrupted.exchange(true)) {  // the second Ctrl-C: end now
-    std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
-  }
-}
-
-/// SIGINT sets `interrupted`; without SA_RESTART, so a read waiting for input returns.
-void install_sigint_handler() {
-  struct sigaction action {};
-  action.sa_handler = on_sigint;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -156,7 +141,8 @@ TurnStats run_turn(xlstm::xLSTMLMModel& model, const std::vector<int64_t>& promp
                             : decoders[sample].push(event.token);
     if (event.finished && !settings.ids_mode) piece += decoders[sample].flush();
     printer.add(sample, piece, event.finished.has_value());
-    return interrupted ? gen::GenerationControl::kStopAll : gen::GenerationControl::kContinue;
+    return xlstm::apps::stop_requested() ? gen::GenerationControl::kStopAll
+                                         : gen::GenerationControl::kContinue;
   };
   printer.start();
   if (settings.echo && !settings.ids_mode && state == nullptr)
@@ -218,20 +204,20 @@ int main(int argc, char** argv) {
       ->excludes(text)
       ->excludes(file);
   app.add_option("--max-new-tokens", settings.options.max_new_tokens, "tokens to generate")
-      ->check(CLI::NonNegativeNumber)
+      ->check(xlstm::apps::whole_number(0, xlstm::apps::kMaxCount))
       ->capture_default_str();
   app.add_option("--temperature", sampling.temperature, "sampling temperature; 0: greedy")
-      ->check(CLI::NonNegativeNumber)
+      ->check(xlstm::apps::finite_number(0, 1e6))
       ->capture_default_str();
   app.add_option("--top-k", sampling.top_k, "keep the k most likely tokens; 0: off")
-      ->check(CLI::NonNegativeNumber);
+      ->check(xlstm::apps::whole_number(0, xlstm::apps::kMaxSize));
   app.add_option("--top-p", sampling.top_p, "nucleus sampling: keep probability mass p; 1: off")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(xlstm::apps::finite_number(0, 1));
   app.add_option("--min-p", sampling.min_p, "drop tokens below p times the most likely; 0: off")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(xlstm::apps::finite_number(0, 1));
   app.add_option("--repetition-penalty", sampling.repetition_penalty,
                  "> 1 discourages tokens already seen; 1: off")
-      ->check(CLI::PositiveNumber);
+      ->check(xlstm::apps::finite_number(1e-6, 1e6));
   app.add_option("--seed", settings.options.seed, "random seed of the sampling");
   app.add_option("--stop", settings.options.stop_strings,
                  "end a sample when its text contains this string (repeatable)");
@@ -240,16 +226,19 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(xlstm::dtype_names()));
   app.add_option("--num-samples", settings.num_samples,
                  "samples of the prompt, generated as a batch")
-      ->check(CLI::PositiveNumber);
+      ->check(xlstm::apps::whole_number(1, 4096));
   app.add_flag("--interactive", interactive,
                "read lines from stdin; each continues the text so far (the state is kept)");
   app.add_flag("--no-echo", no_echo, "do not print the prompt before the generated text");
   app.add_flag("!--no-cuda-graph", settings.options.cuda_graph,
                "on CUDA, step without capturing the step as a CUDA graph");
-  CLI11_PARSE(app, argc, argv);
+  bool allow_nonfinite = false;
+  app.add_flag("--allow-nonfinite", allow_nonfinite, "take weights with NaN or infinity");
+  if (const auto code = xlstm::apps::parse_command_line(app, argc, argv, "xlstm-generate"))
+    return *code;
 
-  install_sigint_handler();
-  try {
+  xlstm::apps::install_stop_signals();
+  return xlstm::apps::run_main("xlstm-generate", [&] {
     if (run_dir.empty() && config_path.empty())
       throw std::invalid_argument("give --run DIR, or --config C with --weights W");
     settings.ids_mode = !prompt_ids.empty();
@@ -266,17 +255,23 @@ int main(int argc, char** argv) {
       overrides.push_back(xlstm::ConfigOverride::parse(assignment));
     if (!run_dir.empty()) {
       config_path = run_dir + "/config.yaml";
-      const auto checkpoint = xlstm::latest_checkpoint(run_dir + "/checkpoints");
-      if (!checkpoint)
-        throw std::runtime_error(run_dir + " has no checkpoint (checkpoints/latest.json)");
-      weights = *checkpoint + "/model.safetensors";
+      const auto checkpoint = xlstm::find_resume_point(run_dir + "/checkpoints");
+      if (!checkpoint) throw std::runtime_error(run_dir + " has no checkpoint (checkpoints/)");
+      if (!checkpoint->recovery_note.empty())
+        std::cerr << "xlstm-generate: note: " << checkpoint->recovery_note << "\n";
+      weights = checkpoint->step_dir + "/model.safetensors";
     }
     torch::manual_seed(0);  // the initialisation when there are no weights
     xlstm::xLSTMLMModel model(load_model_config(config_path, overrides));
     if (weights.empty())
       std::cerr << "xlstm-generate: no --weights: a freshly initialised model\n";
-    else
+    else if (allow_nonfinite)
       xlstm::io::load_weights(weights, *model);
+    else {
+      const auto tensors = xlstm::io::read_weights(weights);
+      xlstm::apps::refuse_nonfinite(tensors, "weights '" + weights + "'");
+      xlstm::io::load_state_dict(*model, tensors);
+    }
     model->to(torch::Device(device), xlstm::dtype_from_name(dtype));
     model->eval();
 
@@ -300,7 +295,7 @@ int main(int argc, char** argv) {
       if (prompt.empty()) throw std::invalid_argument("the prompt is empty");
       const auto stats = run_turn(model, prompt, settings, tokenizer, nullptr);
       report(stats, static_cast<int64_t>(prompt.size()), settings.num_samples);
-      return interrupted ? 130 : 0;
+      return xlstm::apps::stop_requested() ? xlstm::apps::stop_exit_code() : 0;
     }
 
     // Interactive: every line (with its newline) continues the text so far.
@@ -320,13 +315,9 @@ int main(int argc, char** argv) {
       const auto prompt = tokenizer.encode(line);
       const auto stats = run_turn(model, prompt, settings, tokenizer, &state);
       report(stats, static_cast<int64_t>(prompt.size()), 1);
-      interrupted = false;  // Ctrl-C during a turn ends only that turn
+      if (xlstm::apps::stop_signal() == SIGTERM) break;  // SIGTERM ends the session
+      xlstm::apps::clear_stop_request();                 // Ctrl-C during a turn ends only that turn
     }
-    return interrupted ? 130 : 0;
-  } catch (const c10::Error& e) {
-    std::cerr << "xlstm-generate: " << e.what_without_backtrace() << "\n";
-  } catch (const std::exception& e) {
-    std::cerr << "xlstm-generate: " << e.what() << "\n";
-  }
-  return 1;
+    return xlstm::apps::stop_requested() ? xlstm::apps::stop_exit_code() : 0;
+  });
 }

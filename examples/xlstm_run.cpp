@@ -1,20 +1,27 @@
 // xlstm-run: runs a block stack or LM model (from its YAML config) on the tensor `input` of a
-// safetensors file and writes the tensor `output`.
+// safetensors file and writes the tensor `output`. The output never replaces an input (the
+// config, the weights, the input, under any name) nor anything but a regular file. NaN or infinity
+// in the weights or the input is refused, in the output reported with exit code 3, unless
+// --allow-nonfinite.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 
 #include <xlstm/components/dtype.h>
+#include <xlstm/io/output_path.h>
 #include <xlstm/xlstm.h>
 
+#include "cli_options.h"
+#include "error_report.h"
 #include "model_kinds.h"
+#include "tensor_checks.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"xlstm-run: run an xLSTM block stack or LM model on a safetensors input"};
   std::string config, weights, input_path, output_path,
       mode = "forward", device = "cpu", dtype = "float32", prefix, input_key = "input",
       kind = "auto";
-  bool non_strict = false;
+  bool non_strict = false, allow_nonfinite = false;
   std::vector<std::string> assignments;
   app.add_option("--config", config, "model config YAML (an LM model if it has vocab_size)")
       ->required()
@@ -37,15 +44,20 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
   app.add_option("--input-key", input_key, "name of the input tensor");
-  app.add_option("--output", output_path, "safetensors file to write the tensor 'output' to")
+  app.add_option("--output", output_path,
+                 "safetensors file to write the tensor 'output' to (never one of the inputs)")
       ->required();
   app.add_option("--mode", mode, "forward (parallel), step (one position at a time) or chunkwise")
       ->check(CLI::IsMember({"forward", "step", "chunkwise"}));
   app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--dtype", dtype, "compute dtype")->check(CLI::IsMember(xlstm::dtype_names()));
-  CLI11_PARSE(app, argc, argv);
+  app.add_flag("--allow-nonfinite", allow_nonfinite,
+               "take weights and inputs with NaN or infinity; a non-finite output exits with 0");
+  if (const auto code = xlstm::apps::parse_command_line(app, argc, argv, "xlstm-run")) return *code;
 
-  try {
+  return xlstm::apps::run_main("xlstm-run", [&] {
+    for (const auto& input : {config, weights, input_path}) xlstm::io::protect_input(input);
+    xlstm::io::check_output_path(output_path);
     TORCH_CHECK(device != "cuda" || torch::cuda::is_available(),
                 "--device cuda: no CUDA device is available to this process");
     std::vector<xlstm::ConfigOverride> overrides;
@@ -54,12 +66,16 @@ int main(int argc, char** argv) {
     auto model = xlstm::apps::build_model(config, kind, overrides);
     auto tensors = xlstm::io::read_weights(weights);
     if (!prefix.empty()) tensors = xlstm::io::strip_prefix(tensors, prefix);
+    if (!allow_nonfinite) xlstm::apps::refuse_nonfinite(tensors, "weights '" + weights + "'");
     const auto report = xlstm::io::load_state_dict(model->module(), tensors, !non_strict);
     if (!report.ok()) std::cerr << "xlstm-run: " << report.summary() << "\n";
 
     const auto inputs = xlstm::io::load_safetensors(input_path);
     auto found = inputs.find(input_key);
     TORCH_CHECK(found != inputs.end(), input_path, " has no tensor '", input_key, "'");
+    if (!allow_nonfinite) xlstm::apps::refuse_nonfinite({*found}, "input '" + input_path + "'");
+    xlstm::apps::check_model_input(*model, found->second,
+                                   "input '" + input_key + "' of " + input_path);
     const torch::Device target(device);
     const auto compute = xlstm::dtype_from_name(dtype);
     model->module().to(target, compute);
@@ -75,9 +91,10 @@ int main(int argc, char** argv) {
                                 {{"output", output.to(torch::kCPU).to(torch::kFloat)}});
     std::cout << "xlstm-run: " << mode << " " << input.sizes() << " -> " << output.sizes() << " on "
               << device << " (" << dtype << "), wrote " << output_path << "\n";
-  } catch (const std::exception& e) {
-    std::cerr << "xlstm-run: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    const auto warning = xlstm::apps::nonfinite_warning(output, "output '" + output_path + "'");
+    if (!warning) return int{xlstm::apps::kExitOk};
+    std::cerr << "xlstm-run: warning: " << *warning
+              << (allow_nonfinite ? "" : " (exit code 3; --allow-nonfinite: 0)") << "\n";
+    return allow_nonfinite ? int{xlstm::apps::kExitOk} : int{xlstm::apps::kExitNonFinite};
+  });
 }

@@ -1,6 +1,8 @@
 // xlstm-train: the official experiments/main.py in C++ (parity and the other formal-language tasks,
 // MQAR): trains an xLSTMLMModel from an experiment YAML, validates, writes metrics and checkpoints.
 // One process, or data-parallel ranks: under torchrun / srun, or started by --nproc-per-node.
+// SIGINT / SIGTERM: the current step ends, a checkpoint and the summary are written, the command
+// that resumes is printed, exit code 130 / 143; a second signal ends the process at once.
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
@@ -9,10 +11,17 @@
 #include <iostream>
 
 #include <xlstm/config/overrides.h>
+#include <xlstm/io/output_path.h>
+#include <xlstm/io/state_dict.h>
 #include <xlstm/training/checkpoint.h>
 #include <xlstm/training/distributed.h>
 #include <xlstm/training/distributed_launcher.h>
 #include <xlstm/training/trainer.h>
+
+#include "cli_options.h"
+#include "error_report.h"
+#include "stop_signal.h"
+#include "tensor_checks.h"
 
 namespace {
 
@@ -22,16 +31,51 @@ void print_validation(std::ostream& out, const std::vector<xlstm::ValidationResu
         << "  accuracy " << std::setprecision(4) << r.accuracy << "\n";
 }
 
-/// Runs this binary's command line (without --nproc-per-node) as `nproc` local ranks.
+/// Runs this binary's command line as `nproc` local ranks (which see WORLD_SIZE and do not launch
+/// again; they keep --nproc-per-node, so that the command they print for resuming is this one).
 int launch(int nproc, int argc, char** argv) {
   xlstm::LaunchOptions launch;
   launch.nproc_per_node = nproc;
   launch.command = {std::filesystem::read_symlink("/proc/self/exe").string()};
-  const auto rest = xlstm::without_option({argv + 1, argv + argc}, "--nproc-per-node");
-  launch.command.insert(launch.command.end(), rest.begin(), rest.end());
+  launch.command.insert(launch.command.end(), argv + 1, argv + argc);
   if (const char* addr = std::getenv("MASTER_ADDR")) launch.master_addr = addr;
   if (const char* port = std::getenv("MASTER_PORT")) launch.master_port = std::atoi(port);
   return xlstm::launch_local_workers(launch, std::cerr);
+}
+
+/// `word` as a shell reads it back: quoted unless it is plain.
+std::string shell_quoted(const std::string& word) {
+  const bool plain = !word.empty() && word.find_first_not_of(
+                                          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                          "0123456789_./=:,+-@%") == std::string::npos;
+  if (plain) return word;
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+/// This run's command line with --resume (added unless it is there).
+std::string resume_command(int argc, char** argv) {
+  std::string command;
+  bool has_resume = false;
+  for (int i = 0; i < argc; ++i) {
+    has_resume = has_resume || std::string(argv[i]) == "--resume";
+    command += (i ? " " : "") + shell_quoted(argv[i]);
+  }
+  return has_resume ? command : command + " --resume";
+}
+
+/// What a run that was stopped by a signal says on stderr (rank 0).
+void report_stop(const xlstm::TrainSummary& summary, int64_t num_steps, const std::string& out_dir,
+                 int argc, char** argv) {
+  std::cerr << "xlstm-train: stopped by " << xlstm::apps::stop_signal_name() << " after step "
+            << summary.steps << " of " << num_steps;
+  if (out_dir.empty()) {
+    std::cerr << " (no --out: nothing was saved)\n";
+    return;
+  }
+  std::cerr << "; checkpoint " << summary.checkpoint
+            << "\nxlstm-train: to resume: " << resume_command(argc, argv) << std::endl;
 }
 
 }  // namespace
@@ -52,43 +96,54 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps,
                  "number of steps (sets training.num_steps before interpolation, so a schedule "
                  "written as ${.num_steps} follows)")
-      ->check(CLI::PositiveNumber);
+      ->check(xlstm::apps::whole_number(1, xlstm::apps::kMaxCount));
   app.add_option("--device", device, "cpu or cuda (sets training.device)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
   app.add_option("--set", assignments,
                  "override a config value before interpolation, e.g. --set training.batch_size=32 "
                  "(repeatable; values are YAML)");
   app.add_option("--grad-clip", options.grad_clip, "clip the global gradient norm (0: off)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(xlstm::apps::finite_number(0, 1e12));
   app.add_option("--checkpoint-every", options.checkpoint_every,
-                 "checkpoint every N steps (always at the end with --out; 0: only at the end)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_flag("--resume", options.resume, "continue from the newest checkpoint in --out");
+                 "checkpoint every N steps (always at the end and on SIGINT / SIGTERM with --out; "
+                 "0: only then)")
+      ->check(xlstm::apps::whole_number(0, xlstm::apps::kMaxCount));
+  app.add_flag("--resume", options.resume,
+               "continue from the newest checkpoint in --out (the newest intact step directory "
+               "when checkpoints/latest.json is lost)");
   app.add_option("--log-every", options.log_every,
                  "progress and metrics line every N steps (default: val_every_step / k, k >= 4 the "
                  "smallest divisor)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(xlstm::apps::whole_number(0, xlstm::apps::kMaxCount));
   app.add_flag("--eval-only", eval_only, "only validate the weights given with --weights");
   app.add_option("--weights", weights, "weights for --eval-only (.safetensors or .pt)")
       ->check(CLI::ExistingFile);
+  bool allow_nonfinite = false;
+  app.add_flag("--allow-nonfinite", allow_nonfinite,
+               "--eval-only: take weights with NaN or infinity");
   int nproc_per_node = 0;
   double dist_timeout = 300;
   bool group_for_one = false;
   app.add_option("--nproc-per-node", nproc_per_node,
                  "start N local ranks of a data-parallel run (Gloo on the CPU, NCCL on CUDA); "
                  "under torchrun or srun leave it out")
-      ->check(CLI::PositiveNumber);
+      ->check(xlstm::apps::whole_number(1, 1024));
   app.add_option("--dist-timeout", dist_timeout,
                  "seconds a rank waits for the others (set-up, every collective) before it stops "
                  "with an error naming the rank that is missing")
-      ->check(CLI::PositiveNumber)
+      ->check(xlstm::apps::finite_number(0.001, 1e7))
       ->capture_default_str();
   app.add_flag("--process-group", group_for_one,
                "build a process group even for a world of 1 (measures what it costs)");
-  CLI11_PARSE(app, argc, argv);
+  if (const auto code = xlstm::apps::parse_command_line(app, argc, argv, "xlstm-train"))
+    return *code;
 
-  try {
+  return xlstm::apps::run_main("xlstm-train", [&] {
     if (nproc_per_node > 1 && !std::getenv("WORLD_SIZE")) return launch(nproc_per_node, argc, argv);
+    xlstm::apps::install_stop_signals();
+    options.stop_requested = xlstm::apps::stop_requested;
+    xlstm::io::protect_input(config_path);
+    if (!weights.empty()) xlstm::io::protect_input(weights);
     std::vector<xlstm::ConfigOverride> overrides;
     for (const auto& assignment : assignments)
       overrides.push_back(xlstm::ConfigOverride::parse(assignment));
@@ -128,6 +183,9 @@ int main(int argc, char** argv) {
         << config.dataset.name << std::endl;
 
     if (eval_only) {
+      if (!allow_nonfinite)
+        xlstm::apps::refuse_nonfinite(xlstm::io::read_weights(weights),
+                                      "weights '" + weights + "'");
       trainer.load_weights(weights);
       const auto results = trainer.validate();
       out << "validation of " << weights << ":\n";
@@ -135,6 +193,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     const auto summary = trainer.train();
+    if (summary.nothing_to_do) return 0;  // the trainer said so
     const int64_t run_steps = summary.steps - summary.first_step;
     out << "done: step " << summary.steps << " (" << run_steps << " this run) in " << std::fixed
         << std::setprecision(1) << summary.seconds << " s of training, " << std::setprecision(2)
@@ -144,12 +203,8 @@ int main(int argc, char** argv) {
         << summary.accuracy << "\n";
     print_validation(out, summary.validation);
     if (!options.out_dir.empty()) out << "metrics: " << options.out_dir << "/metrics.jsonl\n";
-  } catch (const c10::Error& e) {
-    std::cerr << "xlstm-train: " << e.what_without_backtrace() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "xlstm-train: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    if (!summary.stopped) return 0;
+    if (main_rank) report_stop(summary, config.training.num_steps, options.out_dir, argc, argv);
+    return xlstm::apps::stop_signal() ? xlstm::apps::stop_exit_code() : 0;
+  });
 }

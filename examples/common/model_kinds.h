@@ -27,6 +27,8 @@ class AppModel {
   virtual torch::nn::Module& module() = 0;
   /// Token ids (int64 [B, S]) in and logits out; otherwise features [B, S, D] in and out.
   virtual bool takes_tokens() const = 0;
+  /// The vocabulary size (tokens) or D (features).
+  virtual int64_t input_size() const = 0;
   /// The whole sequence at once (the parallel form).
   virtual torch::Tensor forward(const torch::Tensor& input) = 0;
   /// The sequence through the recurrent-state path (mLSTM chunkwise), continuing from `state`.

@@ -1,6 +1,7 @@
 #include "xlstm_model_kinds.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "xlstm/config/yaml.h"
 #include "xlstm/training/experiment_config.h"
@@ -19,6 +20,10 @@ class xLSTMAppModel : public AppModel {
 
   torch::nn::Module& module() override { return *net_; }
   bool takes_tokens() const override { return takes_tokens_; }
+  int64_t input_size() const override {
+    if constexpr (std::is_same_v<Holder, xLSTMLMModel>) return net_->config.vocab_size;
+    return net_->config.embedding_dim;
+  }
   torch::Tensor forward(const torch::Tensor& input) override { return net_->forward(input); }
   std::pair<torch::Tensor, State> forward_with_state(const torch::Tensor& input,
                                                      const State& state) override {

@@ -24,10 +24,24 @@ inline void non_negative(long value, const std::string& key) {
   require(value >= 0, key, "must be >= 0, got " + std::to_string(value));
 }
 
-inline void probability(double value, const std::string& key) {
+/// `value` as a message shows it ("nan", "inf", "0.001").
+inline std::string number_text(double value) {
   std::ostringstream text;
-  text << "must be in [0, 1), got " << value;
-  require(value >= 0.0 && value < 1.0, key, text.str());
+  text << value;
+  return text.str();
+}
+
+inline void probability(double value, const std::string& key) {
+  require(value >= 0.0 && value < 1.0, key, "must be in [0, 1), got " + number_text(value));
+}
+
+/// A number that must be finite (YAML's .nan and .inf are refused) and at least `low` (or, with
+/// `strict`, above it).
+inline void finite_at_least(double value, double low, bool strict, const std::string& key) {
+  const bool ok = std::isfinite(value) && (strict ? value > low : value >= low);
+  require(ok, key,
+          std::string("must be a finite number ") + (strict ? "> " : ">= ") + number_text(low) +
+              ", got " + number_text(value));
 }
 
 inline void one_of(const std::string& value, const std::vector<std::string>& allowed,

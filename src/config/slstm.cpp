@@ -34,6 +34,8 @@ void sLSTMCellConfig::finalize() {
     require(*gradient_recurrent_clipval > 0, "gradient_recurrent_clipval", "must be positive");
   if (forward_clipval) require(*forward_clipval > 0, "forward_clipval", "must be positive");
   require(!initial_val.empty(), "initial_val", "must hold at least one value");
+  for (double value : initial_val)
+    require(std::isfinite(value), "initial_val", "must be finite, got " + number_text(value));
 
   // The dtype defaults chain of the official __post_init__.
   one_of(dtype, dtype_names(), "dtype");

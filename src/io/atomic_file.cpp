@@ -10,9 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "xlstm/io/output_path.h"
+
 namespace xlstm::io {
 
 AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
+  check_output_path(path_);
   static std::atomic<unsigned> counter{0};
   temp_path_ = path_ + ".tmp." + std::to_string(getpid()) + "." + std::to_string(counter++);
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -49,6 +52,7 @@ void AtomicFileWriter::commit() {
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail("close");
+  check_output_path(path_);  // again: what is there now is what the rename replaces
   if (std::rename(temp_path_.c_str(), path_.c_str()) != 0) fail("rename");
   temp_path_.clear();
 }

@@ -1,5 +1,7 @@
 // Writing a file all-or-nothing: a temporary file in the same directory, renamed over the target
-// on commit(), removed when the writer is destroyed without commit().
+// on commit(), removed when the writer is destroyed without commit(). The target must be a place
+// check_output_path accepts (xlstm/io/output_path.h): never an input of the run, never anything but
+// a regular file.
 #pragma once
 
 #include <cstddef>
@@ -10,7 +12,8 @@ namespace xlstm::io {
 
 class AtomicFileWriter {
  public:
-  /// Creates the temporary file; throws std::runtime_error naming `path` on failure.
+  /// Checks `path` and creates the temporary file; throws std::runtime_error naming `path` on
+  /// failure.
   explicit AtomicFileWriter(std::string path);
   ~AtomicFileWriter();
   AtomicFileWriter(const AtomicFileWriter&) = delete;

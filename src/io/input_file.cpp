@@ -9,17 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_kind.h"
+
 namespace xlstm::io {
 namespace {
-
-const char* kind_of(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a plain file";
-}
 
 [[noreturn]] void fail_errno(const char* what) {
   throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
@@ -38,7 +31,7 @@ InputFile::InputFile(const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd_);
-    throw std::runtime_error(std::string("is ") + kind_of(st.st_mode) + ", not a regular file");
+    throw std::runtime_error("is " + file_kind(st.st_mode) + ", not a regular file");
   }
   size_ = static_cast<uint64_t>(st.st_size);
 }

@@ -24,6 +24,10 @@ ObjectWriter& ObjectWriter::number(std::string_view key, double value) {
   return member(key, text);
 }
 
+ObjectWriter& ObjectWriter::boolean(std::string_view key, bool value) {
+  return member(key, value ? "true" : "false");
+}
+
 ObjectWriter& ObjectWriter::string(std::string_view key, std::string_view value) {
   return member(key, quote(value));
 }

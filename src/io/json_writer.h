@@ -13,6 +13,7 @@ class ObjectWriter {
   ObjectWriter& integer(std::string_view key, int64_t value);
   /// `%.12g`; NaN and the infinities, which JSON lacks, as null.
   ObjectWriter& number(std::string_view key, double value);
+  ObjectWriter& boolean(std::string_view key, bool value);
   ObjectWriter& string(std::string_view key, std::string_view value);
   ObjectWriter& object(std::string_view key, const ObjectWriter& value);
 

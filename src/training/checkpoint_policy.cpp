@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "../io/file_tree.h"
 #include "progress_log.h"
 
 namespace fs = std::filesystem;
@@ -27,24 +28,37 @@ std::string CheckpointPolicy::dir() const {
 TrainingState CheckpointPolicy::start() {
   TrainingState state;
   if (options_.out_dir.empty()) return state;
-  if (communicator_.is_main()) fs::create_directories(options_.out_dir);
-  const auto existing = latest_checkpoint(dir());
-  if (existing && !options_.resume)
-    throw CheckpointError("'" + options_.out_dir + "' already holds a checkpoint (" + *existing +
-                          "): pass --resume to continue it, or choose another --out");
-  if (existing) {
-    state = load_checkpoint(dir(), model_, optimizer_, device_);
+  if (communicator_.is_main()) {
+    fs::create_directories(options_.out_dir);
+    lock_.emplace(options_.out_dir);
+  }
+  const std::string existing = existing_checkpoints(dir());
+  if (!options_.resume && !existing.empty())
+    throw CheckpointError("'" + options_.out_dir + "' already holds checkpoints (" + existing +
+                          "): use --resume to continue them, or another --out");
+  const auto point = options_.resume ? find_resume_point(dir()) : std::nullopt;
+  if (point) {
+    if (!point->recovery_note.empty()) log_line(options_.log, "note: " + point->recovery_note);
+    state = load_checkpoint(*point, model_, optimizer_, device_);
     state.restore_rng();
     if (sharding_) sharding_->drop_foreign_state(optimizer_);
-    log_line(options_.log, "resumed from " + *existing + " at step " + std::to_string(state.step));
+    start_step_ = state.step;
+    resumed_from_ = point->step_dir;
+    nothing_to_do_ = state.step >= num_steps_;
+    log_line(options_.log,
+             "resumed from " + point->step_dir + " at step " + std::to_string(state.step));
   } else if (options_.resume) {
     log_line(options_.log, "no checkpoint in " + dir() + ": starting from step 0");
+  }
+  if (communicator_.is_main() && !nothing_to_do_) {
+    check_writable_directory(options_.out_dir);
+    check_writable_directory(dir());
   }
   return state;
 }
 
-void CheckpointPolicy::after_step(int64_t step, int64_t data_position) {
-  const bool due = step == num_steps_ ||
+void CheckpointPolicy::after_step(int64_t step, int64_t data_position, bool now) {
+  const bool due = now || step == num_steps_ ||
                    (options_.checkpoint_every > 0 && step % options_.checkpoint_every == 0);
   if (options_.out_dir.empty() || !due) return;
   if (sharding_) sharding_->gather_state_to_main(optimizer_);
@@ -53,9 +67,19 @@ void CheckpointPolicy::after_step(int64_t step, int64_t data_position) {
     state.step = step;
     state.data_position = data_position;
     state.capture_rng(device_.is_cuda());
-    log_line(options_.log, "checkpoint " + save_checkpoint(dir(), model_, optimizer_, state));
+    last_written_ = save_checkpoint(dir(), model_, optimizer_, state);
+    log_line(options_.log, "checkpoint " + last_written_);
+    remove_superseded();
   }
   if (sharding_) sharding_->drop_foreign_state(optimizer_);
+}
+
+void CheckpointPolicy::remove_superseded() {
+  for (const auto& old : written_) io::remove_tree(old);
+  written_ = {last_written_};
+  if (!resumed_from_.empty() && resumed_from_ != last_written_) io::remove_tree(resumed_from_);
+  resumed_from_.clear();
+  remove_interrupted_writes(dir(), start_step_);
 }
 
 }  // namespace xlstm

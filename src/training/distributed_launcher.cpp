@@ -105,6 +105,12 @@ int exit_code(int status) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/// Whether a worker ended as the signal passed on to it asks: a clean stop with 128 + the signal
+/// (xlstm-train after SIGINT: 130), or killed by it.
+bool stopped_by(int status, int forwarded) {
+  return forwarded != 0 && exit_code(status) == 128 + forwarded;
+}
+
 struct Worker {
   int rank;
   pid_t pid;
@@ -127,12 +133,19 @@ int launch_local_workers(const LaunchOptions& options, std::ostream& log) {
   std::vector<Worker> workers;
   auto arguments = options.command;
   auto argv = pointers(arguments);
+  // Each worker in a process group of its own: a Ctrl-C at the terminal reaches the launcher only,
+  // which passes it on once (a worker that got it twice would take it for the second, "end now").
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
   for (int rank = 0; rank < options.nproc_per_node; ++rank) {
     auto environment = worker_environment(options, rank, port);
     auto envp = pointers(environment);
     pid_t pid = 0;
-    const int error = posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), envp.data());
+    const int error = posix_spawnp(&pid, argv[0], nullptr, &attributes, argv.data(), envp.data());
     if (error != 0) {
+      posix_spawnattr_destroy(&attributes);
       signal_running(workers, SIGKILL);
       for (const auto& worker : workers) waitpid(worker.pid, nullptr, 0);
       throw std::runtime_error("launcher: cannot start '" + options.command[0] +
@@ -140,6 +153,7 @@ int launch_local_workers(const LaunchOptions& options, std::ostream& log) {
     }
     workers.push_back({rank, pid, std::nullopt});
   }
+  posix_spawnattr_destroy(&attributes);
 
   std::vector<size_t> failed;  // in the order they failed
   constexpr auto never = Clock::time_point::max();
@@ -152,7 +166,7 @@ int launch_local_workers(const LaunchOptions& options, std::ostream& log) {
       int status = 0;
       if (worker.status || waitpid(worker.pid, &status, WNOHANG) != worker.pid) continue;
       worker.status = status;
-      if (status == 0) continue;
+      if (status == 0 || stopped_by(status, forwarded)) continue;
       failed.push_back(i);
       if (!stopping && terminate_at == never) terminate_at = Clock::now() + options.grace;
     }

@@ -9,7 +9,7 @@ using namespace config_check;
 
 void TrainingConfig::finalize() {
   positive(batch_size, "batch_size");
-  require(lr > 0.0, "lr", "must be positive");
+  finite_at_least(lr, 0.0, /*strict=*/true, "lr");
   positive(val_every_step, "val_every_step");
   positive(num_steps, "num_steps");
   non_negative(lr_warmup_steps, "lr_warmup_steps");
@@ -17,7 +17,7 @@ void TrainingConfig::finalize() {
   require(lr_decay_until_steps >= lr_warmup_steps, "lr_decay_until_steps",
           "must be >= lr_warmup_steps = " + std::to_string(lr_warmup_steps));
   require(lr_decay_factor > 0.0 && lr_decay_factor <= 1.0, "lr_decay_factor", "must be in (0, 1]");
-  require(weight_decay >= 0.0, "weight_decay", "must be >= 0");
+  finite_at_least(weight_decay, 0.0, /*strict=*/false, "weight_decay");
   one_of(device, {"cpu", "cuda"}, "device");
   one_of(amp_precision, dtype_names(), "amp_precision");
   one_of(weight_precision, dtype_names(), "weight_precision");

@@ -9,6 +9,7 @@
 #include "../io/atomic_file.h"
 #include "../io/json_writer.h"
 #include "progress_log.h"
+#include "xlstm/training/batch.h"
 
 namespace fs = std::filesystem;
 
@@ -40,19 +41,21 @@ MetricsSink::MetricsSink(std::ostream* log, const std::string& out_dir, int64_t 
       out_dir_(out_dir),
       num_steps_(num_steps),
       loss_sum_(torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device))),
+      empty_batches_(torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device))),
       start_(Clock::now()) {
-  if (!out_dir_.empty())
-    metrics_.open((fs::path(out_dir_) / "metrics.jsonl").string(), std::ios::app);
+  if (!out_dir_.empty()) metrics_.emplace((fs::path(out_dir_) / "metrics.jsonl").string());
 }
 
-void MetricsSink::add_step(const torch::Tensor& loss, int64_t tokens) {
+void MetricsSink::add_step(const torch::Tensor& loss, int64_t tokens,
+                           const torch::Tensor& targets) {
   loss_sum_ += loss;
+  empty_batches_ += targets.eq(0).to(torch::kLong);
   ++steps_;
   tokens_ += tokens;
 }
 
 void MetricsSink::write_header(const io::json::ObjectWriter& run) {
-  if (metrics_.is_open()) metrics_ << io::json::ObjectWriter().object("run", run).text() << "\n";
+  if (metrics_) metrics_->write(io::json::ObjectWriter().object("run", run).text() + "\n");
 }
 
 MetricsSink::Interval MetricsSink::end_interval(int64_t step, double lr) {
@@ -78,8 +81,19 @@ MetricsSink::Interval MetricsSink::end_interval(int64_t step, double lr) {
                           tokens_ / seconds};
   train_seconds_ += seconds;
   train_tokens_ += tokens_;
-  TORCH_CHECK(std::isfinite(interval.loss), "training diverged: loss is ", interval.loss,
-              " at step ", step);
+  if (!std::isfinite(interval.loss)) {
+    const int64_t empty = empty_batches_.item<int64_t>();
+    if (empty > 0)
+      throw std::runtime_error(
+          "training batch without target positions: " + std::to_string(empty) + " of the " +
+          std::to_string(steps_) + " steps up to step " + std::to_string(step) +
+          " had a batch whose targets are all " + std::to_string(kIgnoreIndex) +
+          " (the ignore index), so its mean loss is undefined; the data must give every batch "
+          "at least one target");
+    std::ostringstream text;
+    text << "training diverged: loss is " << interval.loss << " at step " << step;
+    throw std::runtime_error(text.str());
+  }
   std::ostringstream line;
   line << "step " << step << "/" << num_steps_ << "  loss " << std::fixed << std::setprecision(4)
        << interval.loss << "  acc " << std::setprecision(3) << interval.accuracy << "  lr "
@@ -106,11 +120,12 @@ void MetricsSink::write(const Interval& interval, const std::vector<ValidationRe
       .number("steps_per_s", interval.steps_per_second)
       .number("tokens_per_s", interval.tokens_per_second);
   add_validation(json, validation);
-  if (metrics_.is_open()) metrics_ << json.text() << "\n" << std::flush;
+  if (metrics_) metrics_->write(json.text() + "\n");
 }
 
 void MetricsSink::start_interval() {
   loss_sum_.zero_();
+  empty_batches_.zero_();
   accuracy_.reset();
   steps_ = 0;
   tokens_ = 0;
@@ -122,6 +137,7 @@ void MetricsSink::write_summary(const TrainSummary& summary) const {
   io::json::ObjectWriter json;
   json.integer("steps", summary.steps)
       .integer("first_step", summary.first_step)
+      .boolean("stopped", summary.stopped)
       .number("loss", summary.loss)
       .number("accuracy", summary.accuracy)
       .number("train_seconds", summary.seconds)

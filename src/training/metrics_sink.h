@@ -8,11 +8,12 @@
 
 #include <chrono>
 #include <cstdint>
-#include <fstream>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "../io/append_file.h"
 #include "../io/json_writer.h"
 #include "xlstm/training/distributed.h"
 #include "xlstm/training/metrics.h"
@@ -31,20 +32,22 @@ class MetricsSink {
   };
 
   /// Opens out_dir/metrics.jsonl for appending (no files when out_dir is empty) and starts the
-  /// first interval.
+  /// first interval. Every write is checked: a full disk is an exception naming the file.
   MetricsSink(std::ostream* log, const std::string& out_dir, int64_t num_steps,
               const torch::Device& device, Communicator& communicator);
 
   /// The run's header line in metrics.jsonl: {"run": run}.
   void write_header(const io::json::ObjectWriter& run);
 
-  /// One training step: its detached loss and its number of input tokens (this rank's).
-  void add_step(const torch::Tensor& loss, int64_t tokens);
+  /// One training step: its detached loss, its number of input tokens (this rank's) and the
+  /// target positions of its global batch (a device scalar: counting them does not synchronise).
+  void add_step(const torch::Tensor& loss, int64_t tokens, const torch::Tensor& targets);
   /// Counts the accuracy of the interval's steps.
   SequenceAccuracy& accuracy() { return accuracy_; }
 
   /// Ends the interval (the loop's only wait for the device; a collective over several ranks) and
-  /// prints its progress line; a loss that is not finite is an error.
+  /// prints its progress line; a loss that is not finite is an error: a batch without target
+  /// positions (whose mean loss is undefined) when there was one, else divergence.
   Interval end_interval(int64_t step, double lr);
   /// The lines of `validation` (empty: none ran) and the metrics.jsonl line of the interval.
   void write(const Interval& interval, const std::vector<ValidationResult>& validation);
@@ -64,8 +67,9 @@ class MetricsSink {
   Communicator& communicator_;
   std::string out_dir_;
   int64_t num_steps_;
-  std::ofstream metrics_;
-  torch::Tensor loss_sum_;  // on the device: adding to it does not synchronise
+  std::optional<io::AppendFile> metrics_;
+  torch::Tensor loss_sum_;       // on the device: adding to it does not synchronise
+  torch::Tensor empty_batches_;  // steps of the interval whose global batch had no target
   SequenceAccuracy accuracy_;
   int64_t steps_ = 0, tokens_ = 0;
   Clock::time_point start_;

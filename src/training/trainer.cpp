@@ -1,12 +1,14 @@
 #include "xlstm/training/trainer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <stdexcept>
 
-#include "../io/atomic_file.h"
 #include "checkpoint_policy.h"
 #include "metrics_sink.h"
 #include "progress_log.h"
+#include "run_dir.h"
 #include "training_step.h"
 #include "xlstm/components/dtype.h"
 #include "xlstm/config/error.h"
@@ -42,6 +44,15 @@ void check_model_fits_data(const xLSTMLMModelConfig& model_config, const Experim
                       std::to_string(model_config.context_length) +
                           " is shorter than the dataset's longest sequence (" +
                           std::to_string(data.max_sequence_length) + " tokens)");
+}
+
+/// The options a run cannot use (a NaN grad_clip would turn clipping off without a word).
+void check_options(const TrainerOptions& options) {
+  if (!std::isfinite(options.grad_clip) || options.grad_clip < 0)
+    throw std::invalid_argument("grad_clip (--grad-clip) must be a finite number >= 0, got " +
+                                std::to_string(options.grad_clip));
+  if (options.checkpoint_every < 0 || options.log_every < 0)
+    throw std::invalid_argument("checkpoint_every and log_every must be >= 0");
 }
 
 }  // namespace
@@ -88,6 +99,7 @@ struct Trainer::Impl {
 
   /// The job's communicator (a single process without one); only rank 0 logs.
   void join_job() {
+    check_options(options);
     communicator = options.communicator ? options.communicator : Communicator::single_process();
     if (!communicator->is_main()) options.log = nullptr;
     const auto& training = config.training;
@@ -196,11 +208,20 @@ TrainSummary Trainer::Impl::train() {
   CheckpointPolicy checkpoints(options, num_steps, model->module(), *optimizer, device,
                                *communicator, sharding.get());
   const TrainingState start = checkpoints.start();
-  if (!options.out_dir.empty() && main_rank)
-    io::write_file_atomically((fs::path(options.out_dir) / "config.yaml").string(),
-                              to_yaml(config));
   TrainSummary summary;
   summary.first_step = start.step;
+  if (checkpoints.nothing_to_do()) {
+    summary.steps = start.step;
+    summary.nothing_to_do = true;
+    log_line(options.log,
+             "nothing to do: the checkpoint is at step " + std::to_string(start.step) +
+                 " and training.num_steps is " + std::to_string(num_steps) +
+                 " (raise it, with --steps in xlstm-train, to train on); no file was changed");
+    communicator->barrier();
+    return summary;
+  }
+  if (!options.out_dir.empty() && main_rank)
+    write_unless_unchanged((fs::path(options.out_dir) / "config.yaml").string(), to_yaml(config));
 
   LinearWarmupCosineAnnealing scheduler(*optimizer, training.lr_warmup_steps,
                                         training.lr_decay_until_steps, training.lr,
@@ -243,17 +264,29 @@ TrainSummary Trainer::Impl::train() {
                             " from step " + std::to_string(start.step) + " (batch " +
                             std::to_string(training.batch_size) + spread + ")");
 
+  // Whether any rank was asked to stop (one all-reduce of a flag over several ranks).
+  const auto stop_now = [&] {
+    if (!options.stop_requested) return false;
+    const bool here = options.stop_requested();
+    if (!communicator->has_group()) return here;
+    auto flag =
+        torch::full({}, here ? 1 : 0, torch::TensorOptions().dtype(torch::kLong).device(device));
+    communicator->all_reduce_sum({flag});
+    return flag.item<int64_t>() > 0;
+  };
+
   int64_t step = start.step;
   while (step < num_steps) {
     const Batch batch = prefetcher.next().to(device, /*non_blocking=*/pin);
     const auto result = training_step.run(batch, metrics.accuracy());
-    metrics.add_step(result.loss, batch.size() > 0 ? batch.inputs.numel() : 0);
+    metrics.add_step(result.loss, batch.size() > 0 ? batch.inputs.numel() : 0, result.targets);
     consumed.skip(1);
     ++step;
     communicator->report_step(step);
 
+    const bool stop = step < num_steps && stop_now();
     const bool validate_now = step % training.val_every_step == 0 || step == num_steps;
-    const bool log_now = validate_now || step % log_every == 0;
+    const bool log_now = validate_now || stop || step % log_every == 0;
     if (log_now) {
       const auto interval = metrics.end_interval(step, result.lr);
       summary.loss = interval.loss;
@@ -261,12 +294,19 @@ TrainSummary Trainer::Impl::train() {
       if (validate_now) summary.validation = validate();
       metrics.write(interval, validate_now ? summary.validation : std::vector<ValidationResult>{});
     }
-    checkpoints.after_step(step, consumed.position());
+    checkpoints.after_step(step, consumed.position(), /*now=*/stop);
     if (log_now) metrics.start_interval();
+    if (stop) {
+      summary.stopped = true;
+      log_line(options.log, "stopped after step " + std::to_string(step) + " of " +
+                                std::to_string(num_steps) + " (asked to stop)");
+      break;
+    }
   }
   if (step == summary.first_step) summary.validation = validate();  // nothing to train
 
   summary.steps = step;
+  summary.checkpoint = checkpoints.last_written();
   summary.seconds = metrics.train_seconds();
   const int64_t run_steps = step - summary.first_step;
   summary.steps_per_second = summary.seconds > 0 ? run_steps / summary.seconds : 0.0;

@@ -2,6 +2,8 @@
 
 #include "autocast.h"
 
+#include <tuple>
+
 namespace xlstm {
 namespace {
 
@@ -44,13 +46,14 @@ TrainingStep::TrainingStep(LanguageModel& model, torch::optim::AdamW& optimizer,
 
 TrainingStep::Result TrainingStep::run(const Batch& share, SequenceAccuracy& accuracy) {
   optimizer_.zero_grad();
-  torch::Tensor loss;
+  torch::Tensor loss, targets;
   if (parallelism_.plain()) {
     loss = forward_loss(model_, share, autocast_, accuracy);
     loss.backward();
     loss = loss.detach();
+    targets = share.targets.ne(kIgnoreIndex).sum();
   } else {
-    loss = accumulate(share, accuracy);
+    std::tie(loss, targets) = accumulate(share, accuracy);
   }
   if (grad_clip_ > 0) clip_grad_norm(parameters_, grad_clip_);
   if (parallelism_.sharding)
@@ -59,10 +62,11 @@ TrainingStep::Result TrainingStep::run(const Batch& share, SequenceAccuracy& acc
     optimizer_.step();
   const double lr = scheduler_.last_lr();
   scheduler_.step();
-  return {loss, lr};
+  return {loss, targets, lr};
 }
 
-torch::Tensor TrainingStep::accumulate(const Batch& share, SequenceAccuracy& accuracy) {
+std::pair<torch::Tensor, torch::Tensor> TrainingStep::accumulate(const Batch& share,
+                                                                 SequenceAccuracy& accuracy) {
   Communicator& communicator = *parallelism_.communicator;
   const auto device = parameters_.front().device();
   // The global batch's target count: one all-reduce per step.
@@ -89,7 +93,7 @@ torch::Tensor TrainingStep::accumulate(const Batch& share, SequenceAccuracy& acc
     loss_sum += loss.detach();
   }
   gradient_sync_.finish();
-  return loss_sum;
+  return {loss_sum, targets};
 }
 
 }  // namespace xlstm

@@ -40,8 +40,9 @@ struct DataParallelism {
 class TrainingStep {
  public:
   struct Result {
-    torch::Tensor loss;  ///< detached; this rank's part of the global batch's mean loss
-    double lr;           ///< the learning rate the step ran with
+    torch::Tensor loss;     ///< detached; this rank's part of the global batch's mean loss
+    torch::Tensor targets;  ///< target positions of the global batch (int64, on the device)
+    double lr;              ///< the learning rate the step ran with
   };
 
   TrainingStep(LanguageModel& model, torch::optim::AdamW& optimizer,
@@ -52,8 +53,10 @@ class TrainingStep {
   Result run(const Batch& share, SequenceAccuracy& accuracy);
 
  private:
-  /// Forward and backward of the micro-batches, the gradients summed over the ranks.
-  torch::Tensor accumulate(const Batch& share, SequenceAccuracy& accuracy);
+  /// Forward and backward of the micro-batches, the gradients summed over the ranks; the loss and
+  /// the global batch's target count.
+  std::pair<torch::Tensor, torch::Tensor> accumulate(const Batch& share,
+                                                     SequenceAccuracy& accuracy);
 
   LanguageModel& model_;
   torch::optim::AdamW& optimizer_;

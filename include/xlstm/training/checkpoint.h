@@ -5,16 +5,19 @@
 //   dir/step_00000100/model.safetensors   weights under the Python names (io::save_weights)
 //   dir/step_00000100/optimizer.pt        the AdamW state (torch::serialize archive)
 //   dir/step_00000100/state.safetensors   RNG states; step and data position in the metadata
-//   dir/latest.json                       manifest: the newest complete checkpoint and the size
-//                                         and FNV-1a hash of each of its files
+//   dir/step_00000100/manifest.json       the size and FNV-1a hash of each file above
+//   dir/latest.json                       the newest complete checkpoint's manifest (a copy)
 // Every file is written under a temporary name and renamed; the step directory is assembled under a
-// temporary name and renamed; latest.json is written last, then older step directories are removed.
+// temporary name (step_00000100.tmp.PID) and renamed; latest.json is written last. Removing older
+// checkpoints is the caller's choice (the trainer removes only its own: CheckpointPolicy). When
+// latest.json is lost, each step directory's own manifest still proves it intact.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -40,16 +43,49 @@ struct TrainingState {
   void restore_rng() const;
 };
 
-/// Writes a checkpoint of `state.step` under `dir` (created if needed) and returns its directory.
+/// Writes a checkpoint of `state.step` under `dir` (created if needed) and returns its directory. A
+/// failed write (a full disk) leaves no partial directory behind. Removes no other checkpoint; an
+/// existing directory of the same step is set aside (step_...replaced-PID), or removed when it has
+/// no manifest (an interrupted write of an older version).
 std::string save_checkpoint(const std::string& dir, const torch::nn::Module& model,
                             torch::optim::Optimizer& optimizer, const TrainingState& state);
 
 /// The step directory that dir/latest.json names, or nullopt when there is no latest.json.
 std::optional<std::string> latest_checkpoint(const std::string& dir);
 
-/// Checks the newest checkpoint under `dir` against its manifest (every file present with the
-/// recorded size and hash), then loads the weights (strictly) and the optimizer state onto
-/// `device` and returns the training state. Throws CheckpointError.
+/// The step of a step directory's name ("step_00000100" -> 100); -1 for any other name (the
+/// temporary step_00000100.tmp.PID among them).
+int64_t checkpoint_step(const std::string& name);
+/// The names of the step directories under `dir`, in step order (none when `dir` is missing).
+std::vector<std::string> checkpoint_directories(const std::string& dir);
+/// Removes what interrupted writes left under `dir`: temporary step directories and step
+/// directories after `after_step` without a manifest.json. Only while no other process writes
+/// there (the trainer holds the run directory's lock).
+void remove_interrupted_writes(const std::string& dir, int64_t after_step);
+
+/// A checkpoint a run can continue.
+struct ResumePoint {
+  std::string step_dir;       ///< dir/step_XXXXXXXX
+  std::string manifest_path;  ///< what it is verified against: latest.json or its manifest.json
+  int64_t step = 0;           ///< the step its manifest records
+  /// Empty when latest.json named it; otherwise why latest.json was not used and which newer
+  /// step directories were not intact.
+  std::string recovery_note;
+};
+
+/// The checkpoint a resume continues: the one latest.json names or, when latest.json is missing
+/// or broken (not JSON, naming no directory that is there), the newest step directory whose own
+/// manifest.json verifies. nullopt when `dir` holds neither latest.json nor a step directory.
+/// Throws CheckpointError when latest.json names a checkpoint that is not intact, or when no step
+/// directory is: the message lists what is there and what is wrong with each.
+std::optional<ResumePoint> find_resume_point(const std::string& dir);
+
+/// Checks the checkpoint against its manifest (every file present with the recorded size and
+/// hash), then loads the weights (strictly) and the optimizer state onto `device` and returns the
+/// training state. Throws CheckpointError.
+TrainingState load_checkpoint(const ResumePoint& point, torch::nn::Module& model,
+                              torch::optim::Optimizer& optimizer, const torch::Device& device);
+/// load_checkpoint of find_resume_point(dir); no checkpoint there is a CheckpointError.
 TrainingState load_checkpoint(const std::string& dir, torch::nn::Module& model,
                               torch::optim::Optimizer& optimizer, const torch::Device& device);
 

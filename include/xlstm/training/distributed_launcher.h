@@ -1,7 +1,8 @@
 // The built-in launcher of `xlstm-train --nproc-per-node N`: the local part of torchrun. It starts
 // N copies of a command as ranks 0..N-1 of one job on this machine (RANK, WORLD_SIZE, LOCAL_RANK,
-// LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT set), forwards SIGINT / SIGTERM to all of them and
-// waits; the first worker that fails is named.
+// LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT set), each in a process group of its own, forwards
+// SIGINT / SIGTERM to all of them (so a Ctrl-C at the terminal reaches each worker once) and waits;
+// the first worker that fails is named.
 #pragma once
 
 #include <chrono>
@@ -26,7 +27,9 @@ struct LaunchOptions {
 
 /// Runs the workers until all have exited. Returns 0 when all exited with 0, else the status of
 /// the first that failed (its exit code, 128 + the signal that killed it), and writes a line per
-/// failed worker to `log`. Throws std::runtime_error when a worker cannot be started.
+/// failed worker to `log`. After a signal was passed on, a worker that ends with 128 + that signal
+/// (a clean stop, or killed by it) has not failed, and the launcher returns 128 + the signal.
+/// Throws std::runtime_error when a worker cannot be started.
 int launch_local_workers(const LaunchOptions& options, std::ostream& log);
 
 /// `arguments` without `--name VALUE` / `--name=VALUE` (to hand a launcher's own command line to

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -33,7 +34,9 @@ struct TrainerOptions {
   /// Checkpoint every this many steps (and always at the end when out_dir is set); 0: only at the
   /// end.
   int64_t checkpoint_every = 0;
-  /// Continue from the newest checkpoint in out_dir/checkpoints (a fresh start when there is none).
+  /// Continue from the newest checkpoint in out_dir/checkpoints (a fresh start when there is none);
+  /// when latest.json is missing or broken, from the newest intact step directory. Without it an
+  /// out_dir that holds checkpoints is refused.
   bool resume = false;
   /// Progress line and metrics.jsonl line every this many steps (also at validation steps and at
   /// the end); 0: val_every_step / k for the smallest k >= 4 that divides it (50 for 200 or 250).
@@ -45,6 +48,11 @@ struct TrainerOptions {
   /// The data-parallel job this process is a rank of (Communicator::connect; docs/distributed.md);
   /// nullptr: a single process. Only rank 0 logs and writes files.
   std::shared_ptr<Communicator> communicator;
+  /// Asked after every step (a signal handler's flag, say): true ends the run after that step with
+  /// a checkpoint (with out_dir) and the summary, TrainSummary::stopped set. Over several ranks
+  /// the answers are combined (one all-reduce of a flag per step), so all stop after the same
+  /// step. Empty: never asked.
+  std::function<bool()> stop_requested;
 };
 
 struct ValidationResult {
@@ -62,6 +70,10 @@ struct TrainSummary {
   double seconds = 0.0;                      ///< training time of this run (validation excluded)
   double steps_per_second = 0.0;
   double tokens_per_second = 0.0;  ///< input tokens (batch x sequence length) per second
+  bool stopped = false;            ///< ended early by stop_requested, after `steps`
+  /// The checkpoint resumed was at or past training.num_steps: nothing ran and no file changed.
+  bool nothing_to_do = false;
+  std::string checkpoint;  ///< the newest checkpoint this run wrote ("" when none)
 };
 
 class Trainer {
@@ -79,7 +91,10 @@ class Trainer {
   Trainer& operator=(const Trainer&) = delete;
 
   /// Trains up to training.num_steps (from the checkpoint with resume), validating every
-  /// val_every_step and at the end, checkpointing as configured. Call it once per Trainer.
+  /// val_every_step and at the end, checkpointing as configured; with out_dir it holds a lock on
+  /// out_dir (a second trainer there is refused, naming the holder's pid) and checks that out_dir
+  /// is writable before the first step. Every file write is checked (a full disk ends the run with
+  /// an error naming the file). Call it once per Trainer.
   TrainSummary train();
   /// Loss and accuracy on every validation split (model in eval mode, no gradients).
   std::vector<ValidationResult> validate();

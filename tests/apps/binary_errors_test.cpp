@@ -1,0 +1,76 @@
+// Hostile command lines for the built binaries: every one ends with a message (exit code 1 or 2),
+// none with an uncaught exception, a LibTorch backtrace, a dispatcher dump or a 309-digit range.
+#include <gtest/gtest.h>
+
+#include "apps/binaries.h"
+
+namespace xlstm {
+namespace {
+
+using testing::binary;
+using testing::binary_built;
+using testing::CommandResult;
+using testing::run_command;
+
+/// Nothing of an internal dump in `output`.
+void expect_clean(const CommandResult& result) {
+  for (const char* dump : {"terminate called", "Exception raised from", "frame #", "Aborted",
+                           "This could be because", "179769313486231570"})
+    EXPECT_EQ(result.output.find(dump), std::string::npos) << dump << " in:\n" << result.output;
+}
+
+void expect_error(const std::string& command, int code, const std::string& message) {
+  const auto result = run_command(command);
+  EXPECT_EQ(result.code, code) << command << "\n" << result.output;
+  EXPECT_NE(result.output.find(message), std::string::npos) << command << "\n" << result.output;
+  expect_clean(result);
+}
+
+TEST(BinaryErrors, BenchRefusesBadDevicesSubcommandsAndImplementations) {
+  if (!binary_built("xlstm-bench")) GTEST_SKIP() << "xlstm-bench is not built";
+  const auto bench = binary("xlstm-bench");
+  expect_error(bench + " slstm --device foo", 1,
+               "xlstm-bench: --device 'foo' is not a device (cpu, cuda, cuda:N)");
+  if (!torch::cuda::is_available())
+    expect_error(bench + " slstm --device cuda", 1,
+                 "xlstm-bench: --device cuda: no CUDA device is available to this process");
+  expect_error(bench + " foo", 2,
+               "xlstm-bench: unknown subcommand 'foo' (expected one of: cpu, slstm)");
+  expect_error(bench, 2, "xlstm-bench: give a subcommand: cpu, slstm");
+  expect_error(bench + " slstm --impl cuda,foo --device cpu", 2, "foo not in {cuda,vanilla}");
+  expect_error(bench + " cpu --batch 0", 2, "--batch: 0 is not a whole number in 1 .. 16777216");
+}
+
+TEST(BinaryErrors, TrainRefusesBadNumbersByName) {
+  if (!binary_built("xlstm-train")) GTEST_SKIP() << "xlstm-train is not built";
+  const auto train = binary("xlstm-train");
+  expect_error(train + " --steps -3", 2,
+               "xlstm-train: --steps: -3 is not a whole number in 1 .. 1000000000000");
+  expect_error(train + " --steps 1e400", 2, "--steps: 1e400 is not a whole number");
+  expect_error(train + " --grad-clip nan", 2,
+               "xlstm-train: --grad-clip: nan is not a finite number in 0 .. 1e+12");
+  expect_error(train + " --grad-clip inf", 2, "--grad-clip: inf is not a finite number");
+  expect_error(train + " --dist-timeout 0", 2, "--dist-timeout: 0 is not a finite number");
+  expect_error(train + " --bogus", 2,
+               "xlstm-train: The following argument was not expected: --bogus");
+  expect_error(train + " --config " + std::string(XLSTM_SOURCE_DIR) +
+                   "/configs/parity_cpu.yaml --set training.lr=.nan --steps 1",
+               1, "training.lr: must be a finite number > 0, got nan");
+}
+
+TEST(BinaryErrors, GenerateRefusesNonFiniteSampling) {
+  if (!binary_built("xlstm-generate")) GTEST_SKIP() << "xlstm-generate is not built";
+  expect_error(binary("xlstm-generate") + " --temperature nan", 2,
+               "--temperature: nan is not a finite number");
+  expect_error(binary("xlstm-generate") + " --top-p 2", 2, "--top-p: 2 is not a finite number");
+}
+
+TEST(BinaryErrors, ConfigNamesTheFileAndTheKey) {
+  if (!binary_built("xlstm-config")) GTEST_SKIP() << "xlstm-config is not built";
+  expect_error(binary("xlstm-config") + " /dev/zero", 1, "xlstm-config: ");
+  expect_error(binary("xlstm-config") + " /no/such.yaml", 1, "/no/such.yaml");
+  expect_error(binary("xlstm-config"), 2, "xlstm-config: file is required");
+}
+
+}  // namespace
+}  // namespace xlstm
