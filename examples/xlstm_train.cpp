@@ -14,6 +14,8 @@
 #include <xlstm/training/distributed_launcher.h>
 #include <xlstm/training/trainer.h>
 
+#include "runtime_info.h"
+
 namespace {
 
 void print_validation(std::ostream& out, const std::vector<xlstm::ValidationResult>& results) {
@@ -85,7 +87,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--process-group", group_for_one,
                "build a process group even for a world of 1 (measures what it costs)");
+  int threads = 0;
+  app.add_option("--threads", threads, "intra-op CPU threads (0: OMP_NUM_THREADS, else one per core)")
+      ->check(CLI::Range(0, xlstm::apps::max_cpu_threads()));
   CLI11_PARSE(app, argc, argv);
+  xlstm::apps::set_cpu_threads(threads);
 
   try {
     if (nproc_per_node > 1 && !std::getenv("WORLD_SIZE")) return launch(nproc_per_node, argc, argv);
@@ -125,7 +131,8 @@ int main(int argc, char** argv) {
     out << "xlstm-train: " << config_path << ": " << config.model.num_blocks
         << " blocks (block map " << config.model._block_map << "), embedding_dim "
         << config.model.embedding_dim << ", " << parameters << " parameters, dataset "
-        << config.dataset.name << std::endl;
+        << config.dataset.name << "\n"
+        << xlstm::apps::cpu_runtime_report() << std::endl;
 
     if (eval_only) {
       trainer.load_weights(weights);
