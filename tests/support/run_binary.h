@@ -25,11 +25,13 @@ struct BinaryRun {
 };
 
 /// `binary_path(name) arguments 2>&1` in /bin/sh (arguments are shell words: quote paths with
-/// spaces). Environment assignments may go in `environment` ("OMP_NUM_THREADS=1 ").
+/// spaces). Environment assignments may go in `environment` ("OMP_NUM_THREADS=1 "). Without
+/// `with_stderr` the output is stdout alone (stderr is dropped).
 inline BinaryRun run_binary(const std::string& name, const std::string& arguments,
-                            const std::string& environment = "") {
+                            const std::string& environment = "", bool with_stderr = true) {
   BinaryRun run;
-  run.command = environment + binary_path(name) + " " + arguments + " 2>&1";
+  run.command = environment + binary_path(name) + " " + arguments +
+                (with_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = popen(run.command.c_str(), "r");
   if (pipe == nullptr) {
     ADD_FAILURE() << "cannot start: " << run.command;
