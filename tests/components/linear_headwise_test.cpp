@@ -57,7 +57,10 @@ TEST(LinearHeadwiseExpand, GradientsAndReducedPrecision) {
   auto layer = make_headwise(8, 4, 1.0, true);
   const auto x = torch::randn({3, 8}, torch::requires_grad());
   layer(x).sum().backward();
-  EXPECT_TRUE(layer->weight.grad().defined());
+  // d/dW[h, o, i] sum(y) = sum_b x[b, h, i]
+  EXPECT_LT(test::max_abs_diff(layer->weight.grad(),
+                               x.detach().sum(0).view({4, 1, 2}).expand_as(layer->weight)),
+            1e-6);
   // d/dx sum(y) = sum_o W[h, o, d]
   EXPECT_LT(test::max_abs_diff(x.grad()[0], layer->weight.sum(1).reshape({8})), 1e-6);
 
