@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/small_models.h"
 #include "support/tolerance.h"
 
 namespace xlstm {
@@ -11,18 +12,8 @@ namespace {
 /// An mLSTM and an sLSTM block of 16 dimensions (vanilla sLSTM backend), the weights perturbed so
 /// that the zero-initialised ones matter; eval mode.
 xLSTMBlockStack small_stack(int context_length) {
-  xLSTMBlockStackConfig config;
-  config.mlstm_block = mLSTMBlockConfig{};
-  config.mlstm_block->mlstm.num_heads = 2;
-  config.slstm_block = sLSTMBlockConfig{};
-  config.slstm_block->slstm.num_heads = 2;
-  config.slstm_block->slstm.backend = "vanilla";
-  config.num_blocks = 2;
-  config.embedding_dim = 16;
-  config.context_length = context_length;
-  config.slstm_at.indices = {1};
   torch::manual_seed(11);
-  xLSTMBlockStack stack(config);
+  xLSTMBlockStack stack(testing::mlstm_slstm_config(context_length));
   torch::NoGradGuard no_grad;
   for (auto& p : stack->parameters()) p.add_(torch::randn_like(p), 0.05);
   stack->eval();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "support/small_models.h"
 #include "xlstm/blocks/mlstm/layer.h"
 #include "xlstm/components/feedforward.h"
 
@@ -13,17 +14,8 @@ namespace xlstm {
 namespace {
 
 xLSTMLMModelConfig small_lm(double dropout) {
-  xLSTMLMModelConfig config;
+  auto config = testing::mlstm_slstm_config<xLSTMLMModelConfig>(12);
   config.vocab_size = 11;
-  config.mlstm_block = mLSTMBlockConfig{};
-  config.mlstm_block->mlstm.num_heads = 2;
-  config.slstm_block = sLSTMBlockConfig{};
-  config.slstm_block->slstm.num_heads = 2;
-  config.slstm_block->slstm.backend = "vanilla";
-  config.num_blocks = 2;
-  config.embedding_dim = 16;
-  config.context_length = 12;
-  config.slstm_at.indices = {1};
   config.dropout = dropout;
   config.add_embedding_dropout = true;
   return config;

@@ -16,8 +16,7 @@ namespace xlstm {
 /// see checkpoint_layout.h):
 ///   `_recurrent_kernel_` [NH, 4*DH, DH]: R[h, g*DH + out, in], gates in the slots (i, f, z, o);
 ///   `_bias_` [4*H]: b[g*H + h*DH + d].
-/// Created in float32 (in dtype_r / dtype_b when enable_automatic_mixed_precision is false). The
-/// constructor refuses kernel dtypes other than the official defaults' (docs/slstm.md).
+/// Created in float32 (in dtype_r / dtype_b when enable_automatic_mixed_precision is false).
 class sLSTMCellImpl : public torch::nn::Module, public io::CheckpointAdapter {
  public:
   explicit sLSTMCellImpl(sLSTMCellConfig config);
