@@ -88,7 +88,8 @@ int main(int argc, char** argv) {
   app.add_flag("--process-group", group_for_one,
                "build a process group even for a world of 1 (measures what it costs)");
   int threads = 0;
-  app.add_option("--threads", threads, "intra-op CPU threads (0: OMP_NUM_THREADS, else one per core)")
+  app.add_option("--threads", threads,
+                 "intra-op CPU threads (0: OMP_NUM_THREADS, else one per core)")
       ->check(CLI::Range(0, xlstm::apps::max_cpu_threads()));
   CLI11_PARSE(app, argc, argv);
   xlstm::apps::set_cpu_threads(threads);

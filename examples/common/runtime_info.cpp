@@ -16,9 +16,9 @@ namespace {
 
 /// A short name for a BLAS file: OpenBLAS, the reference (netlib) BLAS, MKL, BLIS or "other".
 std::string blas_name(const std::string& file) {
-  for (const auto& [needle, name] : {std::pair{"openblas", "OpenBLAS"}, std::pair{"mkl", "MKL"},
-                                     std::pair{"blis", "BLIS"}, std::pair{"atlas", "ATLAS"},
-                                     std::pair{"/blas/", "reference BLAS (netlib): slow"}})
+  for (const auto& [needle, name] :
+       {std::pair{"openblas", "OpenBLAS"}, std::pair{"mkl", "MKL"}, std::pair{"blis", "BLIS"},
+        std::pair{"atlas", "ATLAS"}, std::pair{"/blas/", "reference BLAS (netlib): slow"}})
     if (file.find(needle) != std::string::npos) return name;
   return "other";
 }
@@ -35,10 +35,10 @@ int max_cpu_threads() {
 
 void set_cpu_threads(int threads) {
   if (threads < 0 || threads > max_cpu_threads()) {
-    throw std::invalid_argument("--threads " + std::to_string(threads) +
-                                ": must be between 0 (one per core: " +
-                                std::to_string(cpu_cores()) + ") and " +
-                                std::to_string(max_cpu_threads()) + " (max(4 x cores, 64))");
+    throw std::invalid_argument(
+        "--threads " + std::to_string(threads) +
+        ": must be between 0 (one per core: " + std::to_string(cpu_cores()) + ") and " +
+        std::to_string(max_cpu_threads()) + " (max(4 x cores, 64))");
   }
   if (threads == 0) {
     const char* from_environment = std::getenv("OMP_NUM_THREADS");

@@ -67,7 +67,8 @@ TEST(XlstmBenchCli, CpuOnATinyShape) {
 
 TEST(XlstmBenchCli, CpuReportsTheBlasAndRefusesTooManyThreads) {
   if (!built()) GTEST_SKIP() << "xlstm-bench is not built";
-  const auto run = testing::run_binary("xlstm-bench", "cpu --batch 1 --seq 4 --iters 1 --threads 2");
+  const auto run =
+      testing::run_binary("xlstm-bench", "cpu --batch 1 --seq 4 --iters 1 --threads 2");
   ASSERT_EQ(run.exit_code, 0) << run;
   EXPECT_TRUE(run.printed("CPU: BLAS /")) << run;
   EXPECT_TRUE(run.printed("2 intra-op threads")) << run;

@@ -19,12 +19,14 @@ bool built() {
 TEST(XlstmConfigCli, KindChoosesHowTheFileIsRead) {
   if (!built()) GTEST_SKIP() << "xlstm-config is not built";
   for (const std::string kind : {"auto", "lm"}) {
-    const auto run = testing::run_binary("xlstm-config", kConfigs + "readme_lm.yaml --kind " + kind);
+    const auto run =
+        testing::run_binary("xlstm-config", kConfigs + "readme_lm.yaml --kind " + kind);
     EXPECT_EQ(run.exit_code, 0) << run;
     EXPECT_TRUE(run.printed("vocab_size: 50304")) << run;
     EXPECT_TRUE(run.printed("_block_map: 0,1,0,0,0,0,0")) << run;
   }
-  const auto as_stack = testing::run_binary("xlstm-config", kConfigs + "readme_lm.yaml --kind stack");
+  const auto as_stack =
+      testing::run_binary("xlstm-config", kConfigs + "readme_lm.yaml --kind stack");
   EXPECT_EQ(as_stack.exit_code, 1) << as_stack;
   EXPECT_TRUE(as_stack.printed("vocab_size: unknown key")) << as_stack;
 }
@@ -38,7 +40,8 @@ TEST(XlstmConfigCli, ExperimentKind) {
   EXPECT_EQ(run.exit_code, 0) << run;
   for (const std::string section : {"training:", "model:", "dataset:"})
     EXPECT_TRUE(run.printed(section)) << section << "\n" << run;
-  const auto as_lm = testing::run_binary("xlstm-config", kConfigs + "parity_xlstm11.yaml --kind lm");
+  const auto as_lm =
+      testing::run_binary("xlstm-config", kConfigs + "parity_xlstm11.yaml --kind lm");
   EXPECT_EQ(as_lm.exit_code, 1) << as_lm;
   EXPECT_TRUE(as_lm.printed("unknown key")) << as_lm;
 }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "io/temp_dir.h"
+#include "support/fixtures.h"
 #include "support/run_binary.h"
 #include "training/trainer_support.h"
 #include "xlstm/io/safetensors.h"
@@ -86,8 +87,8 @@ TEST(XlstmTrainCli, StepsLogEverySetAndOut) {
 TEST(XlstmTrainCli, CheckpointEveryAndResume) {
   if (!built()) GTEST_SKIP() << "xlstm-train is not built";
   TinyParityRuns runs;
-  const auto every = runs.train("--steps 5 --log-every 1 --checkpoint-every 2 --out " +
-                                runs.out("every"));
+  const auto every =
+      runs.train("--steps 5 --log-every 1 --checkpoint-every 2 --out " + runs.out("every"));
   ASSERT_EQ(every.exit_code, 0) << every;
   for (const std::string step : {"step_00000002", "step_00000004", "step_00000005"})
     EXPECT_TRUE(every.printed("checkpoint " + runs.out("every") + "/checkpoints/" + step))
@@ -119,18 +120,20 @@ TEST(XlstmTrainCli, GradClipShrinksTheUpdate) {
   TinyParityRuns runs;
   const std::string common = "--set training.weight_decay=0 --log-every 1 ";
   ASSERT_EQ(runs.train(common + "--steps 1 --out " + runs.out("start")).exit_code, 0);
-  ASSERT_EQ(runs.train(common + "--steps 2 --out " + runs.out("free")).exit_code, 0);
+  ASSERT_EQ(runs.train(common + "--steps 2 --out " + runs.out("unclipped")).exit_code, 0);
   const auto clipped = runs.train(common + "--steps 2 --grad-clip 1e-12 --out " + runs.out("clip"));
   ASSERT_EQ(clipped.exit_code, 0) << clipped;
-  const auto start = runs.final_weights("start"), free = runs.final_weights("free"),
+  const auto start = runs.final_weights("start"), unclipped = runs.final_weights("unclipped"),
              clip = runs.final_weights("clip");
-  double free_move = 0, clip_move = 0;
+  double unclipped_move = 0, clip_move = 0;
   for (const auto& [name, tensor] : start) {
-    free_move = std::max(free_move, (free.at(name) - tensor).abs().max().item<double>());
+    unclipped_move =
+        std::max(unclipped_move, (unclipped.at(name) - tensor).abs().max().item<double>());
     clip_move = std::max(clip_move, (clip.at(name) - tensor).abs().max().item<double>());
   }
-  EXPECT_GT(free_move, 1e-3);
-  EXPECT_LT(clip_move, 1e-3 * free_move) << "clipped " << clip_move << " vs free " << free_move;
+  EXPECT_GT(unclipped_move, 1e-3);
+  EXPECT_LT(clip_move, 1e-3 * unclipped_move)
+      << "clipped " << clip_move << " vs unclipped " << unclipped_move;
 }
 
 // --eval-only --weights validates the final checkpoint of a run: the loss and accuracy that the

@@ -153,7 +153,8 @@ TEST(CausalConv1dCuda, HalfPrecisionMatchesFloat32Loop) {
     // The weight gradient sums B * S = 51 products per tap: sqrt(51) ~ 7 more roundings.
     EXPECT_TRUE(test::close_at_precision(y.cpu(), y_ref, dtype, 4));
     EXPECT_TRUE(test::close_at_precision(x_gpu.grad().cpu(), x_ref.grad(), dtype, 4));
-    EXPECT_TRUE(test::close_at_precision(gpu->conv->weight.grad().cpu(), weight_grad_ref, dtype, 12));
+    EXPECT_TRUE(
+        test::close_at_precision(gpu->conv->weight.grad().cpu(), weight_grad_ref, dtype, 12));
   }
 }
 

@@ -78,7 +78,7 @@ int64_t answer_by_definition(const FormalLanguageConfig& o, const std::vector<in
                              int64_t size) {
   const std::string& task = o.synth_lang_type;
   const int64_t n = size - 1;  // data tokens
-  if (task == "parity") {  // token t is the digit t - 1; the answer is 1 + the sum mod (V - 1)
+  if (task == "parity") {      // token t is the digit t - 1; the answer is 1 + the sum mod (V - 1)
     int64_t sum = 0;
     for (int64_t j = 0; j < n; ++j) sum += tokens[j] - 1;
     return mod(sum, o.vocab_size - 1) + 1;
@@ -116,7 +116,9 @@ int64_t answer_by_definition(const FormalLanguageConfig& o, const std::vector<in
 std::pair<int64_t, int64_t> data_token_range(const FormalLanguageConfig& o, int64_t position) {
   const std::string& task = o.synth_lang_type;
   if (task == "cycle_navigation") return {1, 2 * o.max_step_size + 1};
-  if (task == "modular_arithmetic") return position % 2 == 0 ? std::pair<int64_t, int64_t>{5, o.vocab_size - 1} : std::pair<int64_t, int64_t>{1, 3};
+  if (task == "modular_arithmetic")
+    return position % 2 == 0 ? std::pair<int64_t, int64_t>{5, o.vocab_size - 1}
+                             : std::pair<int64_t, int64_t>{1, 3};
   return {1, o.vocab_size - 1};
 }
 

@@ -23,9 +23,9 @@ TEST(mLSTMBackendsCuda, ParallelAndChunkwiseMatchTheCpu) {
   SKIP_WITHOUT_CUDA();
   torch::manual_seed(1);
   const int64_t B = 2, NH = 3, S = 200, DH = 16;
-  std::vector<torch::Tensor> in = {torch::randn({B, NH, S, DH}), torch::randn({B, NH, S, DH}),
-                                   torch::randn({B, NH, S, DH}), 10 * torch::rand({B, NH, S, 1}) - 5,
-                                   10 * torch::rand({B, NH, S, 1}) - 2};
+  std::vector<torch::Tensor> in = {
+      torch::randn({B, NH, S, DH}), torch::randn({B, NH, S, DH}), torch::randn({B, NH, S, DH}),
+      10 * torch::rand({B, NH, S, 1}) - 5, 10 * torch::rand({B, NH, S, 1}) - 2};
   const auto reference = ops::mlstm::parallel_stabilized(in[0], in[1], in[2], in[3], in[4]);
   std::vector<torch::Tensor> gpu;
   for (const auto& t : in) gpu.push_back(t.cuda());

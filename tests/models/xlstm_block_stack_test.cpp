@@ -68,9 +68,9 @@ TEST(xLSTMBlockStack, StateDetachCutsTheGraphAndKeepsTheValues) {
   const auto& s = std::get<sLSTMState>(state.blocks[1]);
   const auto& s_detached = std::get<sLSTMState>(detached.blocks[1]);
   ASSERT_TRUE(s.c.requires_grad());
-  for (const auto& [a, b] : {std::pair{s_detached.y, s.y}, std::pair{s_detached.c, s.c},
-                             std::pair{s_detached.n, s.n}, std::pair{s_detached.m, s.m},
-                             std::pair{s_detached.conv, s.conv}}) {
+  for (const auto& [a, b] :
+       {std::pair{s_detached.y, s.y}, std::pair{s_detached.c, s.c}, std::pair{s_detached.n, s.n},
+        std::pair{s_detached.m, s.m}, std::pair{s_detached.conv, s.conv}}) {
     EXPECT_FALSE(a.requires_grad());
     EXPECT_TRUE(torch::equal(a, b));
   }

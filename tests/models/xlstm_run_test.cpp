@@ -10,8 +10,8 @@
 #include "support/fixtures.h"
 #include "support/run_binary.h"
 #include "support/tolerance.h"
-#include "xlstm/io/state_dict.h"
 #include "xlstm/blocks/slstm/backend.h"
+#include "xlstm/io/state_dict.h"
 
 namespace xlstm {
 namespace {
@@ -107,10 +107,10 @@ torch::Tensor run_with_weights(const std::string& name, const std::string& weigh
                                const std::string& extra, testing::BinaryRun* run_out = nullptr) {
   const std::string dir = testing::reference_dir(name);
   io::testing::TempDir tmp;
-  const auto run = testing::run_binary(
-      "xlstm-run", "--config " + dir + "/config.yaml --weights " + weights + " --input " + dir +
-                       "/tensors.safetensors --output " + tmp.file("out.safetensors") + " " +
-                       extra);
+  const auto run =
+      testing::run_binary("xlstm-run", "--config " + dir + "/config.yaml --weights " + weights +
+                                           " --input " + dir + "/tensors.safetensors --output " +
+                                           tmp.file("out.safetensors") + " " + extra);
   EXPECT_EQ(run.exit_code, 0) << run;
   if (run_out) *run_out = run;
   if (run.exit_code != 0) return {};

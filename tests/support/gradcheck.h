@@ -107,8 +107,7 @@ inline ::testing::AssertionResult directional_gradcheck(torch::nn::Module& modul
       p.copy_(original);
       numeric = (plus - minus) / (2 * step);
     }
-    if (std::abs(analytic - numeric) > rtol * std::max(1.0, std::abs(numeric)) ||
-        analytic == 0.0) {
+    if (std::abs(analytic - numeric) > rtol * std::max(1.0, std::abs(numeric)) || analytic == 0.0) {
       return ::testing::AssertionFailure()
              << item.key() << ": <grad, v> " << analytic << " vs central difference " << numeric;
     }

@@ -30,8 +30,8 @@ struct BinaryRun {
 inline BinaryRun run_binary(const std::string& name, const std::string& arguments,
                             const std::string& environment = "", bool with_stderr = true) {
   BinaryRun run;
-  run.command = environment + binary_path(name) + " " + arguments +
-                (with_stderr ? " 2>&1" : " 2>/dev/null");
+  run.command =
+      environment + binary_path(name) + " " + arguments + (with_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = popen(run.command.c_str(), "r");
   if (pipe == nullptr) {
     ADD_FAILURE() << "cannot start: " << run.command;
@@ -39,7 +39,8 @@ inline BinaryRun run_binary(const std::string& name, const std::string& argument
   }
   std::array<char, 4096> buffer{};
   size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) run.output.append(buffer.data(), n);
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    run.output.append(buffer.data(), n);
   const int status = pclose(pipe);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return run;

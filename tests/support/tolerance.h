@@ -5,13 +5,13 @@
 // epsilon is the spacing of the dtype's numbers at 1 (float16 2^-10, bfloat16 2^-7, float32 2^-23,
 // float64 2^-52): a value of size s carries an error up to s * epsilon / 2 from one rounding.
 // `roundings` counts the roundings whose errors can add up in the result (the input, the weights,
-// each stored intermediate; a reduction of K terms kept in the dtype adds about sqrt(K)); every test
-// passes the count for its computation, small single digits for one layer, more for a whole model.
-// A float64 reference of a float32 result is compared with dtype float32.
+// each stored intermediate; a reduction of K terms kept in the dtype adds about sqrt(K)); every
+// test passes the count for its computation, small single digits for one layer, more for a whole
+// model. A float64 reference of a float32 result is compared with dtype float32.
 #pragma once
 
 #include <cmath>
-#include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -31,7 +31,8 @@ inline double epsilon(torch::ScalarType dtype) {
     case torch::kDouble:
       return std::ldexp(1.0, -52);
     default:
-      TORCH_CHECK(false, "epsilon: ", dtype, " is not a floating-point dtype");
+      throw std::invalid_argument(std::string("epsilon: ") + c10::toString(dtype) +
+                                  " is not a floating-point dtype");
   }
 }
 
@@ -56,9 +57,8 @@ inline ::testing::AssertionResult close_at_precision(const torch::Tensor& actual
   if (diff <= allowed) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
          << dtype << ": max |diff| " << diff << " > " << allowed << " = " << roundings
-         << " roundings x epsilon " << epsilon(dtype) << " x scale "
-         << r.abs().max().item<double>() << " (" << diff / allowed * roundings
-         << " roundings would pass)";
+         << " roundings x epsilon " << epsilon(dtype) << " x scale " << r.abs().max().item<double>()
+         << " (" << diff / allowed * roundings << " roundings would pass)";
 }
 
 }  // namespace xlstm::test

@@ -3,9 +3,9 @@
 #include <cmath>
 
 #include "xlstm/components/choice.h"
-#include "xlstm/config/error.h"
 #include "xlstm/components/dtype.h"
 #include "xlstm/components/init.h"
+#include "xlstm/config/error.h"
 
 namespace xlstm {
 namespace {
@@ -24,10 +24,10 @@ torch::Tensor powerlaw_forget_bias(int64_t head_dim, int block_idx, int num_bloc
 }
 
 /// The official CUDA backend compiles its kernel for dtype_g (gates) and dtype_s (states) and, with
-/// automatic mixed precision, casts R to dtype_r and b to dtype_b before calling it. Our recurrences
-/// keep R, b, gates and states in float32 (the inputs in their own dtype), so a value other than
-/// the one the official defaults derive is refused instead of ignored (docs/slstm.md); without
-/// mixed precision dtype_r / dtype_b are the parameters' dtypes, as in the official module.
+/// automatic mixed precision, casts R to dtype_r and b to dtype_b before calling it. Our
+/// recurrences keep R, b, gates and states in float32 (the inputs in their own dtype), so a value
+/// other than the one the official defaults derive is refused instead of ignored (docs/slstm.md);
+/// without mixed precision dtype_r / dtype_b are the parameters' dtypes, as in the official module.
 void refuse_kernel_dtypes(const sLSTMCellConfig& c) {
   const auto refuse = [](const std::string& key, const std::string& value,
                          const std::string& derived) {

@@ -131,7 +131,7 @@ TEST(mLSTMLayer, BeyondContextLengthAndGradients) {
   }
   const auto x = torch::randn({3, 40, 16});
   const auto x_short = x.clone().requires_grad_(true), x_long = x.clone().requires_grad_(true);
-  const auto y = short_layer(x_short);  // S = 40 > context_length 8: chunkwise
+  const auto y = short_layer(x_short);     // S = 40 > context_length 8: chunkwise
   const auto y_long = long_layer(x_long);  // parallel
   EXPECT_LT(max_rel_diff(y, y_long), 1e-5);
   // The chunkwise gradients equal the parallel ones, for the input and every parameter.

@@ -144,7 +144,6 @@ TEST(sLSTMCell, HalfInputsGiveHalfOutputs) {
   EXPECT_LT(test::max_rel_diff(y, cell(wx).first), 5e-2);
 }
 
-
 /// The ConfigError message of building a cell from `c`, or "" when it builds.
 std::string cell_error(const sLSTMCellConfig& c) {
   try {
