@@ -19,6 +19,7 @@
 #include "bench/slstm.h"
 #include "cli_options.h"
 #include "error_report.h"
+#include "runtime_info.h"
 
 namespace {
 
@@ -26,13 +27,15 @@ using xlstm::bench::mean_ms;
 
 struct Report {
   bool json = false;
+  std::string blas;  ///< the BLAS library file (runtime_info.h), in every JSON line
   void operator()(const std::string& bench, double ms, int64_t tokens, int batch, int seq) const {
     const double tok_s = tokens / ms * 1e3, peak = xlstm::bench::peak_rss_mib();
     if (json) {
       std::printf(
           "{\"impl\": \"xlstm-cpp\", \"bench\": \"%s\", \"ms\": %.3f, \"tok_s\": %.1f, "
-          "\"batch\": %d, \"seq\": %d, \"threads\": %d, \"peak_rss_mib\": %.1f}\n",
-          bench.c_str(), ms, tok_s, batch, seq, torch::get_num_threads(), peak);
+          "\"batch\": %d, \"seq\": %d, \"threads\": %d, \"peak_rss_mib\": %.1f, "
+          "\"blas\": \"%s\"}\n",
+          bench.c_str(), ms, tok_s, batch, seq, torch::get_num_threads(), peak, blas.c_str());
     } else {
       std::printf("%-18s %10.2f ms  %12.0f tokens/s  peak RSS %.0f MiB\n", bench.c_str(), ms, tok_s,
                   peak);
@@ -42,8 +45,11 @@ struct Report {
 };
 
 int run_cpu(const std::string& config_path, int batch, int seq, int iters, int threads,
-            const Report& report) {
-  if (threads > 0) torch::set_num_threads(threads);
+            Report& report) {
+  xlstm::apps::set_cpu_threads(threads);
+  report.blas = xlstm::apps::blas_library();
+  // The report line goes to stderr with --json, so that stdout stays one JSON object per line.
+  (report.json ? std::cerr : std::cout) << xlstm::apps::cpu_runtime_report() << std::endl;
   torch::manual_seed(0);
   auto cfg = xlstm::from_yaml_file<xlstm::xLSTMBlockStackConfig>(config_path);
   if (cfg.slstm_block) cfg.slstm_block->slstm.backend = "vanilla";
@@ -105,7 +111,8 @@ int main(int argc, char** argv) {
   cpu->add_option("--batch", batch, "batch size")->check(size);
   cpu->add_option("--seq", seq, "sequence length")->check(size);
   cpu->add_option("--iters", iters, "timed iterations (after one warm-up)")->check(size);
-  cpu->add_option("--threads", threads, "intra-op threads (0: LibTorch's default)");
+  cpu->add_option("--threads", threads, "intra-op threads (0: OMP_NUM_THREADS, else one per core)")
+      ->check(CLI::Range(0, xlstm::apps::max_cpu_threads()));
 
   auto* slstm = app.add_subcommand(
       "slstm", "sLSTM recurrence and sLSTMLayer per backend: fwd, fwd+bwd (default: GPU, bf16)");

@@ -20,6 +20,7 @@
 
 #include "cli_options.h"
 #include "error_report.h"
+#include "runtime_info.h"
 #include "stop_signal.h"
 #include "tensor_checks.h"
 
@@ -135,8 +136,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--process-group", group_for_one,
                "build a process group even for a world of 1 (measures what it costs)");
+  int threads = 0;
+  app.add_option("--threads", threads,
+                 "intra-op CPU threads (0: OMP_NUM_THREADS, else one per core)")
+      ->check(CLI::Range(0, xlstm::apps::max_cpu_threads()));
   if (const auto code = xlstm::apps::parse_command_line(app, argc, argv, "xlstm-train"))
     return *code;
+  xlstm::apps::set_cpu_threads(threads);
 
   return xlstm::apps::run_main("xlstm-train", [&] {
     if (nproc_per_node > 1 && !std::getenv("WORLD_SIZE")) return launch(nproc_per_node, argc, argv);
@@ -180,7 +186,8 @@ int main(int argc, char** argv) {
     out << "xlstm-train: " << config_path << ": " << config.model.num_blocks
         << " blocks (block map " << config.model._block_map << "), embedding_dim "
         << config.model.embedding_dim << ", " << parameters << " parameters, dataset "
-        << config.dataset.name << std::endl;
+        << config.dataset.name << "\n"
+        << xlstm::apps::cpu_runtime_report() << std::endl;
 
     if (eval_only) {
       if (!allow_nonfinite)

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "support/tensor_compare.h"
+#include "support/tolerance.h"
 
 namespace xlstm {
 namespace {
@@ -78,7 +79,7 @@ TEST(GatedFeedForward, ReducedPrecisionAndErrors) {
     ffn->to(dtype);
     const auto y = ffn(x.to(dtype));
     EXPECT_EQ(y.scalar_type(), dtype);
-    EXPECT_LT(max_abs_diff(y, reference), 0.05);
+    EXPECT_TRUE(test::close_at_precision(y, reference, dtype, 4));
   }
   EXPECT_THROW(ffn(torch::randn({4, 31}, torch::kBFloat16)), c10::Error);
 }

@@ -182,9 +182,22 @@ TEST(YamlLoad, ScalarsAreTypedLikePyYaml) {
             1000);
 }
 
+// An empty document is a section with every field at its default, written out here as numbers
+// (the official experiments' training defaults), and lr_decay_until_steps resolved to num_steps.
 TEST(YamlLoad, EmptyDocumentGivesTheDefaults) {
   const auto cfg = from_yaml_string<TrainingConfig>("");
-  EXPECT_EQ(cfg.batch_size, TrainingConfig{}.batch_size);
+  EXPECT_EQ(cfg.batch_size, 256);
+  EXPECT_DOUBLE_EQ(cfg.lr, 1e-3);
+  EXPECT_EQ(cfg.seed, 42);
+  EXPECT_EQ(cfg.val_every_step, 200);
+  EXPECT_EQ(cfg.lr_warmup_steps, 2000);
+  EXPECT_EQ(cfg.num_steps, 20000);
+  EXPECT_EQ(cfg.lr_decay_until_steps, 20000);
+  EXPECT_DOUBLE_EQ(cfg.lr_decay_factor, 1e-3);
+  EXPECT_DOUBLE_EQ(cfg.weight_decay, 0.1);
+  EXPECT_EQ(cfg.amp_precision, "bfloat16");
+  EXPECT_EQ(cfg.weight_precision, "float32");
+  EXPECT_FALSE(cfg.enable_mixed_precision);
 }
 
 }  // namespace

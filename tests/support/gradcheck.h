@@ -80,4 +80,39 @@ inline ::testing::AssertionResult gradcheck(const TensorFn& fn,
   return ::testing::AssertionSuccess();
 }
 
+/// For every named parameter of `module` (float64): the autograd gradient of `loss()` against a
+/// central difference along one random direction of that parameter, d/dh loss(p + h v) at h = 0
+/// = <grad, v>. Cheap (two forwards per parameter) and it checks every element's gradient at once.
+inline ::testing::AssertionResult directional_gradcheck(torch::nn::Module& module,
+                                                        const std::function<torch::Tensor()>& loss,
+                                                        double step = 1e-6, double rtol = 1e-6) {
+  module.zero_grad();
+  loss().backward();
+  for (auto& item : module.named_parameters()) {
+    torch::Tensor p = item.value();
+    if (p.scalar_type() != torch::kFloat64) {
+      return ::testing::AssertionFailure() << item.key() << ": directional_gradcheck needs float64";
+    }
+    if (!p.grad().defined()) return ::testing::AssertionFailure() << item.key() << ": no gradient";
+    const torch::Tensor direction = torch::randn_like(p);
+    const double analytic = (p.grad() * direction).sum().item<double>();
+    double numeric = 0;
+    {
+      torch::NoGradGuard no_grad;
+      const torch::Tensor original = p.clone();
+      p.add_(direction, step);
+      const double plus = loss().item<double>();
+      p.copy_(original).add_(direction, -step);
+      const double minus = loss().item<double>();
+      p.copy_(original);
+      numeric = (plus - minus) / (2 * step);
+    }
+    if (std::abs(analytic - numeric) > rtol * std::max(1.0, std::abs(numeric)) || analytic == 0.0) {
+      return ::testing::AssertionFailure()
+             << item.key() << ": <grad, v> " << analytic << " vs central difference " << numeric;
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 }  // namespace xlstm::test

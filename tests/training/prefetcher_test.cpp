@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
-#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
-#include <thread>
 
 #include "xlstm/experiments/formal_language.h"
 
@@ -24,7 +26,6 @@ TEST(BatchPrefetcher, YieldsTheSameSequenceAsDirectGeneration) {
   experiments::FormalLanguageGenerator generator(options());
   BatchPrefetcher prefetcher([generator]() mutable { return generator.next_batch(8); }, 3);
   for (int i = 0; i < 20; ++i) {
-    if (i % 5 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // slow consumer
     const Batch expected = direct.next_batch(8);
     const Batch got = prefetcher.next();
     ASSERT_TRUE(got.inputs.equal(expected.inputs)) << "batch " << i;
@@ -32,25 +33,45 @@ TEST(BatchPrefetcher, YieldsTheSameSequenceAsDirectGeneration) {
   }
 }
 
+// The worker calls the producer only when the queue has room: every call starts with fewer than
+// `capacity` batches ready (recorded by the producer itself, no timing involved). The producer
+// blocks on its (capacity + 1)-th call until the test lets it go, so the queue is seen full.
 TEST(BatchPrefetcher, StaysWithinCapacityAndStopsCleanly) {
-  std::atomic<int> produced{0};
+  constexpr int kCapacity = 2;
+  std::mutex mutex;
+  std::condition_variable changed;
+  int calls = 0;
+  bool released = false;
+  size_t most_ready_at_a_call = 0;
+  std::atomic<BatchPrefetcher*> self{nullptr};
   auto prefetcher = std::make_unique<BatchPrefetcher>(
-      [&produced] {
-        ++produced;
-        return Batch{torch::zeros({1, 1}, torch::kLong), torch::zeros({1, 1}, torch::kLong)};
+      [&] {
+        std::unique_lock<std::mutex> lock(mutex);
+        if (BatchPrefetcher* p = self.load())
+          most_ready_at_a_call = std::max(most_ready_at_a_call, p->ready());
+        ++calls;
+        changed.notify_all();
+        if (calls == kCapacity + 1) changed.wait(lock, [&] { return released; });
+        return Batch{torch::full({1, 1}, calls, torch::kLong), torch::zeros({1, 1}, torch::kLong)};
       },
-      2);
-  for (int i = 0; i < 200 && prefetcher->ready() < 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      static_cast<size_t>(kCapacity));
+  self = prefetcher.get();
+  {
+    // The first next() makes room, so the third call starts (and blocks until released).
+    EXPECT_EQ(prefetcher->next().inputs.item<int64_t>(), 1);
+    std::unique_lock<std::mutex> lock(mutex);
+    changed.wait(lock, [&] { return calls == kCapacity + 1; });
+    released = true;
+    changed.notify_all();
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(prefetcher->ready(), 2u);
-  EXPECT_EQ(produced.load(), 2);  // the worker waits for room instead of running ahead
-  prefetcher->next();
+  for (int64_t expected = 2; expected <= 10; ++expected)
+    EXPECT_EQ(prefetcher->next().inputs.item<int64_t>(), expected);
   prefetcher->stop();
   EXPECT_THROW(prefetcher->next(), std::runtime_error);
   prefetcher.reset();  // the worker is already joined: nothing hangs
-  EXPECT_LE(produced.load(), 3);
+  std::lock_guard<std::mutex> lock(mutex);
+  EXPECT_LT(most_ready_at_a_call, static_cast<size_t>(kCapacity));
+  EXPECT_LE(calls, 10 + kCapacity + 1);  // consumed + queue + one in progress
 }
 
 TEST(BatchPrefetcher, RethrowsTheProducersError) {

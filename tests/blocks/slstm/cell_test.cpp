@@ -4,6 +4,7 @@
 
 #include "support/tensor_compare.h"
 #include "xlstm/blocks/slstm/cell.h"
+#include "xlstm/config/error.h"
 
 namespace xlstm {
 namespace {
@@ -141,6 +142,62 @@ TEST(sLSTMCell, HalfInputsGiveHalfOutputs) {
   EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
   EXPECT_EQ(state.scalar_type(), torch::kBFloat16);
   EXPECT_LT(test::max_rel_diff(y, cell(wx).first), 5e-2);
+}
+
+/// The ConfigError message of building a cell from `c`, or "" when it builds.
+std::string cell_error(const sLSTMCellConfig& c) {
+  try {
+    sLSTMCell cell(c);
+    return "";
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+}
+
+// The official CUDA kernel's dtypes (docs/slstm.md): the values the official defaults derive are
+// accepted; others are refused naming the field, since our recurrences compute in float32.
+TEST(sLSTMCell, KernelDtypesOtherThanTheDefaultsAreRefused) {
+  auto c = cell_config(8, 2);  // dtype bfloat16: dtype_r = dtype_g = dtype_s = bfloat16
+  EXPECT_EQ(cell_error(c), "");
+  c.dtype = "float32";  // the chain follows dtype
+  EXPECT_EQ(cell_error(c), "");
+
+  c = cell_config(8, 2);
+  c.dtype_g = "float32";
+  EXPECT_NE(cell_error(c).find("dtype_g: 'float32' is not supported"), std::string::npos)
+      << cell_error(c);
+  c = cell_config(8, 2);
+  c.dtype_s = "float16";
+  EXPECT_NE(cell_error(c).find("dtype_s: 'float16' is not supported"), std::string::npos)
+      << cell_error(c);
+  c = cell_config(8, 2);
+  c.dtype_r = "float32";  // with mixed precision the kernel would cast R to it
+  EXPECT_NE(cell_error(c).find("dtype_r: 'float32' is not supported"), std::string::npos)
+      << cell_error(c);
+  c = cell_config(8, 2);
+  c.dtype_b = "float16";
+  EXPECT_NE(cell_error(c).find("dtype_b: 'float16' is not supported"), std::string::npos)
+      << cell_error(c);
+  c = cell_config(8, 2);
+  c.dtype_b = std::nullopt;  // null: dtype_b = dtype, as the official __post_init__
+  EXPECT_EQ(cell_error(c), "");
+}
+
+// Without automatic mixed precision the official cell creates its parameters in dtype_r / dtype_b;
+// so does ours, and the forward runs on them.
+TEST(sLSTMCell, WithoutMixedPrecisionParametersTakeDtypeRAndDtypeB) {
+  auto c = cell_config(8, 2);
+  c.enable_automatic_mixed_precision = false;
+  c.dtype = "float32";
+  c.dtype_r = "bfloat16";
+  c.dtype_g = "bfloat16";
+  c.dtype_b = "float16";
+  sLSTMCell cell(c);
+  EXPECT_EQ(cell->_recurrent_kernel_.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(cell->_bias_.scalar_type(), torch::kHalf);
+  const auto [y, state] = cell(torch::randn({2, 3, 32}));
+  EXPECT_EQ(y.scalar_type(), torch::kFloat);
+  EXPECT_EQ(state.sizes(), (std::vector<int64_t>{4, 2, 8}));
 }
 
 }  // namespace
