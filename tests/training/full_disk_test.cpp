@@ -105,7 +105,9 @@ TEST(FullDisk, FailedMetricsWriteEndsTheRunAndTheCheckpointResumes) {
             std::string::npos)
       << error;
   disk.free_space();
-  EXPECT_EQ(read_metrics(out + "/metrics.jsonl").size(), 2u + 2u);  // whole lines only
+  // Whole lines only (read_metrics fails the test on a cut line). Appends go on until the file's
+  // last tmpfs page is full, so at least the lines of steps 1..4 are there.
+  EXPECT_GE(read_metrics(out + "/metrics.jsonl").size(), 2u + 2u);
   auto options = quiet_options(out, 1);
   options.resume = true;
   EXPECT_EQ(Trainer(tiny_parity(4), options).train().first_step, 2);
