@@ -1,5 +1,6 @@
 #include "tensor_checks.h"
 
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 
@@ -17,6 +18,14 @@ std::string index_text(int64_t flat, torch::IntArrayRef sizes) {
   text << "[";
   for (size_t d = 0; d < index.size(); ++d) text << (d ? ", " : "") << index[d];
   text << "]";
+  return text.str();
+}
+
+/// "nan" (whatever its sign bit), "inf", "-inf".
+std::string value_text(double value) {
+  if (std::isnan(value)) return "nan";
+  std::ostringstream text;
+  text << value;
   return text.str();
 }
 
@@ -44,7 +53,7 @@ void refuse_nonfinite(const io::TensorMap& tensors, const std::string& what) {
     if (!bad) continue;
     std::ostringstream text;
     text << what << ": tensor '" << name << "' holds " << bad->count << " non-finite value"
-         << (bad->count > 1 ? "s" : "") << ", the first " << bad->first_value << " at "
+         << (bad->count > 1 ? "s" : "") << ", the first " << value_text(bad->first_value) << " at "
          << bad->first_index << " (refused; --allow-nonfinite takes it)";
     throw std::runtime_error(text.str());
   }
@@ -55,7 +64,7 @@ std::optional<std::string> nonfinite_warning(const torch::Tensor& tensor, const 
   if (!bad) return std::nullopt;
   std::ostringstream text;
   text << what << " holds " << bad->count << " non-finite value" << (bad->count > 1 ? "s" : "")
-       << " of " << tensor.numel() << ", the first " << bad->first_value << " at "
+       << " of " << tensor.numel() << ", the first " << value_text(bad->first_value) << " at "
        << bad->first_index;
   return text.str();
 }

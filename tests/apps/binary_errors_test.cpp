@@ -2,6 +2,8 @@
 // none with an uncaught exception, a LibTorch backtrace, a dispatcher dump or a 309-digit range.
 #include <gtest/gtest.h>
 
+#include <torch/cuda.h>
+
 #include "apps/binaries.h"
 
 namespace xlstm {

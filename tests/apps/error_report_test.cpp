@@ -9,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <c10/util/Exception.h>
+
 #include "error_report.h"
 #include "stop_signal.h"
 

@@ -32,6 +32,13 @@ std::string checkpoints(const TempDir& dir) {
   return dir.file("checkpoints");
 }
 
+/// Copies the files of a step directory (io::regular_files: no std::filesystem directory walk).
+void copy_step(const std::string& from, const std::string& to) {
+  fs::create_directories(to);
+  for (const auto& file : io::regular_files(from))
+    fs::copy_file(file, to + "/" + fs::path(file).filename().string());
+}
+
 TrainSummary train(const TempDir& dir, int steps, bool resume = false, int64_t every = 0) {
   auto options = quiet_options(dir.path().string(), 1);
   options.resume = resume;
@@ -97,9 +104,9 @@ TEST(RunDir, CheckpointsWithoutResumeAreRefusedAndKept) {
 TEST(RunDir, ResumeRecoversFromTheNewestIntactStepDirectory) {
   TempDir dir, copy;
   train(dir, 2);
-  fs::copy(checkpoints(dir) + "/step_00000002", copy.file("step_00000002"));
+  copy_step(checkpoints(dir) + "/step_00000002", copy.file("step_00000002"));
   train(dir, 4, /*resume=*/true);
-  fs::copy(copy.file("step_00000002"), checkpoints(dir) + "/step_00000002");
+  copy_step(copy.file("step_00000002"), checkpoints(dir) + "/step_00000002");
   // latest.json lost, the newest step directory truncated: step 2 is the newest intact one.
   fs::remove(checkpoints(dir) + "/latest.json");
   const auto weights = checkpoints(dir) + "/step_00000004/model.safetensors";
@@ -178,10 +185,10 @@ TEST(RunDir, ReadOnlyOutputIsFoundBeforeTheFirstStep) {
 TEST(RunDir, RotationRemovesOnlyThisRunsCheckpoints) {
   TempDir dir, copy;
   train(dir, 2);
-  fs::copy(checkpoints(dir) + "/step_00000002", copy.file("step_00000002"));
+  copy_step(checkpoints(dir) + "/step_00000002", copy.file("step_00000002"));
   train(dir, 4, true);
   // An older intact checkpoint that this run neither wrote nor continues.
-  fs::copy(copy.file("step_00000002"), checkpoints(dir) + "/step_00000002");
+  copy_step(copy.file("step_00000002"), checkpoints(dir) + "/step_00000002");
   train(dir, 8, true, /*every=*/2);
   EXPECT_EQ(checkpoint_directories(checkpoints(dir)),
             (std::vector<std::string>{"step_00000002", "step_00000008"}));

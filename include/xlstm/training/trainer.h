@@ -51,7 +51,7 @@ struct TrainerOptions {
   /// Asked after every step (a signal handler's flag, say): true ends the run after that step with
   /// a checkpoint (with out_dir) and the summary, TrainSummary::stopped set. Over several ranks
   /// the answers are combined (one all-reduce of a flag per step), so all stop after the same
-  /// step. Empty: never asked.
+  /// step; set it on every rank or on none. Empty: never asked.
   std::function<bool()> stop_requested;
 };
 
