@@ -18,7 +18,9 @@ namespace {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device"
 
 // The parallel and chunkwise mLSTM forms on CUDA (float32) against the parallel form on the CPU,
-// gates up to +-10, S = 200 over chunk sizes 16 and 64 (the last chunk shorter).
+// gates up to +-10, S = 200 over chunk sizes 16 and 64 (the last chunk shorter). Held to 2 S
+// roundings of the output scale: numerator and normaliser are sums over up to S positions, which
+// CUDA adds in another order (measured on the H200: 139 roundings).
 TEST(mLSTMBackendsCuda, ParallelAndChunkwiseMatchTheCpu) {
   SKIP_WITHOUT_CUDA();
   torch::manual_seed(1);
@@ -30,12 +32,12 @@ TEST(mLSTMBackendsCuda, ParallelAndChunkwiseMatchTheCpu) {
   std::vector<torch::Tensor> gpu;
   for (const auto& t : in) gpu.push_back(t.cuda());
   const auto parallel = ops::mlstm::parallel_stabilized(gpu[0], gpu[1], gpu[2], gpu[3], gpu[4]);
-  EXPECT_TRUE(test::close_at_precision(parallel, reference, torch::kFloat, 64));
+  EXPECT_TRUE(test::close_at_precision(parallel, reference, torch::kFloat, 2 * S));
   for (int64_t chunk : {16, 64}) {
     const auto [chunked, state] =
         ops::mlstm::chunkwise_stabilized(gpu[0], gpu[1], gpu[2], gpu[3], gpu[4], {}, chunk);
     EXPECT_TRUE(chunked.is_cuda());
-    EXPECT_TRUE(test::close_at_precision(chunked, reference, torch::kFloat, 64)) << chunk;
+    EXPECT_TRUE(test::close_at_precision(chunked, reference, torch::kFloat, 2 * S)) << chunk;
   }
 }
 
