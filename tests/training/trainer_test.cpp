@@ -157,7 +157,7 @@ TEST(Trainer, ExistingCheckpointNeedsResume) {
 double gradient_norm(LanguageModel& model) {
   double squares = 0;
   for (const auto& p : model.parameters())
-    if (p.grad().defined()) squares += p.grad().double().pow(2).sum().item<double>();
+    if (p.grad().defined()) squares += p.grad().to(torch::kDouble).pow(2).sum().item<double>();
   return std::sqrt(squares);
 }
 
