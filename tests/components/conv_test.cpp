@@ -121,11 +121,11 @@ TEST(CausalConv1d, ReducedPrecision) {
   const auto x = torch::randn({2, 6, 8});
   const auto reference = conv(x);
   for (auto dtype : {torch::kBFloat16, torch::kFloat16}) {
-    conv->to(dtype);
-    const auto y = conv(x.to(dtype));
-    EXPECT_EQ(y.scalar_type(), dtype);
-    EXPECT_TRUE(test::close_at_precision(y, reference, dtype, 4));
-    conv->to(torch::kFloat32);
+    test::in_precision(*conv, dtype, [&] {
+      const auto y = conv(x.to(dtype));
+      EXPECT_EQ(y.scalar_type(), dtype);
+      EXPECT_TRUE(test::close_at_precision(y, reference, dtype, 4));
+    });
   }
 }
 

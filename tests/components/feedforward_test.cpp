@@ -76,10 +76,11 @@ TEST(GatedFeedForward, ReducedPrecisionAndErrors) {
   const auto x = torch::randn({4, 32});
   const auto reference = ffn(x);
   for (auto dtype : {torch::kBFloat16, torch::kFloat16}) {
-    ffn->to(dtype);
-    const auto y = ffn(x.to(dtype));
-    EXPECT_EQ(y.scalar_type(), dtype);
-    EXPECT_TRUE(test::close_at_precision(y, reference, dtype, 4));
+    test::in_precision(*ffn, dtype, [&] {
+      const auto y = ffn(x.to(dtype));
+      EXPECT_EQ(y.scalar_type(), dtype);
+      EXPECT_TRUE(test::close_at_precision(y, reference, dtype, 4));
+    });
   }
   EXPECT_THROW(ffn(torch::randn({4, 31}, torch::kBFloat16)), c10::Error);
 }

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -59,6 +60,21 @@ inline ::testing::AssertionResult close_at_precision(const torch::Tensor& actual
          << dtype << ": max |diff| " << diff << " > " << allowed << " = " << roundings
          << " roundings x epsilon " << epsilon(dtype) << " x scale " << r.abs().max().item<double>()
          << " (" << diff / allowed * roundings << " roundings would pass)";
+}
+
+/// Runs `fn()` with `module` cast to `dtype`, then gives the module back its original parameters
+/// exactly (a cast to a reduced precision and back would have rounded them).
+template <class Fn>
+void in_precision(torch::nn::Module& module, torch::ScalarType dtype, Fn fn) {
+  std::vector<torch::Tensor> originals;
+  for (const auto& p : module.parameters()) originals.push_back(p.detach().clone());
+  const auto original_dtype = originals.empty() ? torch::kFloat : originals[0].scalar_type();
+  module.to(dtype);
+  fn();
+  module.to(original_dtype);
+  torch::NoGradGuard no_grad;
+  auto parameters = module.parameters();
+  for (size_t i = 0; i < parameters.size(); ++i) parameters[i].copy_(originals[i]);
 }
 
 }  // namespace xlstm::test

@@ -172,17 +172,17 @@ TEST(mLSTMLayer, ReducedPrecisionCloseToFloat32) {
   const auto reference = layer(x);
   const auto [ref_stateful, ref_state] = layer->forward_with_state(x);
   for (auto dtype : {torch::kBFloat16, torch::kFloat16}) {
-    layer->to(dtype);
-    const auto y = layer(x.to(dtype));
-    EXPECT_EQ(y.scalar_type(), dtype);
-    // The layer: projections, conv, the cell and the norm each round once or twice.
-    EXPECT_TRUE(test::close_at_precision(y, reference, dtype, 8));
-    const auto [stepped, state] = layer->step(x.narrow(1, 0, 1).to(dtype));
-    EXPECT_TRUE(test::close_at_precision(stepped, reference.narrow(1, 0, 1), dtype, 8));
-    const auto [stateful, final_state] = layer->forward_with_state(x.to(dtype));
-    EXPECT_TRUE(test::close_at_precision(stateful, ref_stateful, dtype, 8));
-    EXPECT_TRUE(test::close_at_precision(final_state.C, ref_state.C, dtype, 8));
-    layer->to(torch::kFloat32);
+    test::in_precision(*layer, dtype, [&] {
+      const auto y = layer(x.to(dtype));
+      EXPECT_EQ(y.scalar_type(), dtype);
+      // The layer: projections, conv, the cell and the norm each round once or twice.
+      EXPECT_TRUE(test::close_at_precision(y, reference, dtype, 8));
+      const auto [stepped, state] = layer->step(x.narrow(1, 0, 1).to(dtype));
+      EXPECT_TRUE(test::close_at_precision(stepped, reference.narrow(1, 0, 1), dtype, 8));
+      const auto [stateful, final_state] = layer->forward_with_state(x.to(dtype));
+      EXPECT_TRUE(test::close_at_precision(stateful, ref_stateful, dtype, 8));
+      EXPECT_TRUE(test::close_at_precision(final_state.C, ref_state.C, dtype, 8));
+    });
   }
 }
 

@@ -162,22 +162,18 @@ TEST(sLSTMCell, KernelDtypesOtherThanTheDefaultsAreRefused) {
   c.dtype = "float32";  // the chain follows dtype
   EXPECT_EQ(cell_error(c), "");
 
-  c = cell_config(8, 2);
-  c.dtype_g = "float32";
-  EXPECT_NE(cell_error(c).find("dtype_g: 'float32' is not supported"), std::string::npos)
-      << cell_error(c);
-  c = cell_config(8, 2);
-  c.dtype_s = "float16";
-  EXPECT_NE(cell_error(c).find("dtype_s: 'float16' is not supported"), std::string::npos)
-      << cell_error(c);
-  c = cell_config(8, 2);
-  c.dtype_r = "float32";  // with mixed precision the kernel would cast R to it
-  EXPECT_NE(cell_error(c).find("dtype_r: 'float32' is not supported"), std::string::npos)
-      << cell_error(c);
-  c = cell_config(8, 2);
-  c.dtype_b = "float16";
-  EXPECT_NE(cell_error(c).find("dtype_b: 'float16' is not supported"), std::string::npos)
-      << cell_error(c);
+  using Field = std::optional<std::string> sLSTMCellConfig::*;
+  // dtype_r: with mixed precision the official kernel would cast R to it.
+  for (const auto& [field, name, value] : {std::tuple<Field, std::string, std::string>{
+                                               &sLSTMCellConfig::dtype_g, "dtype_g", "float32"},
+                                           {&sLSTMCellConfig::dtype_s, "dtype_s", "float16"},
+                                           {&sLSTMCellConfig::dtype_r, "dtype_r", "float32"},
+                                           {&sLSTMCellConfig::dtype_b, "dtype_b", "float16"}}) {
+    c = cell_config(8, 2);
+    c.*field = value;
+    const std::string error = cell_error(c);
+    EXPECT_NE(error.find(name + ": '" + value + "' is not supported"), std::string::npos) << error;
+  }
   c = cell_config(8, 2);
   c.dtype_b = std::nullopt;  // null: dtype_b = dtype, as the official __post_init__
   EXPECT_EQ(cell_error(c), "");
