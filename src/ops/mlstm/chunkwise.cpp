@@ -44,44 +44,28 @@ std::pair<torch::Tensor, CellState> chunk_group(const torch::Tensor& q, const to
   const torch::Tensor chunk_n = weighted_k.sum(-2).unsqueeze(-1);                 // [.., DH, 1]
   const torch::Tensor chunk_decay = b.select(-1, chunk_len - 1);                  // [B, NH, NC]
 
-  // The memory before each chunk c = 0..NC (NC: after the last), in closed form rather than a loop
-  // over chunks: unrolling m' = max(b_L + m, chunk_max), C' = exp(b_L + m - m') C +
-  // exp(chunk_max - m') chunk_c (paper eqs. 19-20, stabilised) gives
-  //   C_c = sum_s exp(w[c, s] - m_c) source_s,  m_c = max_s w[c, s],
-  // over the sources s = the initial memory (w = D_c + m_0) and chunks j < c (w = D_c - D_{j+1} +
-  // chunk_max_j), D_c the summed chunk decays before chunk c. One matmul instead of NC steps.
-  const auto f_options = q.options();
-  const torch::Tensor decay_before =  // D_c [B, NH, NC + 1]
-      torch::cat({torch::zeros({batch, heads, 1}, f_options), chunk_decay.cumsum(-1)}, -1);
-  const torch::Tensor source_log = torch::cat(  // [B, NH, NC + 1]: m_0, then chunk_max_j - D_{j+1}
-      {state.m.reshape({batch, heads, 1}),
-       chunk_max.squeeze(-1) - decay_before.narrow(-1, 1, num_chunks)},
-      -1);
-  const torch::Tensor later =  // source s counts for target c: s = 0 (initial) or chunk s-1 < c
-      torch::ones({num_chunks + 1, num_chunks + 1}, q.options().dtype(torch::kBool)).tril();
-  const torch::Tensor log_w =
-      torch::where(later, decay_before.unsqueeze(-1) + source_log.unsqueeze(-2),
-                   torch::full({}, kNegInf, f_options));
-  const torch::Tensor m_all = log_w.amax(-1, /*keepdim=*/true);  // [B, NH, NC + 1, 1]
-  // Only the initial memory (m_0 = -inf: none) reaches c = 0; its weight is then 0.
-  const torch::Tensor m_finite =
-      torch::where(torch::isinf(m_all), torch::zeros({}, f_options), m_all);
-  const torch::Tensor w = (log_w - m_finite).exp_();  // [B, NH, NC + 1, NC + 1]
-  const auto carried = [&](const torch::Tensor& initial, const torch::Tensor& per_chunk) {
-    // [B, NH, NC + 1, X, Y] = w @ (initial, per_chunk...) over the sources.
-    const torch::Tensor sources = torch::cat({initial.unsqueeze(2), per_chunk}, 2);
-    const auto sizes = sources.sizes();
-    return torch::matmul(w, sources.flatten(3)).view(sizes);
-  };
-  const torch::Tensor c_all = carried(state.C, chunk_c), n_all = carried(state.n, chunk_n);
-  const torch::Tensor c_prev = c_all.narrow(2, 0, num_chunks);  // [B, NH, NC, DH, DH]
-  const torch::Tensor n_prev = n_all.narrow(2, 0, num_chunks);  // [B, NH, NC, DH, 1]
-  const torch::Tensor m_prev =
-      m_all.narrow(2, 0, num_chunks).reshape({batch, heads, num_chunks, 1, 1});
-  // The final memory, cloned out of the per-chunk buffers (so they can be freed).
-  const torch::Tensor c_state = c_all.select(2, num_chunks).clone();
-  const torch::Tensor n_state = n_all.select(2, num_chunks).clone();
-  const torch::Tensor m_state = m_all.select(2, num_chunks).reshape({batch, heads, 1, 1}).clone();
+  // Carry the memory across chunks: m' = max(b_L + m, chunk_max) and
+  // C' = exp(b_L + m - m') C + exp(chunk_max - m') chunk_c (paper eqs. 19-20, stabilised).
+  std::vector<torch::Tensor> c_in, n_in, m_in;
+  c_in.reserve(num_chunks);
+  n_in.reserve(num_chunks);
+  m_in.reserve(num_chunks);
+  torch::Tensor c_state = state.C, n_state = state.n, m_state = state.m;
+  for (int64_t c = 0; c < num_chunks; ++c) {
+    c_in.push_back(c_state);
+    n_in.push_back(n_state);
+    m_in.push_back(m_state);
+    const torch::Tensor decayed_m = chunk_decay.select(-1, c).view({batch, heads, 1, 1}) + m_state;
+    const torch::Tensor add_m = chunk_max.select(-2, c).view({batch, heads, 1, 1});
+    const torch::Tensor m_next = torch::maximum(decayed_m, add_m);
+    const torch::Tensor keep = torch::exp(decayed_m - m_next), add = torch::exp(add_m - m_next);
+    c_state = keep * c_state + add * chunk_c.select(2, c);
+    n_state = keep * n_state + add * chunk_n.select(2, c);
+    m_state = m_next;
+  }
+  const torch::Tensor c_prev = torch::stack(c_in, 2);  // [B, NH, NC, DH, DH]
+  const torch::Tensor n_prev = torch::stack(n_in, 2);  // [B, NH, NC, DH, 1]
+  const torch::Tensor m_prev = torch::stack(m_in, 2).view({batch, heads, num_chunks, 1, 1});
 
   // Row stabiliser: the recurrent m_t = max(intra max, b_t + m before the chunk).
   const torch::Tensor decayed_prev = b.unsqueeze(-1) + m_prev;  // [B, NH, NC, L, 1]
