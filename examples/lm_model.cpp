@@ -30,6 +30,13 @@ int main(int argc, char** argv) {
       generated.push_back(token[0][0].item<int64_t>());
       std::tie(next, state) = model->step(token, state);
     }
+    // forward_with_state's prompt logits are the forward's logits of those positions.
+    const auto reference = logits.narrow(1, 0, 16);
+    const double difference =
+        ((prompt_logits - reference).abs().max() / reference.abs().max()).item<double>();
+    std::cout << "forward_with_state vs forward over the prompt: max relative difference "
+              << difference << "\n";
+    if (difference >= 1e-4) return 1;
     std::cout << "generated:";
     for (auto t : generated) std::cout << " " << t;
     std::cout << "\n";
