@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -15,6 +14,7 @@
 #include <xlstm/config/overrides.h>
 #include <xlstm/generation/byte_tokenizer.h>
 #include <xlstm/generation/generate.h>
+#include <xlstm/io/read_file.h>
 #include <xlstm/io/state_dict.h>
 #include <xlstm/training/checkpoint.h>
 #include <xlstm/training/experiment_config.h>
@@ -31,12 +31,9 @@ namespace {
 namespace gen = xlstm::generation;
 using Clock = std::chrono::steady_clock;
 
+/// A --prompt-file: a regular file of at most 64 MiB.
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
+  return xlstm::io::read_regular_file(path, uint64_t{64} << 20);
 }
 
 std::vector<int64_t> parse_ids(const std::string& text, int64_t vocab_size) {

@@ -6,27 +6,27 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 
 #include "../config/check.h"
 #include "../io/file_tree.h"
 #include "xlstm/experiments/random.h"
 #include "xlstm/generation/byte_tokenizer.h"
+#include "xlstm/io/read_file.h"
 
 namespace xlstm {
 namespace experiments {
 using namespace config_check;
 namespace {
 
+/// A file of the corpus: regular files only, each below 4 GiB.
 std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("text dataset: cannot read '" + path + "'");
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
+  try {
+    return io::read_regular_file(path, uint64_t{1} << 32);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("text dataset: ") + e.what());
+  }
 }
 
 torch::Tensor to_tensor(const std::string& bytes) {

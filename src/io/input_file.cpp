@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "file_kind.h"
+#include "xlstm/io/read_file.h"
 
 namespace xlstm::io {
 namespace {
@@ -61,6 +62,14 @@ std::string InputFile::read_all(uint64_t max_bytes) const {
   }
   text.resize(filled);
   return text;
+}
+
+std::string read_regular_file(const std::string& path, uint64_t max_bytes) {
+  try {
+    return InputFile(path).read_all(max_bytes);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("'" + path + "' " + e.what());
+  }
 }
 
 }  // namespace xlstm::io

@@ -67,6 +67,13 @@ TEST(BinaryErrors, GenerateRefusesNonFiniteSampling) {
   expect_error(binary("xlstm-generate") + " --top-p 2", 2, "--top-p: 2 is not a finite number");
 }
 
+TEST(BinaryErrors, GenerateReadsOnlyARegularPromptFile) {
+  if (!binary_built("xlstm-generate")) GTEST_SKIP() << "xlstm-generate is not built";
+  expect_error(binary("xlstm-generate") + " --config " + XLSTM_SOURCE_DIR +
+                   "/configs/text_bytes.yaml --prompt-file /dev/zero",
+               1, "'/dev/zero' is a character device, not a regular file");
+}
+
 TEST(BinaryErrors, ConfigNamesTheFileAndTheKey) {
   if (!binary_built("xlstm-config")) GTEST_SKIP() << "xlstm-config is not built";
   expect_error(binary("xlstm-config") + " /dev/zero", 1, "xlstm-config: ");

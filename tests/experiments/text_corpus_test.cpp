@@ -82,7 +82,8 @@ TEST(TextCorpus, TrainingWindowsAreRandomAccessShiftedAndFromTheTrainingSplit) {
   const std::string train = text.substr(0, 9000);
   std::set<size_t> starts;
   for (int64_t row = 0; row < 64; ++row) {
-    const std::string window = as_text(batch.inputs[row]) + as_text(batch.targets[row].narrow(0, 23, 1));
+    const std::string window =
+        as_text(batch.inputs[row]) + as_text(batch.targets[row].narrow(0, 23, 1));
     const size_t at = train.find(window);
     ASSERT_NE(at, std::string::npos) << "window " << row << " is not in the training split";
     starts.insert(at);
@@ -123,6 +124,8 @@ TEST(TextCorpus, ErrorsNameThePath) {
   expect_error(corpus_config(dir.file("missing.txt")), dir.file("missing.txt"));
   std::filesystem::create_directories(dir.path() / "nothing");
   expect_error(corpus_config(dir.file("nothing")), "no text in '" + dir.file("nothing"));
+  // A device is refused by name, not read until memory runs out.
+  expect_error(corpus_config("/dev/zero"), "'/dev/zero' is a character device, not a regular file");
 }
 
 TEST(TextDataset, ExperimentFilesNameItAndTheTableBuildsItsData) {
