@@ -23,8 +23,9 @@ int remove_entry(const char* path, const struct stat*, int, struct FTW*) {
   return errno;
 }
 
-int collect_file(const char* path, const struct stat*, int type, struct FTW*) {
-  if (type == FTW_F) found_files->push_back(path);
+int collect_file(const char* path, const struct stat* info, int type, struct FTW*) {
+  // nftw reports FIFOs, sockets and devices as FTW_F too: only regular files are collected.
+  if (type == FTW_F && S_ISREG(info->st_mode)) found_files->push_back(path);
   if (type != FTW_DNR && type != FTW_NS) return 0;
   failed_entry = path;
   return EACCES;

@@ -218,9 +218,13 @@ DistributedEnv DistributedEnv::from_environment() {
         "MASTER_ADDR is not set: a Slurm job over several nodes needs the first node's address, "
         "e.g. export MASTER_ADDR=$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n1)");
   }
-  if (const auto port = variable("MASTER_PORT"))
-    env.master_port = integer_variable("MASTER_PORT", *port, 1, 65535);
+  env.master_port = master_port_from_environment(env.master_port);
   return env;
+}
+
+int master_port_from_environment(int fallback) {
+  const auto port = variable("MASTER_PORT");
+  return port ? integer_variable("MASTER_PORT", *port, 1, 65535) : fallback;
 }
 
 Communicator::Communicator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

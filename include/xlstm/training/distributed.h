@@ -38,6 +38,10 @@ struct DistributedEnv {
   static DistributedEnv from_environment();
 };
 
+/// MASTER_PORT when it is set (DistributedError unless it is an integer in 1..65535), else
+/// `fallback`.
+int master_port_from_environment(int fallback);
+
 struct DistributedOptions {
   /// "cpu": Gloo; "cuda": NCCL on cuda:local_rank.
   std::string device = "cpu";

@@ -18,8 +18,8 @@ bool enabled_by_environment() {
   return value == nullptr || std::string(value) != "0";
 }
 
-bool float32_cuda(const torch::Tensor& t) {
-  return t.defined() && t.is_cuda() && t.scalar_type() == torch::kFloat32;
+bool float32_on(const torch::Tensor& t, const torch::Device& device) {
+  return t.defined() && t.device() == device && t.scalar_type() == torch::kFloat32;
 }
 
 }  // namespace
@@ -30,12 +30,17 @@ bool step_kernel_applies(const CellState& state, const torch::Tensor& q, const t
   if (!q.is_cuda() || !enabled_by_environment()) return false;
   const auto type = q.scalar_type();
   if (type != torch::kFloat32 && type != torch::kBFloat16 && type != torch::kFloat16) return false;
-  if (k.scalar_type() != type || v.scalar_type() != type || !k.is_cuda() || !v.is_cuda())
+  // Every tensor on q's device (else the ATen path raises its device-mismatch error).
+  const auto device = q.device();
+  if (k.scalar_type() != type || v.scalar_type() != type || k.device() != device ||
+      v.device() != device || igate_preact.device() != device || fgate_preact.device() != device)
     return false;
   if (q.size(3) > kern::kMaxStepHeadDim) return false;
-  if (!float32_cuda(state.C) || !float32_cuda(state.n) || !float32_cuda(state.m)) return false;
-  if (out && !(float32_cuda(out->C) && float32_cuda(out->n) && float32_cuda(out->m) &&
-               out->C.is_contiguous() && out->n.is_contiguous() && out->m.is_contiguous()))
+  if (!float32_on(state.C, device) || !float32_on(state.n, device) || !float32_on(state.m, device))
+    return false;
+  if (out &&
+      !(float32_on(out->C, device) && float32_on(out->n, device) && float32_on(out->m, device) &&
+        out->C.is_contiguous() && out->n.is_contiguous() && out->m.is_contiguous()))
     return false;
   return !needs_grad({q, k, v, igate_preact, fgate_preact, state.C, state.n, state.m});
 }
