@@ -9,7 +9,6 @@
 
 #include <cstdio>
 #include <iostream>
-#include <optional>
 #include <stdexcept>
 
 #include <xlstm/xlstm.h>
@@ -78,21 +77,6 @@ int run_cpu(const std::string& config_path, int batch, int seq, int iters, int t
   return 0;
 }
 
-/// A device this process can use: the name parses and, for CUDA, a device is there.
-void require_device(const std::string& name) {
-  std::optional<torch::Device> device;
-  try {
-    device.emplace(name);
-  } catch (const c10::Error&) {
-    throw std::invalid_argument("--device '" + name + "' is not a device (cpu, cuda, cuda:N)");
-  }
-  if (device->is_cuda() && !torch::cuda::is_available())
-    throw std::invalid_argument("--device " + name +
-                                ": no CUDA device is available to this process");
-  if (!device->is_cpu() && !device->is_cuda())
-    throw std::invalid_argument("--device " + name + ": xlstm-bench runs on cpu or cuda");
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -156,11 +140,11 @@ int main(int argc, char** argv) {
     if (*cpu) return run_cpu(config, batch, seq, iters, threads, report);
     if (*generate) {
       go.json = report.json;
-      require_device(go.device);
+      xlstm::apps::require_device(go.device);
       return xlstm::bench::run_generate(go);
     }
     so.json = report.json;
-    require_device(so.device);
+    xlstm::apps::require_device(so.device);
     return xlstm::bench::run_slstm(so);
   });
 }

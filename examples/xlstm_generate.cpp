@@ -23,6 +23,7 @@
 #include "cli_options.h"
 #include "error_report.h"
 #include "model_kinds.h"
+#include "runtime_info.h"
 #include "stop_signal.h"
 #include "tensor_checks.h"
 
@@ -244,8 +245,7 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("--interactive takes text prompts and one sample");
     if (!interactive && prompt_text.empty() && prompt_file.empty() && prompt_ids.empty())
       throw std::invalid_argument("give a prompt: --prompt, --prompt-file or --prompt-ids");
-    TORCH_CHECK(device != "cuda" || torch::cuda::is_available(),
-                "--device cuda: no CUDA device is available to this process");
+    xlstm::apps::require_device(device);
 
     std::vector<xlstm::ConfigOverride> overrides;
     for (const auto& assignment : assignments)
@@ -260,13 +260,11 @@ int main(int argc, char** argv) {
     }
     torch::manual_seed(0);  // the initialisation when there are no weights
     xlstm::xLSTMLMModel model(load_model_config(config_path, overrides));
-    if (weights.empty())
+    if (weights.empty()) {
       std::cerr << "xlstm-generate: no --weights: a freshly initialised model\n";
-    else if (allow_nonfinite)
-      xlstm::io::load_weights(weights, *model);
-    else {
+    } else {
       const auto tensors = xlstm::io::read_weights(weights);
-      xlstm::apps::refuse_nonfinite(tensors, "weights '" + weights + "'");
+      if (!allow_nonfinite) xlstm::apps::refuse_nonfinite(tensors, "weights '" + weights + "'");
       xlstm::io::load_state_dict(*model, tensors);
     }
     model->to(torch::Device(device), xlstm::dtype_from_name(dtype));

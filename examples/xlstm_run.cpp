@@ -14,6 +14,7 @@
 #include "cli_options.h"
 #include "error_report.h"
 #include "model_kinds.h"
+#include "runtime_info.h"
 #include "tensor_checks.h"
 
 int main(int argc, char** argv) {
@@ -58,8 +59,7 @@ int main(int argc, char** argv) {
   return xlstm::apps::run_main("xlstm-run", [&] {
     for (const auto& input : {config, weights, input_path}) xlstm::io::protect_input(input);
     xlstm::io::check_output_path(output_path);
-    TORCH_CHECK(device != "cuda" || torch::cuda::is_available(),
-                "--device cuda: no CUDA device is available to this process");
+    xlstm::apps::require_device(device);
     std::vector<xlstm::ConfigOverride> overrides;
     for (const auto& assignment : assignments)
       overrides.push_back(xlstm::ConfigOverride::parse(assignment));

@@ -40,7 +40,7 @@ int launch(int nproc, int argc, char** argv) {
   launch.command = {std::filesystem::read_symlink("/proc/self/exe").string()};
   launch.command.insert(launch.command.end(), argv + 1, argv + argc);
   if (const char* addr = std::getenv("MASTER_ADDR")) launch.master_addr = addr;
-  if (const char* port = std::getenv("MASTER_PORT")) launch.master_port = std::atoi(port);
+  launch.master_port = xlstm::master_port_from_environment(0);  // 0: a free port
   return xlstm::launch_local_workers(launch, std::cerr);
 }
 
@@ -146,8 +146,7 @@ int main(int argc, char** argv) {
 
   return xlstm::apps::run_main("xlstm-train", [&] {
     if (nproc_per_node > 1 && !std::getenv("WORLD_SIZE")) return launch(nproc_per_node, argc, argv);
-    xlstm::apps::install_stop_signals();
-    options.stop_requested = xlstm::apps::stop_requested;
+    options.stop_requested = xlstm::apps::stop_requested;  // the handlers come before train()
     xlstm::io::protect_input(config_path);
     if (!weights.empty()) xlstm::io::protect_input(weights);
     std::vector<xlstm::ConfigOverride> overrides;
@@ -190,15 +189,16 @@ int main(int argc, char** argv) {
         << xlstm::apps::cpu_runtime_report() << std::endl;
 
     if (eval_only) {
-      if (!allow_nonfinite)
-        xlstm::apps::refuse_nonfinite(xlstm::io::read_weights(weights),
-                                      "weights '" + weights + "'");
-      trainer.load_weights(weights);
+      const auto tensors = xlstm::io::read_weights(weights);
+      if (!allow_nonfinite) xlstm::apps::refuse_nonfinite(tensors, "weights '" + weights + "'");
+      xlstm::io::load_state_dict(trainer.model()->module(), tensors, /*strict=*/true);
       const auto results = trainer.validate();
       out << "validation of " << weights << ":\n";
       print_validation(out, results);
       return 0;
     }
+    // Only now: before, during set-up and validation, a signal ends the process at once.
+    xlstm::apps::install_stop_signals();
     const auto summary = trainer.train();
     if (summary.nothing_to_do) return 0;  // the trainer said so
     const int64_t run_steps = summary.steps - summary.first_step;

@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/types.h>
 
 namespace xlstm::apps {
 namespace {
@@ -65,6 +68,20 @@ std::string cpu_runtime_report() {
        << " intra-op threads of " << cpu_cores() << " cores, " << at::get_num_interop_threads()
        << " inter-op";
   return line.str();
+}
+
+void require_device(const std::string& name) {
+  std::optional<torch::Device> device;
+  try {
+    device.emplace(name);
+  } catch (const c10::Error&) {
+    throw std::invalid_argument("--device '" + name + "' is not a device (cpu, cuda, cuda:N)");
+  }
+  if (device->is_cuda() && !torch::cuda::is_available())
+    throw std::invalid_argument("--device " + name +
+                                ": no CUDA device is available to this process");
+  if (!device->is_cpu() && !device->is_cuda())
+    throw std::invalid_argument("--device " + name + ": the binaries run on cpu or cuda");
 }
 
 }  // namespace xlstm::apps

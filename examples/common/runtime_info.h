@@ -25,6 +25,10 @@ void set_cpu_threads(int threads);
 /// "unknown" when no such symbol is loaded.
 std::string blas_library();
 
+/// A device this process can use: the name parses ("cpu", "cuda", "cuda:N") and, for CUDA, a
+/// device is there; std::invalid_argument naming --device otherwise.
+void require_device(const std::string& name);
+
 /// One line: "CPU: BLAS <file> (<name>), <n> intra-op threads of <cores> cores, <m> inter-op".
 std::string cpu_runtime_report();
 

@@ -51,6 +51,25 @@ void sLSTMCellConfig::finalize() {
   check_dtype(dtype_w, "dtype_w");
   check_dtype(dtype_s, "dtype_s");
   check_dtype(dtype_g, "dtype_g");
+
+  // The official CUDA backend compiles its kernel for dtype_g (gates) and dtype_s (states) and,
+  // with automatic mixed precision, casts R to dtype_r and b to dtype_b before calling it. Our
+  // recurrences keep R, b, gates and states in float32 (the inputs in their own dtype), so a value
+  // other than the one the official defaults derive is refused instead of ignored (docs/slstm.md);
+  // without mixed precision dtype_r / dtype_b are the parameters' dtypes, as in the official
+  // module.
+  const auto derived = [](const std::string& key, const std::string& value,
+                          const std::string& expected, bool allowed) {
+    require(
+        allowed, key,
+        "'" + value + "' is not supported: the sLSTM recurrences compute in float32; leave it " +
+            "at its default ('" + expected + "', derived from the dtype fields; docs/slstm.md)");
+  };
+  derived("dtype_g", *dtype_g, *dtype_r, *dtype_g == *dtype_r);
+  derived("dtype_s", *dtype_s, *dtype_w, *dtype_s == *dtype_w);
+  if (!enable_automatic_mixed_precision) return;
+  derived("dtype_r", *dtype_r, dtype, *dtype_r == dtype);
+  derived("dtype_b", *dtype_b, "float32", *dtype_b == "float32" || *dtype_b == dtype);
 }
 
 void sLSTMLayerConfig::finalize() {

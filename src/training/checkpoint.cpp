@@ -100,7 +100,12 @@ std::optional<std::string> checkpoint_problem(const fs::path& step_dir,
     if (!size || !hash || !size->as_uint64())
       return "checkpoint manifest '" + manifest_path + "' does not describe " + file;
     if (!fs::exists(path)) return "checkpoint file '" + path + "' is missing";
-    const std::string bytes = read_bytes(path);
+    std::string bytes;
+    try {
+      bytes = read_bytes(path);
+    } catch (const CheckpointError& e) {
+      return e.what();
+    }
     if (bytes.size() != *size->as_uint64())
       return "checkpoint file '" + path + "' has " + std::to_string(bytes.size()) +
              " bytes, its manifest records " + size->text + " (truncated or overwritten)";
@@ -108,15 +113,6 @@ std::optional<std::string> checkpoint_problem(const fs::path& step_dir,
       return "checkpoint file '" + path + "' does not match the hash in its manifest (corrupt)";
   }
   return std::nullopt;
-}
-
-/// The step a manifest records, or -1.
-int64_t manifest_step(const io::json::Value& manifest) {
-  const auto* step = manifest.find("step");
-  const auto value = step ? step->as_uint64() : std::nullopt;
-  return value && *value <= uint64_t(std::numeric_limits<int64_t>::max())
-             ? static_cast<int64_t>(*value)
-             : -1;
 }
 
 std::string joined(const std::vector<std::string>& parts) {
@@ -274,9 +270,8 @@ std::optional<ResumePoint> find_resume_point(const std::string& dir) {
     const auto* name = manifest->find("checkpoint");
     if (name && name->kind == io::json::Value::Kind::string && checkpoint_step(name->text) >= 0 &&
         fs::is_directory(fs::path(dir) / name->text)) {
-      ResumePoint point{(fs::path(dir) / name->text).string(), latest_path.string(),
-                        manifest_step(*manifest), ""};
-      if (const auto problem = checkpoint_problem(point.step_dir, *manifest, point.manifest_path))
+      ResumePoint point{(fs::path(dir) / name->text).string(), ""};
+      if (const auto problem = checkpoint_problem(point.step_dir, *manifest, latest_path.string()))
         throw CheckpointError(*problem + ": refusing to resume from it");
       return point;
     }
@@ -312,7 +307,7 @@ std::optional<ResumePoint> find_resume_point(const std::string& dir) {
     std::string note = latest_problem + ": resuming from the newest intact step directory " +
                        *name + " (verified by its manifest.json)";
     if (!skipped.empty()) note += "; not intact: " + joined(skipped);
-    return ResumePoint{step_dir.string(), manifest_path, manifest_step(value), note};
+    return ResumePoint{step_dir.string(), note};
   }
   throw CheckpointError("cannot resume from '" + dir + "': " + latest_problem +
                         " and no step directory is intact: " + joined(skipped));
@@ -320,13 +315,6 @@ std::optional<ResumePoint> find_resume_point(const std::string& dir) {
 
 TrainingState load_checkpoint(const ResumePoint& point, torch::nn::Module& model,
                               torch::optim::Optimizer& optimizer, const torch::Device& device) {
-  const auto manifest = read_manifest(point.manifest_path);
-  if (const auto* why = std::get_if<std::string>(&manifest))
-    throw CheckpointError("checkpoint '" + point.step_dir + "': " + *why);
-  if (const auto problem = checkpoint_problem(point.step_dir, std::get<io::json::Value>(manifest),
-                                              point.manifest_path))
-    throw CheckpointError(*problem + ": refusing to resume from it");
-
   const std::string weights = (fs::path(point.step_dir) / "model.safetensors").string();
   try {
     io::load_weights(weights, model, /*strict=*/true);

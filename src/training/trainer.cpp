@@ -12,7 +12,6 @@
 #include "training_step.h"
 #include "xlstm/components/dtype.h"
 #include "xlstm/config/error.h"
-#include "xlstm/io/state_dict.h"
 #include "xlstm/training/distributed.h"
 #include "xlstm/training/lr_scheduler.h"
 #include "xlstm/training/prefetcher.h"
@@ -303,7 +302,6 @@ TrainSummary Trainer::Impl::train() {
       break;
     }
   }
-  if (step == summary.first_step) summary.validation = validate();  // nothing to train
 
   summary.steps = step;
   summary.checkpoint = checkpoints.last_written();
@@ -329,10 +327,6 @@ TrainSummary Trainer::train() {
 }
 std::vector<ValidationResult> Trainer::validate() {
   return impl_->validate();
-}
-
-void Trainer::load_weights(const std::string& path) {
-  io::load_weights(path, impl_->model->module(), true);
 }
 
 std::shared_ptr<LanguageModel> Trainer::model() {

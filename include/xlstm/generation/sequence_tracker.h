@@ -21,7 +21,6 @@ class SequenceTracker {
   std::vector<size_t> record(const std::vector<int64_t>& tokens);
   bool running(size_t sequence) const { return running_[sequence]; }
   bool all_finished() const { return num_running_ == 0; }
-  const std::vector<GeneratedSequence>& sequences() const { return sequences_; }
   std::vector<GeneratedSequence> take_sequences() { return std::move(sequences_); }
 
  private:

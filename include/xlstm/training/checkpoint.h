@@ -65,9 +65,7 @@ void remove_interrupted_writes(const std::string& dir, int64_t after_step);
 
 /// A checkpoint a run can continue.
 struct ResumePoint {
-  std::string step_dir;       ///< dir/step_XXXXXXXX
-  std::string manifest_path;  ///< what it is verified against: latest.json or its manifest.json
-  int64_t step = 0;           ///< the step its manifest records
+  std::string step_dir;  ///< dir/step_XXXXXXXX
   /// Empty when latest.json named it; otherwise why latest.json was not used and which newer
   /// step directories were not intact.
   std::string recovery_note;
@@ -80,9 +78,9 @@ struct ResumePoint {
 /// directory is: the message lists what is there and what is wrong with each.
 std::optional<ResumePoint> find_resume_point(const std::string& dir);
 
-/// Checks the checkpoint against its manifest (every file present with the recorded size and
-/// hash), then loads the weights (strictly) and the optimizer state onto `device` and returns the
-/// training state. Throws CheckpointError.
+/// Loads the weights (strictly) and the optimizer state of `point` onto `device` and returns the
+/// training state; `point` comes from find_resume_point, which has verified every file against its
+/// manifest (size and hash). Throws CheckpointError.
 TrainingState load_checkpoint(const ResumePoint& point, torch::nn::Module& model,
                               torch::optim::Optimizer& optimizer, const torch::Device& device);
 /// load_checkpoint of find_resume_point(dir); no checkpoint there is a CheckpointError.

@@ -98,8 +98,6 @@ class Trainer {
   TrainSummary train();
   /// Loss and accuracy on every validation split (model in eval mode, no gradients).
   std::vector<ValidationResult> validate();
-  /// Loads weights (.safetensors or .pt, Python names) strictly into the model.
-  void load_weights(const std::string& path);
 
   std::shared_ptr<LanguageModel> model();
   const ExperimentConfig& config() const;

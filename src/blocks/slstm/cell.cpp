@@ -23,30 +23,10 @@ torch::Tensor powerlaw_forget_bias(int64_t head_dim, int block_idx, int num_bloc
   return -(-5.0 + 12.0 * position.pow(0.3 + 1.3 * ratio_0_to_1));
 }
 
-/// The official CUDA backend compiles its kernel for dtype_g (gates) and dtype_s (states) and, with
-/// automatic mixed precision, casts R to dtype_r and b to dtype_b before calling it. Our
-/// recurrences keep R, b, gates and states in float32 (the inputs in their own dtype), so a value
-/// other than the one the official defaults derive is refused instead of ignored (docs/slstm.md);
-/// without mixed precision dtype_r / dtype_b are the parameters' dtypes, as in the official module.
-void refuse_kernel_dtypes(const sLSTMCellConfig& c) {
-  const auto refuse = [](const std::string& key, const std::string& value,
-                         const std::string& derived) {
-    throw ConfigError(key, "'" + value + "' is not supported: the sLSTM recurrences compute in " +
-                               "float32; leave it at its default ('" + derived +
-                               "', derived from the dtype fields; docs/slstm.md)");
-  };
-  if (*c.dtype_g != *c.dtype_r) refuse("dtype_g", *c.dtype_g, *c.dtype_r);
-  if (*c.dtype_s != *c.dtype_w) refuse("dtype_s", *c.dtype_s, *c.dtype_w);
-  if (!c.enable_automatic_mixed_precision) return;
-  if (*c.dtype_r != c.dtype) refuse("dtype_r", *c.dtype_r, c.dtype);
-  if (*c.dtype_b != "float32" && *c.dtype_b != c.dtype) refuse("dtype_b", *c.dtype_b, "float32");
-}
-
 }  // namespace
 
 sLSTMCellImpl::sLSTMCellImpl(sLSTMCellConfig config_) : config(std::move(config_)) {
   config.finalize();
-  refuse_kernel_dtypes(config);
   backend_ = slstm::backend_from_name(config.backend);
   batch_first_input_ =
       choose<bool>("input_shape", config.input_shape, {{"BSGNH", true}, {"SBGNH", false}});
