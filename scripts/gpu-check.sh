@@ -23,6 +23,7 @@ out=${OUT:-$root/gpu-check-out}
 peers=$(realpath -m "${XLSTM_PEERS:-$root/.peers}")
 parts=${*:-tests sanitize bench peers}
 mkdir -p "$out"
+rm -f "$out/bench.jsonl" "$out/generate.jsonl"  # the ratios of this run only
 status=0
 step() { echo "== $* ($(date +%T))"; }
 has() { [[ " $parts " == *" $1 "* ]]; }

@@ -14,6 +14,7 @@ a byte-level LM). --log-y uses a logarithmic y axis.
 import argparse
 import json
 import math
+import os
 import sys
 
 WIDTH, HEIGHT = 720, 420
@@ -33,6 +34,11 @@ def read_series(paths, keys):
                     record = json.loads(line)
                 except json.JSONDecodeError as error:
                     sys.exit(f"{path}:{number}: not JSON: {error}")
+                run = record.get("run")
+                if isinstance(run, dict) and isinstance(run.get("first_step"), int):
+                    # A resumed run logs again from its checkpoint: its lines replace the later ones.
+                    first = run["first_step"]
+                    series = {k: [p for p in v if p[0] <= first] for k, v in series.items()}
                 if "step" not in record:
                     continue
                 wanted = keys or [k for k in record if k == "loss" or k.endswith("/loss")]
@@ -145,6 +151,9 @@ def main():
     parser.add_argument("--title", default="xlstm-train", help="title of the plot")
     parser.add_argument("--y-label", help="y axis label (default: loss, or bits per byte)")
     args = parser.parse_args()
+    for path in args.metrics:
+        if os.path.exists(args.out) and os.path.samefile(path, args.out):
+            sys.exit(f"-o {args.out} is the input {path}: refusing to overwrite it")
 
     series = read_series(args.metrics, args.keys)
     if args.bits:

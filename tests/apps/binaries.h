@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -16,37 +15,19 @@
 #include <string>
 #include <thread>
 
+#include "support/run_binary.h"
+
 extern char** environ;
 
 namespace xlstm::testing {
 
-inline std::string binary(const std::string& name) {
-  return std::string(XLSTM_BINARY_DIR) + "/bin/" + name;
-}
 inline bool binary_built(const std::string& name) {
-  return std::filesystem::exists(binary(name));
+  return std::filesystem::exists(binary_path(name));
 }
-
-/// The exit code of a wait status: the code, or 128 + the signal that ended the process.
-inline int exit_code(int status) {
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-struct CommandResult {
-  int code = -1;       ///< exit code (128 + N when killed by signal N)
-  std::string output;  ///< stdout and stderr together
-};
 
 /// Runs `command` with sh (stderr joined to stdout); one intra-op thread per process.
-inline CommandResult run_command(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = ::popen(("OMP_NUM_THREADS=1 " + command + " 2>&1").c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;)
-    result.output.append(buffer, n);
-  result.code = exit_code(::pclose(pipe));
-  return result;
+inline BinaryRun run_command(const std::string& command) {
+  return run_shell("OMP_NUM_THREADS=1 " + command + " 2>&1");
 }
 
 inline std::string file_text(const std::string& path) {
@@ -80,7 +61,7 @@ class BackgroundCommand {
     while (!status_ && std::chrono::steady_clock::now() < deadline) {
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_)
-        status_ = exit_code(status);
+        status_ = exit_code_of(status);
       else
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

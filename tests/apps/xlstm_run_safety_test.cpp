@@ -21,7 +21,7 @@ namespace {
 
 using io::testing::read_bytes;
 using io::testing::TempDir;
-using testing::binary;
+using testing::binary_path;
 using testing::binary_built;
 using testing::run_command;
 
@@ -38,7 +38,7 @@ class Fixture {
   /// xlstm-run with the fixture's config and weights (prefix "state.").
   std::string run(const std::string& input, const std::string& output,
                   const std::string& extra = "") const {
-    return binary("xlstm-run") + " --config " + config() + " --weights " + tensors() +
+    return binary_path("xlstm-run") + " --config " + config() + " --weights " + tensors() +
            " --weights-prefix state. --input " + input + " --output " + output + " " + extra;
   }
 
@@ -48,7 +48,7 @@ class Fixture {
 
 void expect_result(const std::string& command, int code, const std::string& message) {
   const auto result = run_command(command);
-  EXPECT_EQ(result.code, code) << command << "\n" << result.output;
+  EXPECT_EQ(result.exit_code, code) << command << "\n" << result.output;
   EXPECT_NE(result.output.find(message), std::string::npos) << command << "\n" << result.output;
 }
 
@@ -89,7 +89,7 @@ TEST(XlstmRunSafety, NonFiniteWeightsAndInputsAreRefusedByName) {
   const std::string name = "xlstm_block_stack.blocks.0.xlstm.fgate.weight";  // [2, 24, 24]
   tensors.at("state." + name).index_put_({1, 2, 3}, std::numeric_limits<float>::quiet_NaN());
   io::save_safetensors(lm.file("nan.safetensors"), tensors);
-  const std::string run = binary("xlstm-run") + " --config " + lm.config() + " --weights " +
+  const std::string run = binary_path("xlstm-run") + " --config " + lm.config() + " --weights " +
                           lm.file("nan.safetensors") + " --weights-prefix state. --input " +
                           lm.tensors() + " --output " + lm.file("out.safetensors");
   expect_result(run, 1,

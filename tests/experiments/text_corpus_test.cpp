@@ -3,6 +3,7 @@
 // validation windows, and the dataset table row behind `dataset.name: text`.
 #include "xlstm/experiments/text_corpus.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -102,6 +103,7 @@ TEST(TextCorpus, ReadsTheTextFilesOfADirectoryInPathOrder) {
   write_bytes(dir.file("empty.txt"), "");
   write_bytes(outside.file("linked.txt"), numbered_text(5000));
   ASSERT_EQ(::symlink(outside.file("linked.txt").c_str(), dir.file("link.txt").c_str()), 0);
+  ASSERT_EQ(::mkfifo(dir.file("pipe.txt").c_str(), 0600), 0);  // skipped, not read (no hang)
   const TextCorpus corpus(corpus_config(dir.path().string()));
   EXPECT_EQ(corpus.files(),
             (std::vector<std::string>{dir.file("a.txt"), dir.file("b/second.txt")}));

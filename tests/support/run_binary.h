@@ -24,14 +24,15 @@ struct BinaryRun {
   bool printed(const std::string& text) const { return output.find(text) != std::string::npos; }
 };
 
-/// `binary_path(name) arguments 2>&1` in /bin/sh (arguments are shell words: quote paths with
-/// spaces). Environment assignments may go in `environment` ("OMP_NUM_THREADS=1 "). Without
-/// `with_stderr` the output is stdout alone (stderr is dropped).
-inline BinaryRun run_binary(const std::string& name, const std::string& arguments,
-                            const std::string& environment = "", bool with_stderr = true) {
+/// The exit code of a wait status: the code, or 128 + the signal that ended the process.
+inline int exit_code_of(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/// `command` in /bin/sh, what it printed on stdout (redirect stderr in the command to see it).
+inline BinaryRun run_shell(const std::string& command) {
   BinaryRun run;
-  run.command =
-      environment + binary_path(name) + " " + arguments + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  run.command = command;
   FILE* pipe = popen(run.command.c_str(), "r");
   if (pipe == nullptr) {
     ADD_FAILURE() << "cannot start: " << run.command;
@@ -41,9 +42,17 @@ inline BinaryRun run_binary(const std::string& name, const std::string& argument
   size_t n;
   while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
     run.output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.exit_code = exit_code_of(pclose(pipe));
   return run;
+}
+
+/// `binary_path(name) arguments 2>&1` in /bin/sh (arguments are shell words: quote paths with
+/// spaces). Environment assignments may go in `environment` ("OMP_NUM_THREADS=1 "). Without
+/// `with_stderr` the output is stdout alone (stderr is dropped).
+inline BinaryRun run_binary(const std::string& name, const std::string& arguments,
+                            const std::string& environment = "", bool with_stderr = true) {
+  return run_shell(environment + binary_path(name) + " " + arguments +
+                   (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 /// The run's command, exit code and output, for a failure message.

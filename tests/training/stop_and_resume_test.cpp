@@ -19,7 +19,7 @@ namespace {
 
 using io::testing::TempDir;
 using testing::BackgroundCommand;
-using testing::binary;
+using testing::binary_path;
 using testing::binary_built;
 using testing::file_text;
 using testing::run_command;
@@ -35,7 +35,7 @@ class TrainRuns {
   std::string out(const std::string& name) const { return tmp_.file(name); }
   std::string log(const std::string& name) const { return tmp_.file(name + ".log"); }
   std::string command(const std::string& name, const std::string& extra = "") const {
-    return binary("xlstm-train") + " --config " + config() +
+    return binary_path("xlstm-train") + " --config " + config() +
            " --log-every 1 --dist-timeout 20 --out " + out(name) +
            (extra.empty() ? "" : " " + extra);
   }
@@ -91,7 +91,7 @@ TEST(StopAndResume, SigintThenResumeEqualsAnUninterruptedRun) {
   if (!binary_built("xlstm-train")) GTEST_SKIP() << "xlstm-train is not built";
   TrainRuns runs(300, /*dropout=*/0.1);  // dropout: the resumed run needs the RNG state too
   const auto reference = run_command(runs.command("full"));
-  ASSERT_EQ(reference.code, 0) << reference.output;
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
 
   ASSERT_EQ(interrupt(runs, "stopped", "", 3, SIGINT), 130) << file_text(runs.log("stopped"));
   const auto log = file_text(runs.log("stopped"));
@@ -102,7 +102,7 @@ TEST(StopAndResume, SigintThenResumeEqualsAnUninterruptedRun) {
   EXPECT_NE(summary.find("\"stopped\": true"), std::string::npos) << summary;
 
   const auto resumed = run_command(command);
-  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   expect_equal_weights(runs.final_weights("stopped"), runs.final_weights("full"), 0.0);
   const auto loss = [&](const std::string& name) {
     const auto json = file_text(runs.out(name) + "/summary.json");
@@ -115,7 +115,7 @@ TEST(StopAndResume, SigkillWhileCheckpointingEveryStepAlwaysResumes) {
   if (!binary_built("xlstm-train")) GTEST_SKIP() << "xlstm-train is not built";
   TrainRuns runs(60);
   const auto reference = run_command(runs.command("full"));
-  ASSERT_EQ(reference.code, 0) << reference.output;
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
 
   const auto seed =
       static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count());
@@ -133,7 +133,7 @@ TEST(StopAndResume, SigkillWhileCheckpointingEveryStepAlwaysResumes) {
         << file_text(runs.log("killed"));
   }
   const auto finished = run_command(runs.command("killed", "--resume"));
-  ASSERT_EQ(finished.code, 0) << "seed " << seed << ":\n" << finished.output;
+  ASSERT_EQ(finished.exit_code, 0) << "seed " << seed << ":\n" << finished.output;
   expect_equal_weights(runs.final_weights("killed"), runs.final_weights("full"), 0.0);
 }
 
@@ -141,7 +141,7 @@ TEST(StopAndResume, SigintToTheLauncherStopsEveryRank) {
   if (!binary_built("xlstm-train")) GTEST_SKIP() << "xlstm-train is not built";
   TrainRuns runs(60);
   const auto reference = run_command(runs.command("one"));
-  ASSERT_EQ(reference.code, 0) << reference.output;
+  ASSERT_EQ(reference.exit_code, 0) << reference.output;
 
   ASSERT_EQ(interrupt(runs, "two", "--nproc-per-node 2", 3, SIGINT), 130)
       << file_text(runs.log("two"));
@@ -150,7 +150,7 @@ TEST(StopAndResume, SigintToTheLauncherStopsEveryRank) {
   const auto command = resume_command(log);
   EXPECT_NE(command.find("--nproc-per-node 2"), std::string::npos) << log;
   const auto resumed = run_command(command);
-  ASSERT_EQ(resumed.code, 0) << resumed.output;
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   expect_equal_weights(runs.final_weights("two"), runs.final_weights("one"), 1e-4);
 }
 
