@@ -3,6 +3,8 @@
 //   xlstm-bench slstm  the sLSTM recurrence alone and the whole sLSTMLayer, per backend (GPU).
 //   xlstm-bench generate  the 125M-like LM: ms per step (plain, in place, CUDA graph), prefill, and
 //                      the bandwidth bound (GPU).
+//   xlstm-bench large  xLSTM-Large at the 7B shape: prefill, time to first token, decode ms per
+//                      token (CUDA graph), peak memory and the bandwidth bound (GPU).
 // Compare with the official package in the same run: scripts/bench-cpu.sh (CPU),
 // scripts/gpu-check.sh (GPU: with bench_peers.py and the ratios).
 #include <CLI/CLI.hpp>
@@ -14,6 +16,7 @@
 #include <xlstm/xlstm.h>
 
 #include "bench/generate.h"
+#include "bench/large.h"
 #include "bench/report.h"
 #include "bench/slstm.h"
 #include "cli_options.h"
@@ -134,10 +137,30 @@ int main(int argc, char** argv) {
       ->check(xlstm::apps::whole_number(0, xlstm::apps::kMaxSize));
   generate->add_option("--iters", go.iters, "timed steps")->check(size);
 
+  auto* large = app.add_subcommand(
+      "large", "xLSTM-Large, 7B shape, random bf16 weights: prefill, decode ms/token (GPU)");
+  xlstm::bench::LargeBenchOptions lo;
+  large->add_option("--batch", lo.batches, "comma-separated decode batch sizes")
+      ->delimiter(',')
+      ->check(size);
+  large->add_option("--prompt", lo.prompt, "prefill length at batch 1")->check(size);
+  large->add_option("--blocks", lo.blocks, "number of blocks (32: the 7B model)")->check(size);
+  large->add_option("--weight-mode", lo.weight_mode, "single | fused")
+      ->check(CLI::IsMember({"single", "fused"}));
+  large->add_option("--dtype", lo.dtype, "f32 | bf16 | f16")
+      ->check(CLI::IsMember({"f32", "bf16", "f16"}));
+  large->add_option("--device", lo.device, "torch device");
+  large->add_option("--iters", lo.iters, "timed decode steps")->check(size);
+
   if (const auto code = xlstm::apps::parse_command_line(app, argc, argv, "xlstm-bench"))
     return *code;
   return xlstm::apps::run_main("xlstm-bench", [&] {
     if (*cpu) return run_cpu(config, batch, seq, iters, threads, report);
+    if (*large) {
+      lo.json = report.json;
+      xlstm::apps::require_device(lo.device);
+      return xlstm::bench::run_large(lo);
+    }
     if (*generate) {
       go.json = report.json;
       xlstm::apps::require_device(go.device);

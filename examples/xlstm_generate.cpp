@@ -1,17 +1,21 @@
-// xlstm-generate: text (or token ids) from a trained xLSTM language model, streamed to stdout as
-// it is produced; time to first token and tokens/s on stderr. The first Ctrl-C (or SIGTERM) ends
-// generation cleanly (exit 130 / 143), a second one ends the process
+// xlstm-generate: text (or token ids) from a trained xLSTM language model (an xlstm-train run, a
+// config with weights, or an xLSTM-Large checkpoint directory with its tokenizer.json), streamed to
+// stdout as it is produced; time to first token and tokens/s on stderr. The first Ctrl-C (or
+// SIGTERM) ends generation cleanly (exit 130 / 143), a second one ends the process
 // (examples/common/stop_signal.h).
 #include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <xlstm/components/dtype.h>
 #include <xlstm/config/overrides.h>
+#include <xlstm/generation/bpe_tokenizer.h>
 #include <xlstm/generation/byte_tokenizer.h>
 #include <xlstm/generation/generate.h>
 #include <xlstm/io/read_file.h>
@@ -22,6 +26,7 @@
 
 #include "cli_options.h"
 #include "error_report.h"
+#include "large_model_kind.h"
 #include "model_kinds.h"
 #include "runtime_info.h"
 #include "stop_signal.h"
@@ -120,9 +125,9 @@ struct TurnStats {
 };
 
 /// One generation for `prompt`, printed as it comes; `state` continues (and is updated) when set.
-TurnStats run_turn(xlstm::xLSTMLMModel& model, const std::vector<int64_t>& prompt,
-                   const Settings& settings, const gen::Tokenizer& tokenizer,
-                   xlstm::xLSTMBlockStackState* state) {
+template <class Model>
+TurnStats run_turn(Model& model, const std::vector<int64_t>& prompt, const Settings& settings,
+                   const gen::Tokenizer& tokenizer, gen::ModelState<Model>* state) {
   const size_t samples = static_cast<size_t>(settings.num_samples);
   std::vector<gen::Utf8StreamDecoder> decoders(samples, gen::Utf8StreamDecoder(tokenizer));
   SamplePrinter printer(samples, samples > 1 && !settings.ids_mode);
@@ -146,8 +151,8 @@ TurnStats run_turn(xlstm::xLSTMLMModel& model, const std::vector<int64_t>& promp
   if (settings.echo && !settings.ids_mode && state == nullptr)
     for (size_t s = 0; s < samples; ++s) printer.add(s, tokenizer.decode(prompt), false);
   const std::vector<std::vector<int64_t>> prompts(samples, prompt);
-  auto result = gen::generate(model, prompts, options,
-                              state != nullptr ? *state : xlstm::xLSTMBlockStackState{});
+  auto result =
+      gen::generate(model, prompts, options, state != nullptr ? *state : gen::ModelState<Model>{});
   for (size_t s = 0; s < samples && !settings.ids_mode; ++s)
     printer.add(s, decoders[s].flush(), false);
   printer.finish();
@@ -170,11 +175,50 @@ void report(const TurnStats& stats, int64_t prompt_tokens, int64_t samples) {
   std::cerr << "\n";
 }
 
+/// Generates for the prompt (or, interactive, for each line of stdin) and reports; the exit code.
+template <class Model>
+int serve(Model& model, const gen::Tokenizer& tokenizer, int64_t vocab, Settings& settings,
+          bool interactive, const std::string& prompt_text, const std::string& prompt_file,
+          const std::string& prompt_ids) {
+  if (!interactive) {
+    const auto prompt =
+        settings.ids_mode
+            ? parse_ids(prompt_ids, vocab)
+            : tokenizer.encode(prompt_file.empty() ? prompt_text : read_file(prompt_file));
+    if (prompt.empty()) throw std::invalid_argument("the prompt is empty");
+    const auto stats = run_turn(model, prompt, settings, tokenizer, nullptr);
+    report(stats, static_cast<int64_t>(prompt.size()), settings.num_samples);
+    return xlstm::apps::stop_requested() ? xlstm::apps::stop_exit_code() : 0;
+  }
+
+  // Interactive: every line (with its newline) continues the text so far.
+  gen::ModelState<Model> state;
+  std::string first = prompt_file.empty() ? prompt_text : read_file(prompt_file);
+  settings.echo = false;
+  std::cerr << "xlstm-generate: interactive; each line continues the text (Ctrl-D ends)\n";
+  for (std::string line;;) {
+    if (first.empty()) {
+      std::cerr << "> " << std::flush;
+      if (!std::getline(std::cin, line)) break;
+      line += "\n";
+    } else {
+      line = std::move(first);
+      first.clear();
+    }
+    const auto prompt = tokenizer.encode(line);
+    const auto stats = run_turn(model, prompt, settings, tokenizer, &state);
+    report(stats, static_cast<int64_t>(prompt.size()), 1);
+    if (xlstm::apps::stop_signal() == SIGTERM) break;  // SIGTERM ends the session
+    xlstm::apps::clear_stop_request();                 // Ctrl-C during a turn ends only that turn
+  }
+  return xlstm::apps::stop_requested() ? xlstm::apps::stop_exit_code() : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"xlstm-generate: generate text with a trained xLSTM language model"};
-  std::string run_dir, config_path, weights, prompt_text, prompt_file, prompt_ids;
+  std::string run_dir, config_path, weights, model_dir, prompt_text, prompt_file, prompt_ids;
   std::string device = "cpu", dtype = "float32";
   std::vector<std::string> assignments;
   Settings settings;
@@ -188,6 +232,12 @@ int main(int argc, char** argv) {
   auto* config = app.add_option("--config", config_path, "experiment or LM model YAML")
                      ->check(CLI::ExistingFile)
                      ->excludes(run);
+  app.add_option("--model-dir", model_dir,
+                 "an xLSTM-Large checkpoint directory as downloaded (Hugging Face or official); "
+                 "text prompts need its tokenizer.json")
+      ->check(CLI::ExistingDirectory)
+      ->excludes(run)
+      ->excludes(config);
   app.add_option("--weights", weights,
                  "weights for --config (.safetensors or .pt); none: a freshly initialised model")
       ->check(CLI::ExistingFile)
@@ -237,8 +287,9 @@ int main(int argc, char** argv) {
 
   xlstm::apps::install_stop_signals();
   return xlstm::apps::run_main("xlstm-generate", [&] {
-    if (run_dir.empty() && config_path.empty())
-      throw std::invalid_argument("give --run DIR, or --config C with --weights W");
+    if (run_dir.empty() && config_path.empty() && model_dir.empty())
+      throw std::invalid_argument(
+          "give --run DIR, --config C with --weights W, or --model-dir DIR");
     settings.ids_mode = !prompt_ids.empty();
     settings.echo = !no_echo;
     if (interactive && (settings.ids_mode || settings.num_samples > 1))
@@ -247,6 +298,28 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("give a prompt: --prompt, --prompt-file or --prompt-ids");
     xlstm::apps::require_device(device);
 
+    if (!model_dir.empty()) {
+      auto loaded = xlstm::apps::load_model_dir("xlstm-generate", model_dir, torch::Device(device),
+                                                xlstm::dtype_from_name(dtype));
+      if (!allow_nonfinite)
+        xlstm::apps::refuse_nonfinite(xlstm::io::state_dict(*loaded.model),
+                                      "weights of '" + model_dir + "'");
+      const std::string tokenizer_path = model_dir + "/tokenizer.json";
+      std::optional<gen::BpeTokenizer> bpe;
+      if (!settings.ids_mode) {
+        if (!std::ifstream(tokenizer_path))
+          throw std::invalid_argument(model_dir +
+                                      " has no tokenizer.json: give token ids with --prompt-ids");
+        bpe = gen::BpeTokenizer::from_file(tokenizer_path);
+        settings.options.tokenizer = &*bpe;
+        if (loaded.eos_token_id) settings.options.stop_token_ids = {*loaded.eos_token_id};
+      }
+      sampling.validate();
+      const gen::ByteTokenizer no_text;  // ids mode: the tokenizer decodes nothing
+      return serve(loaded.model, bpe ? static_cast<const gen::Tokenizer&>(*bpe) : no_text,
+                   loaded.model->config.vocab_size, settings, interactive, prompt_text, prompt_file,
+                   prompt_ids);
+    }
     std::vector<xlstm::ConfigOverride> overrides;
     for (const auto& assignment : assignments)
       overrides.push_back(xlstm::ConfigOverride::parse(assignment));
@@ -282,37 +355,7 @@ int main(int argc, char** argv) {
     }
     sampling.validate();
 
-    if (!interactive) {
-      const auto prompt =
-          settings.ids_mode
-              ? parse_ids(prompt_ids, vocab)
-              : tokenizer.encode(prompt_file.empty() ? prompt_text : read_file(prompt_file));
-      if (prompt.empty()) throw std::invalid_argument("the prompt is empty");
-      const auto stats = run_turn(model, prompt, settings, tokenizer, nullptr);
-      report(stats, static_cast<int64_t>(prompt.size()), settings.num_samples);
-      return xlstm::apps::stop_requested() ? xlstm::apps::stop_exit_code() : 0;
-    }
-
-    // Interactive: every line (with its newline) continues the text so far.
-    xlstm::xLSTMBlockStackState state;
-    std::string first = prompt_file.empty() ? prompt_text : read_file(prompt_file);
-    settings.echo = false;
-    std::cerr << "xlstm-generate: interactive; each line continues the text (Ctrl-D ends)\n";
-    for (std::string line;;) {
-      if (first.empty()) {
-        std::cerr << "> " << std::flush;
-        if (!std::getline(std::cin, line)) break;
-        line += "\n";
-      } else {
-        line = std::move(first);
-        first.clear();
-      }
-      const auto prompt = tokenizer.encode(line);
-      const auto stats = run_turn(model, prompt, settings, tokenizer, &state);
-      report(stats, static_cast<int64_t>(prompt.size()), 1);
-      if (xlstm::apps::stop_signal() == SIGTERM) break;  // SIGTERM ends the session
-      xlstm::apps::clear_stop_request();                 // Ctrl-C during a turn ends only that turn
-    }
-    return xlstm::apps::stop_requested() ? xlstm::apps::stop_exit_code() : 0;
+    return serve(model, tokenizer, vocab, settings, interactive, prompt_text, prompt_file,
+                 prompt_ids);
   });
 }

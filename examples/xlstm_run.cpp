@@ -1,7 +1,9 @@
-// xlstm-run: runs a block stack or LM model (from its YAML config) on the tensor `input` of a
-// safetensors file and writes the tensor `output`. The output never replaces an input (the
-// config, the weights, the input, under any name) nor anything but a regular file. NaN or infinity
-// in the weights or the input is refused, in the output reported with exit code 3, unless
+// xlstm-run: runs a model on the tensor `input` of a safetensors file and writes the tensor
+// `output`: a block stack, LM model or xLSTM-Large model from its YAML config and weights, or a
+// checkpoint directory as downloaded (--model-dir: Hugging Face or official xLSTM-Large). The
+// output never replaces an input (the config, the weights, the input, under any name) nor anything
+// but a regular file. NaN or infinity in the weights or the input is refused, in the output
+// reported with exit code 3, unless
 // --allow-nonfinite.
 #include <CLI/CLI.hpp>
 
@@ -13,20 +15,26 @@
 
 #include "cli_options.h"
 #include "error_report.h"
+#include "large_model_kind.h"
 #include "model_kinds.h"
 #include "runtime_info.h"
 #include "tensor_checks.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"xlstm-run: run an xLSTM block stack or LM model on a safetensors input"};
-  std::string config, weights, input_path, output_path,
+  CLI::App app{"xlstm-run: run an xLSTM model on a safetensors input"};
+  std::string config, weights, model_dir, input_path, output_path,
       mode = "forward", device = "cpu", dtype = "float32", prefix, input_key = "input",
       kind = "auto";
   bool non_strict = false, allow_nonfinite = false;
   std::vector<std::string> assignments;
-  app.add_option("--config", config, "model config YAML (an LM model if it has vocab_size)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  auto* config_option = app.add_option("--config", config, "model config YAML (with --weights)")
+                            ->check(CLI::ExistingFile);
+  auto* dir_option =
+      app.add_option("--model-dir", model_dir,
+                     "an xLSTM-Large checkpoint directory (Hugging Face: config.json + "
+                     "safetensors shards; official: config.yaml + model*.safetensors)")
+          ->check(CLI::ExistingDirectory)
+          ->excludes(config_option);
   app.add_option("--kind", kind,
                  "what the config holds (auto: an experiment if it has `model`, an LM model if "
                  "it has `vocab_size`, else a block stack)")
@@ -34,9 +42,11 @@ int main(int argc, char** argv) {
   app.add_option("--set", assignments,
                  "key.path=value: override a value of the config before the model is built "
                  "(repeatable), e.g. --set slstm_block.slstm.backend=cuda");
-  app.add_option("--weights", weights, "weights (.safetensors or a torch.save'd state_dict .pt)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  app.add_option("--weights", weights,
+                 "weights for --config (.safetensors or a torch.save'd state_dict .pt)")
+      ->check(CLI::ExistingFile)
+      ->needs(config_option)
+      ->excludes(dir_option);
   app.add_option("--weights-prefix", prefix,
                  "only load weights whose name starts with this prefix "
                  "(removed from the name), e.g. 'state.'");
@@ -57,18 +67,33 @@ int main(int argc, char** argv) {
   if (const auto code = xlstm::apps::parse_command_line(app, argc, argv, "xlstm-run")) return *code;
 
   return xlstm::apps::run_main("xlstm-run", [&] {
-    for (const auto& input : {config, weights, input_path}) xlstm::io::protect_input(input);
+    if (model_dir.empty() && (config.empty() || weights.empty()))
+      throw std::invalid_argument("give --config C with --weights W, or --model-dir DIR");
+    xlstm::io::protect_input(input_path);
+    for (const auto& input : {config, weights})
+      if (!input.empty()) xlstm::io::protect_input(input);
     xlstm::io::check_output_path(output_path);
     xlstm::apps::require_device(device);
-    std::vector<xlstm::ConfigOverride> overrides;
-    for (const auto& assignment : assignments)
-      overrides.push_back(xlstm::ConfigOverride::parse(assignment));
-    auto model = xlstm::apps::build_model(config, kind, overrides);
-    auto tensors = xlstm::io::read_weights(weights);
-    if (!prefix.empty()) tensors = xlstm::io::strip_prefix(tensors, prefix);
-    if (!allow_nonfinite) xlstm::apps::refuse_nonfinite(tensors, "weights '" + weights + "'");
-    const auto report = xlstm::io::load_state_dict(model->module(), tensors, !non_strict);
-    if (!report.ok()) std::cerr << "xlstm-run: " << report.summary() << "\n";
+    const torch::Device target(device);
+    const auto compute = xlstm::dtype_from_name(dtype);
+    std::unique_ptr<xlstm::apps::AppModel> model;
+    if (!model_dir.empty()) {
+      auto loaded = xlstm::apps::load_model_dir("xlstm-run", model_dir, target, compute);
+      if (!allow_nonfinite)
+        xlstm::apps::refuse_nonfinite(xlstm::io::state_dict(*loaded.model),
+                                      "weights of '" + model_dir + "'");
+      model = xlstm::apps::large_app_model(loaded.model);
+    } else {
+      std::vector<xlstm::ConfigOverride> overrides;
+      for (const auto& assignment : assignments)
+        overrides.push_back(xlstm::ConfigOverride::parse(assignment));
+      model = xlstm::apps::build_model(config, kind, overrides);
+      auto tensors = xlstm::io::read_weights(weights);
+      if (!prefix.empty()) tensors = xlstm::io::strip_prefix(tensors, prefix);
+      if (!allow_nonfinite) xlstm::apps::refuse_nonfinite(tensors, "weights '" + weights + "'");
+      const auto report = xlstm::io::load_state_dict(model->module(), tensors, !non_strict);
+      if (!report.ok()) std::cerr << "xlstm-run: " << report.summary() << "\n";
+    }
 
     const auto inputs = xlstm::io::load_safetensors(input_path);
     auto found = inputs.find(input_key);
@@ -76,8 +101,6 @@ int main(int argc, char** argv) {
     if (!allow_nonfinite) xlstm::apps::refuse_nonfinite({*found}, "input '" + input_path + "'");
     xlstm::apps::check_model_input(*model, found->second,
                                    "input '" + input_key + "' of " + input_path);
-    const torch::Device target(device);
-    const auto compute = xlstm::dtype_from_name(dtype);
     model->module().to(target, compute);
     model->module().eval();
     auto input = found->second.to(target);

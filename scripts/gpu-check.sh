@@ -5,9 +5,12 @@
 # of 1 (dist). Logs go to $OUT (or ./gpu-check-out).
 #
 # Usage:  bash scripts/gpu-check.sh [PART...]   (from any folder)
-#   PARTs: tests sanitize bench peers train-speed dist generate (default: tests sanitize bench peers)
+#   PARTs: tests sanitize bench peers train-speed dist generate large
+#          (default: tests sanitize bench peers)
 #   generate: xlstm-bench generate (125M-like LM: step ms plain / in place / CUDA graph, prefill,
 #   bandwidth bound) and bench_peers.py lm_step in the same command, then the ratios.
+#   large: xlstm-bench large (7B shape: prefill, decode ms/token) and bench_peers.py large (the
+#   official package, Triton kernels) and hf_large (transformers, without the official package).
 # Environment:
 #   XLSTM_DEVICE_DEPS  prefix made by device-deps.sh (yaml-cpp, GoogleTest, CLI11)   [.device-deps]
 #   XLSTM_PEERS        folder made by prepare-peers.sh (peers skipped when absent)    [.peers]
@@ -23,7 +26,7 @@ out=${OUT:-$root/gpu-check-out}
 peers=$(realpath -m "${XLSTM_PEERS:-$root/.peers}")
 parts=${*:-tests sanitize bench peers}
 mkdir -p "$out"
-rm -f "$out/bench.jsonl" "$out/generate.jsonl"  # the ratios of this run only
+rm -f "$out/bench.jsonl" "$out/generate.jsonl" "$out/large.jsonl"  # the ratios of this run only
 status=0
 step() { echo "== $* ($(date +%T))"; }
 has() { [[ " $parts " == *" $1 "* ]]; }
@@ -33,7 +36,7 @@ peers_py() {
 
 targets=""
 { has tests || has sanitize; } && targets="xlstm_tests xlstm-run"
-{ has bench || has generate; } && targets="$targets xlstm-bench"
+{ has bench || has generate || has large; } && targets="$targets xlstm-bench"
 { has train-speed || has dist; } && targets="$targets xlstm-train"
 bash scripts/gpu-build.sh $targets || exit 1
 
@@ -63,6 +66,19 @@ if has generate; then
     tee -a "$out/generate.jsonl" || status=1
   [[ -f "$peers/bench_peers.py" ]] && peers_py lm_step 2>>"$out/peers.err" | tee -a "$out/generate.jsonl"
   python3 scripts/bench_ratios.py "$out/generate.jsonl" | tee "$out/generate_ratios.txt"
+fi
+
+if has large; then
+  step "large: xlstm-bench large, then bench_peers.py large and hf_large"
+  "$build/bin/xlstm-bench" --json large ${LARGE_ARGS:-} 2>"$out/large.err" |
+    tee -a "$out/large.jsonl" || { tail -5 "$out/large.err"; status=1; }
+  if [[ -f "$peers/bench_peers.py" ]]; then
+    LARGE_KERNELS="chunkwise--triton_limit_chunk,native_sequence__triton,triton" peers_py large \
+      2>>"$out/peers.err" | tee -a "$out/large.jsonl"
+    # transformers uses the official package when it can import it: hf_large runs without it.
+    PYTHONPATH="$peers/py" PYTHONUNBUFFERED=1 python3 "$peers/bench_peers.py" hf_large \
+      2>>"$out/peers.err" | tee -a "$out/large.jsonl"
+  fi
 fi
 
 if has train-speed; then

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "large_model_kind.h"
 #include "xlstm/config/error.h"
 #include "xlstm/config/yaml_keys.h"
 #include "xlstm_model_kinds.h"
@@ -10,7 +11,11 @@ namespace xlstm::apps {
 namespace {
 
 std::vector<ModelKind>& registry() {
-  static std::vector<ModelKind> kinds = xlstm_model_kinds();
+  static std::vector<ModelKind> kinds = [] {
+    std::vector<ModelKind> all = {large_model_kind()};
+    for (auto& kind : xlstm_model_kinds()) all.push_back(std::move(kind));
+    return all;
+  }();
   return kinds;
 }
 

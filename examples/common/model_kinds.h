@@ -55,7 +55,8 @@ struct ModelKind {
       build;
 };
 
-/// The registered kinds: block stack, LM model, experiment (its model), then any registered later.
+/// The registered kinds: large (xLSTM-Large), experiment (its model), LM model, block stack, then
+/// any registered later.
 const std::vector<ModelKind>& model_kinds();
 /// Adds a kind; `--kind auto` tries it after the kinds before it. Its name must be new.
 void register_model_kind(ModelKind kind);

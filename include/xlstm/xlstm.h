@@ -9,4 +9,6 @@
 #include "xlstm/io/state_dict.h"
 #include "xlstm/training/experiment_config.h"
 #include "xlstm/xlstm_block_stack.h"
+#include "xlstm/xlstm_large/from_pretrained.h"
+#include "xlstm/xlstm_large/model.h"
 #include "xlstm/xlstm_lm_model.h"

@@ -1,9 +1,10 @@
-// The mLSTM step kernels (mlstm_kernels.h). Per head s = (b, h), with k scaled by 1/sqrt(DH):
+// The mLSTM step kernels (mlstm_kernels.h). Per head s = (b, h), with k scaled by 1/sqrt(DHqk):
 //   m' = max(log sigmoid(f~) + m, i~),  f = exp(log sigmoid(f~) + m - m'),  i = exp(i~ - m')
 //   n' = f n + i k,  C' = f C + i k v^T,  h = C'^T q / (max(|n'^T q|, exp(-m')) + eps)
 // gate_kernel: one block per head for m', n' and the normaliser; memory_kernel: C' and h, a block
-// per (head, 32 columns of C), its warps over row ranges. Every element of the state is read
-// before it is written, by the thread that writes it, so "after" may alias "before".
+// per (head, 32 columns of C: DHv in all), its warps over ranges of the DHqk rows. Every element of
+// the state is read before it is written, by the thread that writes it, so "after" may alias
+// "before".
 #include <cmath>
 
 #include "common/convert.cuh"
@@ -23,7 +24,7 @@ __device__ __forceinline__ float log_sigmoid(float x) {
 
 template <typename T>
 __global__ void gate_kernel(StepArgs a) {
-  const int s = blockIdx.x, DH = a.head_dim;
+  const int s = blockIdx.x, DH = a.qk_head_dim;
   const size_t row = size_t(s) * DH;
   const T* q = static_cast<const T*>(a.q) + row;
   const T* k = static_cast<const T*>(a.k) + row;
@@ -55,17 +56,17 @@ __global__ void gate_kernel(StepArgs a) {
 
 template <typename T>
 __global__ void memory_kernel(StepArgs a) {
-  extern __shared__ float shared[];  // q [DH], i k [DH], partial sums [kRowGroups][kTileColumns]
-  const int s = blockIdx.x, DH = a.head_dim;
+  extern __shared__ float shared[];  // q, i k [DHqk each], partial sums [kRowGroups][kTileColumns]
+  const int s = blockIdx.x, DH = a.qk_head_dim, DV = a.v_head_dim;
   float* q_s = shared;
   float* ik_s = shared + DH;
   float* partial = shared + 2 * DH;
   const float f_act = a.scratch[3 * s], i_scale = a.scratch[3 * s + 1];
   const float normaliser = a.scratch[3 * s + 2];
-  const size_t row = size_t(s) * DH;
+  const size_t row = size_t(s) * DH, column = size_t(s) * DV;
   const T* q = static_cast<const T*>(a.q) + row;
   const T* k = static_cast<const T*>(a.k) + row;
-  const T* v = static_cast<const T*>(a.v) + row;
+  const T* v = static_cast<const T*>(a.v) + column;
   for (int d = threadIdx.y * kTileColumns + threadIdx.x; d < DH; d += kTileColumns * kRowGroups) {
     q_s[d] = to_float(q[d]);
     ik_s[d] = i_scale * to_float(k[d]);
@@ -73,21 +74,21 @@ __global__ void memory_kernel(StepArgs a) {
   __syncthreads();
   const int d2 = blockIdx.y * kTileColumns + threadIdx.x;
   float acc = 0.f;  // of C'^T q over this warp's rows
-  if (d2 < DH) {
+  if (d2 < DV) {
     const float v_d2 = to_float(v[d2]);
     const int rows = (DH + kRowGroups - 1) / kRowGroups;
     const int first = threadIdx.y * rows, last = min(DH, first + rows);
-    const float* C_in = a.C_in + row * DH + d2;
-    float* C_out = a.C_out + row * DH + d2;
+    const float* C_in = a.C_in + row * DV + d2;
+    float* C_out = a.C_out + row * DV + d2;
     for (int d1 = first; d1 < last; d1 += kRowBatch) {
       float c[kRowBatch];
 #pragma unroll
-      for (int j = 0; j < kRowBatch; ++j) c[j] = d1 + j < last ? C_in[size_t(d1 + j) * DH] : 0.f;
+      for (int j = 0; j < kRowBatch; ++j) c[j] = d1 + j < last ? C_in[size_t(d1 + j) * DV] : 0.f;
 #pragma unroll
       for (int j = 0; j < kRowBatch; ++j) {
         if (d1 + j < last) {
           const float updated = f_act * c[j] + ik_s[d1 + j] * v_d2;
-          C_out[size_t(d1 + j) * DH] = updated;
+          C_out[size_t(d1 + j) * DV] = updated;
           acc += q_s[d1 + j] * updated;
         }
       }
@@ -95,10 +96,10 @@ __global__ void memory_kernel(StepArgs a) {
   }
   partial[threadIdx.y * kTileColumns + threadIdx.x] = acc;
   __syncthreads();
-  if (threadIdx.y == 0 && d2 < DH) {
+  if (threadIdx.y == 0 && d2 < DV) {
     float numerator = 0.f;
     for (int g = 0; g < kRowGroups; ++g) numerator += partial[g * kTileColumns + threadIdx.x];
-    static_cast<T*>(a.h)[row + d2] = from_float<T>(numerator / normaliser);
+    static_cast<T*>(a.h)[column + d2] = from_float<T>(numerator / normaliser);
   }
 }
 
@@ -108,9 +109,9 @@ cudaError_t launch(const StepArgs& a, cudaStream_t stream) {
   gate_kernel<T><<<heads, kGateThreads, 0, stream>>>(a);
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return err;
-  const dim3 grid(heads, (a.head_dim + kTileColumns - 1) / kTileColumns);
+  const dim3 grid(heads, (a.v_head_dim + kTileColumns - 1) / kTileColumns);
   const dim3 block(kTileColumns, kRowGroups);
-  const size_t smem = (2 * size_t(a.head_dim) + kRowGroups * kTileColumns) * sizeof(float);
+  const size_t smem = (2 * size_t(a.qk_head_dim) + kRowGroups * kTileColumns) * sizeof(float);
   memory_kernel<T><<<grid, block, smem, stream>>>(a);
   return cudaGetLastError();
 }
@@ -118,7 +119,8 @@ cudaError_t launch(const StepArgs& a, cudaStream_t stream) {
 }  // namespace
 
 cudaError_t step(const StepArgs& args, cudaStream_t stream) {
-  if (args.batch <= 0 || args.heads <= 0 || args.head_dim <= 0 || args.head_dim > kMaxStepHeadDim)
+  if (args.batch <= 0 || args.heads <= 0 || args.qk_head_dim <= 0 || args.v_head_dim <= 0 ||
+      args.qk_head_dim > kMaxStepHeadDim)
     return cudaErrorInvalidValue;
   return with_element_type(args.element_type,
                            [&](auto zero) { return launch<decltype(zero)>(args, stream); });

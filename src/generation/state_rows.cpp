@@ -59,34 +59,78 @@ xLSTMBlockStackState combine_stacks(const std::vector<xLSTMBlockStackState>& sta
   return out;
 }
 
+large::xLSTMLargeState combine_large(const std::vector<large::xLSTMLargeState>& states,
+                                     const Combine& combine) {
+  TORCH_CHECK(!states.empty(), "StateRows: no states to join");
+  const size_t num_blocks = states.front().blocks.size();
+  for (const auto& state : states)
+    TORCH_CHECK(state.blocks.size() == num_blocks, "StateRows: states of ", num_blocks, " and ",
+                state.blocks.size(), " blocks cannot be joined");
+  large::xLSTMLargeState out;
+  using Cell = large::mLSTMLayerState;
+  for (size_t block = 0; block < num_blocks; ++block) {
+    std::vector<const Cell*> cells;
+    for (const auto& state : states) cells.push_back(&state.blocks[block]);
+    out.blocks.push_back(combine_fields(cells, combine, &Cell::C, &Cell::n, &Cell::m));
+  }
+  return out;
+}
+
+// What select / cat / clone / copy do to each state tensor.
+Combine rows_of(const torch::Tensor& rows) {
+  return [rows](const std::vector<torch::Tensor>& parts) {
+    return parts.front().index_select(0, rows.to(parts.front().device()));
+  };
+}
+torch::Tensor concatenated(const std::vector<torch::Tensor>& parts) {
+  return torch::cat(parts, 0);
+}
+torch::Tensor cloned(const std::vector<torch::Tensor>& parts) {
+  return parts.front().clone(at::MemoryFormat::Contiguous);
+}
+torch::Tensor copied(const std::vector<torch::Tensor>& parts) {
+  TORCH_CHECK(parts[0].sizes() == parts[1].sizes(), "StateRows::copy: a state tensor ",
+              parts[1].sizes(), " cannot be copied into one of ", parts[0].sizes());
+  return parts[0].copy_(parts[1]);
+}
+
 }  // namespace
 
 xLSTMBlockStackState StateRows<xLSTMBlockStackState>::select(const xLSTMBlockStackState& state,
                                                              const torch::Tensor& rows) {
-  return combine_stacks({state}, [&](const std::vector<torch::Tensor>& parts) {
-    return parts.front().index_select(0, rows.to(parts.front().device()));
-  });
+  return combine_stacks({state}, rows_of(rows));
 }
 
 xLSTMBlockStackState StateRows<xLSTMBlockStackState>::cat(
     const std::vector<xLSTMBlockStackState>& states) {
-  return combine_stacks(
-      states, [](const std::vector<torch::Tensor>& parts) { return torch::cat(parts, 0); });
+  return combine_stacks(states, concatenated);
 }
 
 xLSTMBlockStackState StateRows<xLSTMBlockStackState>::clone(const xLSTMBlockStackState& state) {
-  return combine_stacks({state}, [](const std::vector<torch::Tensor>& parts) {
-    return parts.front().clone(at::MemoryFormat::Contiguous);
-  });
+  return combine_stacks({state}, cloned);
 }
 
 void StateRows<xLSTMBlockStackState>::copy(const xLSTMBlockStackState& to,
                                            const xLSTMBlockStackState& from) {
-  combine_stacks({to, from}, [](const std::vector<torch::Tensor>& parts) {
-    TORCH_CHECK(parts[0].sizes() == parts[1].sizes(), "StateRows::copy: a state tensor ",
-                parts[1].sizes(), " cannot be copied into one of ", parts[0].sizes());
-    return parts[0].copy_(parts[1]);
-  });
+  combine_stacks({to, from}, copied);
+}
+
+using LargeState = large::xLSTMLargeState;
+
+LargeState StateRows<LargeState>::select(const LargeState& state, const torch::Tensor& rows) {
+  return combine_large({state}, rows_of(rows));
+}
+
+LargeState StateRows<LargeState>::cat(const std::vector<LargeState>& states) {
+  return combine_large(states, concatenated);
+}
+
+LargeState StateRows<LargeState>::clone(const LargeState& state) {
+  return combine_large({state}, cloned);
+}
+
+void StateRows<LargeState>::copy(const LargeState& to, const LargeState& from) {
+  combine_large({to, from}, copied);
 }
 
 }  // namespace generation

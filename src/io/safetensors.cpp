@@ -171,9 +171,19 @@ std::string dtype_name(const std::string& key, torch::ScalarType type) {
 
 }  // namespace
 
-SafetensorsContents read_safetensors(const std::string& path) {
+struct MappedSafetensors::Contents {
+  MappedFile file;
+  std::map<std::string, Entry> entries;
+  const unsigned char* data = nullptr;  // the data section
+  Metadata metadata;
+
+  explicit Contents(const std::string& path) : file(path) {}
+};
+
+MappedSafetensors::MappedSafetensors(const std::string& path) : path_(path) {
   if (!host_is_little_endian()) fail(path, "reading needs a little-endian host");
-  const MappedFile file(path);
+  const auto contents = std::make_shared<Contents>(path);
+  const MappedFile& file = contents->file;
   if (file.size() < 8)
     fail(path, "file of " + std::to_string(file.size()) +
                    " bytes is shorter than the 8-byte header length");
@@ -194,37 +204,56 @@ SafetensorsContents read_safetensors(const std::string& path) {
   }
   if (header.kind != json::Value::Kind::object) fail(path, "header is not a JSON object");
 
-  SafetensorsContents contents;
-  std::vector<Entry> entries;
-  for (const auto& [key, value] : header.members) {
-    if (key == kMetadataKey)
-      contents.metadata = parse_metadata(path, value);
-    else
-      entries.push_back(parse_entry(path, key, value));
-  }
-
   const uint64_t data_bytes = file.size() - 8 - header_bytes;
   std::vector<const Entry*> ranges;
-  for (const Entry& e : entries) {
+  for (const auto& [key, value] : header.members) {
+    if (key == kMetadataKey) {
+      contents->metadata = parse_metadata(path, value);
+      continue;
+    }
+    Entry e = parse_entry(path, key, value);
     if (e.end > data_bytes)
       fail(path, "tensor '" + e.name + "': data_offsets end " + std::to_string(e.end) +
                      " is past the end of the data section (" + std::to_string(data_bytes) +
                      " bytes)");
-    ranges.push_back(&e);
+    names_.push_back(key);
+    ranges.push_back(&contents->entries.emplace(key, std::move(e)).first->second);
   }
   check_no_overlap(path, ranges);
+  contents->data = file.data() + 8 + header_bytes;
+  contents_ = contents;
+}
 
-  // Copy out of the mapping: the tensors own aligned memory and outlive the file.
-  const unsigned char* data = file.data() + 8 + header_bytes;
-  for (const Entry& e : entries) {
-    torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype));
-    const size_t bytes = static_cast<size_t>(e.end - e.begin);
-    if (e.dtype == torch::kBool &&
-        std::any_of(data + e.begin, data + e.end, [](unsigned char b) { return b > 1; }))
-      fail(path, "tensor '" + e.name + "': BOOL byte other than 0 or 1");
-    if (bytes > 0) std::memcpy(t.data_ptr(), data + e.begin, bytes);
-    contents.tensors.emplace(e.name, std::move(t));
-  }
+const Metadata& MappedSafetensors::metadata() const {
+  return contents_->metadata;
+}
+
+bool MappedSafetensors::contains(const std::string& name) const {
+  return contents_->entries.count(name) > 0;
+}
+
+torch::Tensor MappedSafetensors::view(const std::string& name) const {
+  const auto found = contents_->entries.find(name);
+  if (found == contents_->entries.end()) fail(path_, "no tensor '" + name + "'");
+  const Entry& e = found->second;
+  const unsigned char* begin = contents_->data + e.begin;
+  if (e.dtype == torch::kBool &&
+      std::any_of(begin, contents_->data + e.end, [](unsigned char b) { return b > 1; }))
+    fail(path_, "tensor '" + e.name + "': BOOL byte other than 0 or 1");
+  if (e.begin == e.end) return torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype));
+  // The view keeps the mapping alive; the mapping is read-only (PROT_READ): never write to it.
+  auto keep = contents_;
+  return torch::from_blob(
+      const_cast<unsigned char*>(begin), e.shape, [keep](void*) mutable { keep.reset(); },
+      torch::TensorOptions().dtype(e.dtype));
+}
+
+SafetensorsContents read_safetensors(const std::string& path) {
+  const MappedSafetensors file(path);
+  SafetensorsContents contents;
+  contents.metadata = file.metadata();
+  // Copies: the tensors own aligned memory and outlive the mapping.
+  for (const auto& name : file.names()) contents.tensors.emplace(name, file.view(name).clone());
   return contents;
 }
 

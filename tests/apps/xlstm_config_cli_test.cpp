@@ -48,10 +48,10 @@ TEST(XlstmConfigCli, ExperimentKind) {
 
 TEST(XlstmConfigCli, UnknownKindIsRefusedWithTheChoices) {
   if (!built()) GTEST_SKIP() << "xlstm-config is not built";
-  const auto run = testing::run_binary("xlstm-config", kConfigs + "readme_lm.yaml --kind large");
+  const auto run = testing::run_binary("xlstm-config", kConfigs + "readme_lm.yaml --kind huge");
   EXPECT_NE(run.exit_code, 0) << run;
   EXPECT_TRUE(run.printed("--kind")) << run;
-  EXPECT_TRUE(run.printed("large")) << run;
+  EXPECT_TRUE(run.printed("huge")) << run;
 }
 
 }  // namespace

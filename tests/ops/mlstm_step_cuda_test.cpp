@@ -25,15 +25,20 @@ CellState clone(const CellState& s) {
   return {s.C.clone(), s.n.clone(), s.m.clone()};
 }
 
-void expect_kernels_equal_aten(int64_t B, int64_t NH, int64_t DH, torch::ScalarType dtype) {
+/// DV: the value head size (the xLSTM-7B has DHqk 256, DHv 512); 0: equal to DH.
+void expect_kernels_equal_aten(int64_t B, int64_t NH, int64_t DH, torch::ScalarType dtype,
+                               int64_t DV = 0) {
   torch::manual_seed(7);
+  if (DV == 0) DV = DH;
   const auto options = torch::TensorOptions().device(torch::kCUDA);
-  CellState state{torch::randn({B, NH, DH, DH}, options), torch::randn({B, NH, DH, 1}, options),
+  CellState state{torch::randn({B, NH, DH, DV}, options), torch::randn({B, NH, DH, 1}, options),
                   torch::randn({B, NH, 1, 1}, options)};
   CellState in_place = clone(state), reference = clone(state);
   for (int t = 0; t < 4; ++t) {
-    const auto qkv = [&] { return torch::randn({B, NH, 1, DH}, options).to(dtype); };
-    const torch::Tensor q = qkv(), k = qkv(), v = qkv();
+    const auto qkv = [&](int64_t size) {
+      return torch::randn({B, NH, 1, size}, options).to(dtype);
+    };
+    const torch::Tensor q = qkv(DH), k = qkv(DH), v = qkv(DV);
     const torch::Tensor igate = torch::randn({B, NH, 1, 1}, options) * 3;
     const torch::Tensor fgate = torch::randn({B, NH, 1, 1}, options) * 3 + 2;
     auto [h_ref, next_ref] =
@@ -41,7 +46,8 @@ void expect_kernels_equal_aten(int64_t B, int64_t NH, int64_t DH, torch::ScalarT
     auto [h, next] = recurrent_step_stabilized(state, q, k, v, igate, fgate);
     auto [h_in_place, same] =
         recurrent_step_stabilized(in_place, q, k, v, igate, fgate, 1e-6, &in_place);
-    const std::string what = "step " + std::to_string(t) + " DH " + std::to_string(DH);
+    const std::string what =
+        "step " + std::to_string(t) + " DH " + std::to_string(DH) + " DV " + std::to_string(DV);
     const double tolerance = dtype == torch::kFloat32 ? 1e-5 : 1e-2;  // h rounded to bf16
     EXPECT_LE(test::max_rel_diff(h, h_ref), tolerance) << what;
     EXPECT_EQ(h.scalar_type(), dtype) << what;
@@ -62,6 +68,8 @@ TEST(MlstmStepCuda, KernelsEqualAtenStep) {
   expect_kernels_equal_aten(3, 2, 40, torch::kFloat32);
   expect_kernels_equal_aten(2, 4, 384, torch::kBFloat16);
   expect_kernels_equal_aten(1, 1, 7, torch::kFloat32);
+  expect_kernels_equal_aten(2, 8, 256, torch::kBFloat16, 512);
+  expect_kernels_equal_aten(3, 2, 24, torch::kFloat32, 40);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "xlstm/xlstm_block_stack.h"
+#include "xlstm/xlstm_large/model.h"
 
 namespace xlstm {
 namespace generation {
@@ -27,6 +28,15 @@ struct StateRows<xLSTMBlockStackState> {
   static xLSTMBlockStackState cat(const std::vector<xLSTMBlockStackState>& states);
   static xLSTMBlockStackState clone(const xLSTMBlockStackState& state);
   static void copy(const xLSTMBlockStackState& to, const xLSTMBlockStackState& from);
+};
+
+template <>
+struct StateRows<large::xLSTMLargeState> {
+  static large::xLSTMLargeState select(const large::xLSTMLargeState& state,
+                                       const torch::Tensor& rows);
+  static large::xLSTMLargeState cat(const std::vector<large::xLSTMLargeState>& states);
+  static large::xLSTMLargeState clone(const large::xLSTMLargeState& state);
+  static void copy(const large::xLSTMLargeState& to, const large::xLSTMLargeState& from);
 };
 
 }  // namespace generation

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -24,6 +26,29 @@ class SafetensorsError : public std::runtime_error {
 struct SafetensorsContents {
   TensorMap tensors;  // CPU tensors that own their memory (copied out of the mapped file)
   Metadata metadata;  // the "__metadata__" object, empty when absent
+};
+
+/// A safetensors file mapped read-only into memory, its header checked as read_safetensors checks
+/// it. view() gives a tensor over the mapped bytes without copying them (pages are read when
+/// touched), for copying into a model's parameters without a host copy of the file. Views keep the
+/// mapping alive and must never be written to (the pages are read-only: a write is a crash).
+class MappedSafetensors {
+ public:
+  explicit MappedSafetensors(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  /// The tensor names in header order.
+  const std::vector<std::string>& names() const { return names_; }
+  bool contains(const std::string& name) const;
+  /// A CPU tensor over the bytes of `name` (throws SafetensorsError for an unknown name).
+  torch::Tensor view(const std::string& name) const;
+  const Metadata& metadata() const;
+
+ private:
+  struct Contents;
+  std::string path_;
+  std::vector<std::string> names_;
+  std::shared_ptr<const Contents> contents_;
 };
 
 /// Reads every tensor and the metadata. Supported dtypes: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL.

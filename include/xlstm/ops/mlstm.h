@@ -1,7 +1,8 @@
 // The mLSTM cell's sequence math as functions of tensors (the counterpart of the mlstm_kernels
 // package): the parallel form, the chunkwise form and the recurrent step.
 //
-// Shapes: queries / keys / values [B, NH, S, DH], gate pre-activations [B, NH, S, 1]. The memory
+// Shapes: queries / keys [B, NH, S, DHqk], values [B, NH, S, DHv] (the xLSTM models of the paper
+// have DHqk = DHv; xLSTM-7B has 256 and 512), gate pre-activations [B, NH, S, 1]. The memory
 // (C, n, m) is kept stabilised: the true matrix memory is C * exp(m) and the true normaliser n *
 // exp(m) (xLSTM paper, eqs. 19-27 with the stabiliser m of eqs. 15-17). Reduced-precision inputs
 // (bfloat16, float16) are computed in float32; h is returned in the input dtype, the state in the
@@ -15,14 +16,16 @@
 
 namespace xlstm::ops::mlstm {
 
-/// The recurrent memory: C [B, NH, DH, DH], n [B, NH, DH, 1], m [B, NH, 1, 1]. All undefined means
-/// "no history".
+/// The recurrent memory: C [B, NH, DHqk, DHv], n [B, NH, DHqk, 1], m [B, NH, 1, 1]. All undefined
+/// means "no history".
 struct CellState {
   torch::Tensor C, n, m;
 
   bool defined() const { return C.defined() && n.defined() && m.defined(); }
   /// C = n = m = 0: the Python cell's initial state for `step`.
   static CellState zeros(int64_t batch, int64_t heads, int64_t head_dim,
+                         const torch::TensorOptions& options);
+  static CellState zeros(int64_t batch, int64_t heads, int64_t qk_head_dim, int64_t v_head_dim,
                          const torch::TensorOptions& options);
 };
 

@@ -10,7 +10,7 @@ namespace {
 using namespace detail;
 
 /// Processes `num_chunks` chunks of `chunk_len` positions in one batch. q, k, v
-/// [B, NH, num_chunks * chunk_len, DH] (k already scaled by 1/sqrt(DH)), gates
+/// [B, NH, num_chunks * chunk_len, DHqk or DHv] (k already scaled by 1/sqrt(DHqk)), gates
 /// [B, NH, num_chunks * chunk_len, 1]; `state` is the memory before the first chunk (m = -inf
 /// meaning none). Returns (h, state after the last chunk).
 std::pair<torch::Tensor, CellState> chunk_group(const torch::Tensor& q, const torch::Tensor& k,
@@ -19,8 +19,8 @@ std::pair<torch::Tensor, CellState> chunk_group(const torch::Tensor& q, const to
                                                 const torch::Tensor& fgate_preact,
                                                 const CellState& state, int64_t num_chunks,
                                                 int64_t chunk_len, double eps) {
-  const int64_t batch = q.size(0), heads = q.size(1), head_dim = q.size(3);
-  const std::vector<int64_t> chunked = {batch, heads, num_chunks, chunk_len, head_dim};
+  const int64_t batch = q.size(0), heads = q.size(1), v_dim = v.size(3);
+  const std::vector<int64_t> chunked = {batch, heads, num_chunks, chunk_len, -1};
   const torch::Tensor qc = q.reshape(chunked), kc = k.reshape(chunked), vc = v.reshape(chunked);
   const torch::Tensor igate = igate_preact.reshape({batch, heads, num_chunks, chunk_len});
   // b_t: cumulative log forget gate inside each chunk (up to and including t).
@@ -40,8 +40,8 @@ std::pair<torch::Tensor, CellState> chunk_group(const torch::Tensor& q, const to
   const torch::Tensor last_row = log_d.select(-2, chunk_len - 1);       // [B, NH, NC, L]
   const torch::Tensor chunk_max = intra_max.select(-2, chunk_len - 1);  // [B, NH, NC, 1]
   const torch::Tensor weighted_k = kc * torch::exp(last_row - chunk_max).unsqueeze(-1);
-  const torch::Tensor chunk_c = torch::matmul(weighted_k.transpose(-1, -2), vc);  // [.., DH, DH]
-  const torch::Tensor chunk_n = weighted_k.sum(-2).unsqueeze(-1);                 // [.., DH, 1]
+  const torch::Tensor chunk_c = torch::matmul(weighted_k.transpose(-1, -2), vc);  // [.., DHqk, DHv]
+  const torch::Tensor chunk_n = weighted_k.sum(-2).unsqueeze(-1);                 // [.., DHqk, 1]
   const torch::Tensor chunk_decay = b.select(-1, chunk_len - 1);                  // [B, NH, NC]
 
   // Carry the memory across chunks: m' = max(b_L + m, chunk_max) and
@@ -63,8 +63,8 @@ std::pair<torch::Tensor, CellState> chunk_group(const torch::Tensor& q, const to
     n_state = keep * n_state + add * chunk_n.select(2, c);
     m_state = m_next;
   }
-  const torch::Tensor c_prev = torch::stack(c_in, 2);  // [B, NH, NC, DH, DH]
-  const torch::Tensor n_prev = torch::stack(n_in, 2);  // [B, NH, NC, DH, 1]
+  const torch::Tensor c_prev = torch::stack(c_in, 2);  // [B, NH, NC, DHqk, DHv]
+  const torch::Tensor n_prev = torch::stack(n_in, 2);  // [B, NH, NC, DHqk, 1]
   const torch::Tensor m_prev = torch::stack(m_in, 2).view({batch, heads, num_chunks, 1, 1});
 
   // Row stabiliser: the recurrent m_t = max(intra max, b_t + m before the chunk).
@@ -76,7 +76,7 @@ std::pair<torch::Tensor, CellState> chunk_group(const torch::Tensor& q, const to
   const torch::Tensor denominator =
       e.sum(-1, /*keepdim=*/true) + inter_scale * torch::matmul(qc, n_prev);
   const torch::Tensor h = normalise(numerator, denominator, m_row, eps);
-  return {h.reshape({batch, heads, num_chunks * chunk_len, head_dim}),
+  return {h.reshape({batch, heads, num_chunks * chunk_len, v_dim}),
           CellState{c_state, n_state, m_state}};
 }
 
@@ -99,11 +99,11 @@ std::pair<torch::Tensor, CellState> chunkwise_stabilized(
 
   CellState state;
   if (initial.defined()) {
-    check_state("chunkwise_stabilized", initial, queries);
+    check_state("chunkwise_stabilized", initial, queries, values);
     state = {initial.C.to(dtype), initial.n.to(dtype), initial.m.to(dtype)};
   } else {
     // No history: zero memory with stabiliser -inf contributes nothing, as in the parallel form.
-    state = CellState::zeros(batch, heads, head_dim, q.options());
+    state = CellState::zeros(batch, heads, head_dim, v.size(3), q.options());
     state.m = torch::full({batch, heads, 1, 1}, kNegInf, q.options());
   }
 

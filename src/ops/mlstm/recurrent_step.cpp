@@ -10,8 +10,13 @@ using namespace detail;
 
 CellState CellState::zeros(int64_t batch, int64_t heads, int64_t head_dim,
                            const torch::TensorOptions& options) {
-  return {torch::zeros({batch, heads, head_dim, head_dim}, options),
-          torch::zeros({batch, heads, head_dim, 1}, options),
+  return zeros(batch, heads, head_dim, head_dim, options);
+}
+
+CellState CellState::zeros(int64_t batch, int64_t heads, int64_t qk_head_dim, int64_t v_head_dim,
+                           const torch::TensorOptions& options) {
+  return {torch::zeros({batch, heads, qk_head_dim, v_head_dim}, options),
+          torch::zeros({batch, heads, qk_head_dim, 1}, options),
           torch::zeros({batch, heads, 1, 1}, options)};
 }
 
@@ -22,17 +27,17 @@ std::pair<torch::Tensor, CellState> recurrent_step_stabilized(
   check_sequence_inputs("recurrent_step_stabilized", q, k, v, igate_preact, fgate_preact);
   TORCH_CHECK(q.size(2) == 1, "recurrent_step_stabilized: expects S = 1, got ", q.sizes());
   TORCH_CHECK(state.defined(), "recurrent_step_stabilized: the state must be defined");
-  check_state("recurrent_step_stabilized", state, q);
-  if (out) check_state("recurrent_step_stabilized (out)", *out, q);
+  check_state("recurrent_step_stabilized", state, q, v);
+  if (out) check_state("recurrent_step_stabilized (out)", *out, q, v);
 #ifdef XLSTM_WITH_CUDA
   if (step_kernel_applies(state, q, k, v, igate_preact, fgate_preact, out))
     return recurrent_step_cuda(state, q, k, v, igate_preact, fgate_preact, eps, out);
 #endif
   const auto dtype = float32_or_wider(q);
   const int64_t head_dim = q.size(3);
-  const torch::Tensor q_row = q.to(dtype);                    // [B, NH, 1, DH]
-  const torch::Tensor k_col = k.to(dtype).transpose(-1, -2);  // [B, NH, DH, 1]
-  const torch::Tensor v_row = v.to(dtype);                    // [B, NH, 1, DH]
+  const torch::Tensor q_row = q.to(dtype);                    // [B, NH, 1, DHqk]
+  const torch::Tensor k_col = k.to(dtype).transpose(-1, -2);  // [B, NH, DHqk, 1]
+  const torch::Tensor v_row = v.to(dtype);                    // [B, NH, 1, DHv]
   const torch::Tensor m = state.m.to(dtype);
 
   // Stabilised gates (paper eqs. 15-17 applied to the mLSTM): m' = max(log f + m, i).
@@ -64,7 +69,7 @@ std::pair<torch::Tensor, CellState> recurrent_step_stabilized(
       on_cpu ? (q_col * c_new).sum(-2, /*keepdim=*/true) : torch::matmul(q_row, c_new);
   const torch::Tensor denominator =
       on_cpu ? (q_col * n_new).sum(-2, /*keepdim=*/true) : torch::matmul(q_row, n_new);
-  const torch::Tensor h = normalise(numerator, denominator, m_new, eps);  // [B, NH, 1, DH]
+  const torch::Tensor h = normalise(numerator, denominator, m_new, eps);  // [B, NH, 1, DHv]
   if (!out) return {h.to(q.scalar_type()), CellState{c_new, n_new, m_new}};
   out->m.copy_(m_new);
   return {h.to(q.scalar_type()), *out};

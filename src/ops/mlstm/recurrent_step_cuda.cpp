@@ -50,7 +50,7 @@ std::pair<torch::Tensor, CellState> recurrent_step_cuda(
     const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, double eps,
     const CellState* out) {
   const c10::cuda::CUDAGuard guard(q.device());
-  const int64_t B = q.size(0), NH = q.size(1), DH = q.size(3);
+  const int64_t B = q.size(0), NH = q.size(1), DV = v.size(3);
   const torch::Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
   const torch::Tensor igate = igate_preact.to(torch::kFloat32).contiguous();
   const torch::Tensor fgate = fgate_preact.to(torch::kFloat32).contiguous();
@@ -58,12 +58,13 @@ std::pair<torch::Tensor, CellState> recurrent_step_cuda(
   const CellState next =
       out ? *out
           : CellState{torch::empty_like(in.C), torch::empty_like(in.n), torch::empty_like(in.m)};
-  const torch::Tensor h = torch::empty({B, NH, 1, DH}, q.options());
+  const torch::Tensor h = torch::empty({B, NH, 1, DV}, q.options());
   const torch::Tensor scratch = torch::empty({B * NH * 3}, in.C.options());
   kern::StepArgs a;
   a.batch = static_cast<int>(B);
   a.heads = static_cast<int>(NH);
-  a.head_dim = static_cast<int>(DH);
+  a.qk_head_dim = static_cast<int>(q.size(3));
+  a.v_head_dim = static_cast<int>(DV);
   a.element_type = element_type(kWhere, q.scalar_type());
   a.q = qc.data_ptr();
   a.k = kc.data_ptr();
