@@ -6,35 +6,17 @@
 
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 
 #include "cli_options.h"
 #include "error_report.h"
+#include "token_ids.h"
 #include "xlstm/generation/bpe_tokenizer.h"
 #include "xlstm/io/read_file.h"
 
 namespace {
 
+/// The largest --file read.
 constexpr uint64_t kMaxTextBytes = uint64_t{256} << 20;
-
-std::vector<int64_t> parse_ids(const std::string& list) {
-  std::vector<int64_t> ids;
-  std::istringstream words(list);
-  std::string word;
-  while (words >> word) {
-    size_t used = 0;
-    int64_t id = -1;
-    try {
-      id = std::stoll(word, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != word.size() || id < 0)
-      throw std::runtime_error("--decode: \"" + word + "\" is not a token id");
-    ids.push_back(id);
-  }
-  return ids;
-}
 
 }  // namespace
 
@@ -58,7 +40,7 @@ int main(int argc, char** argv) {
                                  : tokenizer;
     const auto bpe = xlstm::generation::BpeTokenizer::from_file(path);
     if (decode->count() > 0) {
-      const std::vector<int64_t> list = parse_ids(ids);
+      const auto list = xlstm::apps::parse_token_ids(ids, "--decode", bpe.vocab_size());
       std::cout << (special ? bpe.decode_with_special_tokens(list) : bpe.decode(list)) << "\n";
       return 0;
     }

@@ -18,6 +18,7 @@ bool utf8_continues(unsigned char lead, size_t index, unsigned char byte);
 /// The code points of `text`; std::invalid_argument naming the byte offset of the first byte that
 /// is not valid UTF-8 (overlong forms, surrogates and code points above U+10FFFF included).
 std::u32string decode_utf8(std::string_view text);
+/// Appends the UTF-8 bytes of `code` (at most U+10FFFF) to `out`.
 void append_utf8(std::string& out, char32_t code);
 std::string encode_utf8(std::u32string_view text);
 
