@@ -120,6 +120,52 @@ def json_seeds():
           '"complete": true}\n')
 
 
+# ---- tokenizer.json: the byte-level BPE family ---------------------------------------------------
+
+def byte_chars():  # GPT-2's alphabet: printable Latin-1 bytes as themselves, the others from U+0100
+    printable = [b for b in range(256) if 33 <= b <= 126 or 0xA1 <= b <= 0xAC or 0xAE <= b <= 0xFF]
+    others = [b for b in range(256) if b not in printable]
+    chars = {b: chr(b) for b in printable}
+    chars.update({b: chr(0x100 + i) for i, b in enumerate(others)})
+    return [chars[b] for b in range(256)]
+
+
+def tokenizer_seeds():
+    chars = byte_chars()
+    vocab = {c: i for i, c in enumerate(chars)}
+    for token in ["th", "the", "\u0120t", "\u0120the", "in", "ing"]:  # ids 256..261
+        vocab[token] = len(vocab)
+    merges = ["t h", "th e", "\u0120 t", "\u0120 the", "i n", "in g"]
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+                  "use_regex": True}
+    added = [{"id": 262, "content": "<|endoftext|>", "single_word": False, "lstrip": False,
+              "rstrip": False, "normalized": False, "special": True},
+             {"id": 263, "content": "    ", "single_word": False, "lstrip": False,
+              "rstrip": False, "normalized": True, "special": False}]
+    neox = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+            "normalizer": {"type": "NFC"}, "pre_tokenizer": byte_level,
+            "post_processor": byte_level, "decoder": byte_level,
+            "model": {"type": "BPE", "dropout": None, "unk_token": None,
+                      "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                      "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                      "vocab": vocab, "merges": merges}}
+    write("tokenizer_json", "neox_style.json", json.dumps(neox, ensure_ascii=False))
+    templated = json.loads(json.dumps(neox))
+    templated["model"]["merges"] = [m.split(" ") for m in merges]
+    templated["model"]["ignore_merges"] = True
+    templated["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "NFC"}]}
+    templated["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        dict(byte_level, add_prefix_space=True, use_regex=False)]}
+    templated["post_processor"] = {
+        "type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+                   {"Sequence": {"id": "A", "type_id": 0}}],
+        "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+        "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [262],
+                                             "tokens": ["<|endoftext|>"]}}}
+    write("tokenizer_json", "template_pairs.json", json.dumps(templated))
+
+
 # ---- YAML -------------------------------------------------------------------------------------------
 
 def yaml_seeds():
@@ -159,4 +205,5 @@ if __name__ == "__main__":
     pickle_seeds()
     safetensors_seeds()
     json_seeds()
+    tokenizer_seeds()
     yaml_seeds()

@@ -2,7 +2,7 @@
 # Runs every fuzz target of fuzz/ for SECONDS seconds each (default 60). With clang++ installed:
 # libFuzzer binaries with AddressSanitizer + UndefinedBehaviorSanitizer, built in build-fuzz/ (the
 # readers only); otherwise the plain mutation driver of the regular build (build/).
-# Usage: bash scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: yaml_config safetensors pickle json)
+# Usage: bash scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: yaml_config safetensors pickle json tokenizer_json)
 # The seed corpora are fuzz/corpus/<target>/; inputs libFuzzer adds go to build-fuzz/corpus/<target>/
 # (not into the repository). A crash leaves <build>/crash-* and ends the script with its exit code.
 set -euo pipefail
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(yaml_config safetensors pickle json)
+[ ${#targets[@]} -gt 0 ] || targets=(yaml_config safetensors pickle json tokenizer_json)
 
 if command -v clang++ > /dev/null; then
   build=${XLSTM_FUZZ_BUILD:-build-fuzz}

@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include "../generation/unicode.h"
+
 namespace xlstm::io::json {
 namespace {
 
@@ -146,24 +148,6 @@ class Parser {
     return code;
   }
 
-  static void append_utf8(std::string& out, unsigned code) {
-    if (code < 0x80) {
-      out += static_cast<char>(code);
-    } else if (code < 0x800) {
-      out += static_cast<char>(0xC0 | (code >> 6));
-      out += static_cast<char>(0x80 | (code & 0x3F));
-    } else if (code < 0x10000) {
-      out += static_cast<char>(0xE0 | (code >> 12));
-      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (code & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (code >> 18));
-      out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (code & 0x3F));
-    }
-  }
-
   std::string parse_string() {
     expect('"');
     std::string out;
@@ -214,7 +198,7 @@ class Parser {
           } else if (code >= 0xDC00 && code < 0xE000) {
             fail("unpaired surrogate");
           }
-          append_utf8(out, code);
+          generation::unicode::append_utf8(out, code);
           break;
         }
         default:

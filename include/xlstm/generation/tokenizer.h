@@ -1,6 +1,7 @@
 // The tokenizer interface of text generation: text <-> token ids, the bytes each token stands for,
 // special tokens, and a streaming decoder that turns tokens into UTF-8 text without ever splitting
-// a character. The byte-level tokenizer implements it (byte_tokenizer.h); a BPE tokenizer can too.
+// a character. The byte-level tokenizer implements it (byte_tokenizer.h), and so does the BPE
+// tokenizer of a Hugging Face tokenizer.json (bpe_tokenizer.h).
 #pragma once
 
 #include <cstdint>
@@ -17,7 +18,9 @@ class Tokenizer {
 
   /// Number of token ids (0 .. vocab_size() - 1), special tokens included.
   virtual int64_t vocab_size() const = 0;
-  /// Any bytes -> token ids. Text that spells a special token ("<eos>") stays plain text.
+  /// Text -> token ids. Per implementation: the byte tokenizer takes any bytes and keeps text that
+  /// spells a special token ("<eos>") as plain text; the BPE tokenizer takes valid UTF-8 and, like
+  /// Hugging Face tokenizers, turns text spelling a special token ("<|endoftext|>") into it.
   virtual std::vector<int64_t> encode(const std::string& text) const = 0;
   /// The bytes token `id` stands for ("" for a special token); throws for an id outside the vocab.
   virtual std::string token_bytes(int64_t id) const = 0;
