@@ -12,8 +12,8 @@
 namespace xlstm {
 namespace {
 
-using testing::binary_path;
 using testing::binary_built;
+using testing::binary_path;
 using testing::BinaryRun;
 using testing::run_command;
 
@@ -39,8 +39,9 @@ TEST(BinaryErrors, BenchRefusesBadDevicesSubcommandsAndImplementations) {
   if (!torch::cuda::is_available())
     expect_error(bench + " slstm --device cuda", 1,
                  "xlstm-bench: --device cuda: no CUDA device is available to this process");
-  expect_error(bench + " foo", 2,
-               "xlstm-bench: unknown subcommand 'foo' (expected one of: cpu, slstm, generate)");
+  expect_error(
+      bench + " foo", 2,
+      "xlstm-bench: unknown subcommand 'foo' (expected one of: cpu, slstm, generate, large)");
   expect_error(bench, 2, "xlstm-bench: give a subcommand: cpu, slstm");
   expect_error(bench + " slstm --impl cuda,foo --device cpu", 2, "foo not in {cuda,vanilla}");
   expect_error(bench + " cpu --batch 0", 2, "--batch: 0 is not a whole number in 1 .. 16777216");

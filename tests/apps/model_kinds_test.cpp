@@ -18,6 +18,15 @@ TEST(ModelKinds, AutoRecognisesEachShippedKind) {
   EXPECT_EQ(model_kind_for(shipped_config("parity_xlstm10.yaml")).name, "experiment");
   EXPECT_EQ(model_kind_for(shipped_config("readme_lm.yaml")).name, "lm");
   EXPECT_EQ(model_kind_for(shipped_config("readme_stack.yaml")).name, "stack");
+  // An official xLSTM-Large config.yaml also has vocab_size, embedding_dim and num_blocks.
+  const std::string large = std::string(XLSTM_TEST_DATA_DIR) + "/large/official_tiny/config.yaml";
+  EXPECT_EQ(model_kind_for(large).name, "large");
+  torch::NoGradGuard no_grad;
+  auto model = build_model(large);
+  EXPECT_TRUE(model->takes_tokens());
+  EXPECT_EQ(model->input_size(), 512);
+  const auto tokens = torch::tensor({{1, 2, 3, 4, 5}}, torch::kLong);
+  EXPECT_TRUE(torch::allclose(model->step_sequence(tokens), model->forward(tokens), 1e-5, 1e-5));
 }
 
 TEST(ModelKinds, BuildsTheModelOfEachKind) {
@@ -49,11 +58,11 @@ TEST(ModelKinds, ExplicitKindOverridesRecognition) {
 
 TEST(ModelKinds, UnknownKindIsNamedWithTheKnownOnes) {
   try {
-    model_kind_for(shipped_config("readme_lm.yaml"), "large");
+    model_kind_for(shipped_config("readme_lm.yaml"), "huge");
     FAIL() << "expected a ConfigError";
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown model kind 'large' (known: auto, experiment, lm, "
-                                         "stack"),
+    EXPECT_NE(std::string(e.what()).find("unknown model kind 'huge' (known: auto, large, "
+                                         "experiment, lm, stack"),
               std::string::npos)
         << e.what();
   }
