@@ -11,7 +11,6 @@
 #include <iomanip>
 #include <iostream>
 #include <optional>
-#include <sstream>
 
 #include <xlstm/components/dtype.h>
 #include <xlstm/config/overrides.h>
@@ -31,6 +30,7 @@
 #include "runtime_info.h"
 #include "stop_signal.h"
 #include "tensor_checks.h"
+#include "token_ids.h"
 
 namespace {
 
@@ -40,25 +40,6 @@ using Clock = std::chrono::steady_clock;
 /// A --prompt-file: a regular file of at most 64 MiB.
 std::string read_file(const std::string& path) {
   return xlstm::io::read_regular_file(path, uint64_t{64} << 20);
-}
-
-std::vector<int64_t> parse_ids(const std::string& text, int64_t vocab_size) {
-  std::istringstream in(text);
-  std::vector<int64_t> ids;
-  std::string word;
-  while (in >> word) {
-    size_t used = 0;
-    int64_t id = -1;
-    try {
-      id = std::stoll(word, &used);
-    } catch (const std::exception&) {
-    }
-    if (used != word.size() || id < 0 || id >= vocab_size)
-      throw std::invalid_argument("--prompt-ids: '" + word + "' is not a token id in 0.." +
-                                  std::to_string(vocab_size - 1));
-    ids.push_back(id);
-  }
-  return ids;
 }
 
 /// The model config of an experiment YAML (its `model`) or of an LM model YAML.
@@ -183,7 +164,7 @@ int serve(Model& model, const gen::Tokenizer& tokenizer, int64_t vocab, Settings
   if (!interactive) {
     const auto prompt =
         settings.ids_mode
-            ? parse_ids(prompt_ids, vocab)
+            ? xlstm::apps::parse_token_ids(prompt_ids, "--prompt-ids", vocab)
             : tokenizer.encode(prompt_file.empty() ? prompt_text : read_file(prompt_file));
     if (prompt.empty()) throw std::invalid_argument("the prompt is empty");
     const auto stats = run_turn(model, prompt, settings, tokenizer, nullptr);

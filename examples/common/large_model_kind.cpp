@@ -8,39 +8,6 @@
 #include "xlstm/config/yaml.h"
 
 namespace xlstm::apps {
-namespace {
-
-class LargeAppModel : public AppModel {
- public:
-  explicit LargeAppModel(large::xLSTMLarge net) : net_(std::move(net)) {}
-
-  torch::nn::Module& module() override { return *net_; }
-  bool takes_tokens() const override { return true; }
-  int64_t input_size() const override { return net_->config.vocab_size; }
-  torch::Tensor forward(const torch::Tensor& input) override { return net_->forward(input); }
-  std::pair<torch::Tensor, State> forward_with_state(const torch::Tensor& input,
-                                                     const State& state) override {
-    auto [y, next] = net_->forward_with_state(input, unwrap(state));
-    return {y, std::move(next)};
-  }
-  std::pair<torch::Tensor, State> step(const torch::Tensor& input, const State& state) override {
-    auto [y, next] = net_->step(input, unwrap(state));
-    return {y, std::move(next)};
-  }
-
- private:
-  static large::xLSTMLargeState unwrap(const State& state) {
-    if (!state.has_value()) return {};
-    const auto* typed = std::any_cast<large::xLSTMLargeState>(&state);
-    TORCH_CHECK(typed, "xLSTM-Large model: the state passed in is not an xLSTMLargeState");
-    return *typed;
-  }
-
-  large::xLSTMLarge net_;
-};
-
-}  // namespace
-
 ModelKind large_model_kind() {
   return {"large",
           "an xLSTMLargeConfig (the xLSTM-7B family: an official checkpoint's config.yaml)",
@@ -60,7 +27,9 @@ ModelKind large_model_kind() {
 }
 
 std::unique_ptr<AppModel> large_app_model(large::xLSTMLarge model) {
-  return std::make_unique<LargeAppModel>(std::move(model));
+  const int64_t vocab = model->config.vocab_size;
+  return std::make_unique<HolderAppModel<large::xLSTMLarge, large::xLSTMLargeState>>(
+      std::move(model), true, vocab);
 }
 
 large::PretrainedModel load_model_dir(const std::string& program, const std::string& dir,

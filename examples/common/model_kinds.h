@@ -41,6 +41,41 @@ class AppModel {
   torch::Tensor step_sequence(const torch::Tensor& input);
 };
 
+/// A torch module holder (xLSTMLMModel, xLSTMBlockStack, large::xLSTMLarge) as an AppModel: its
+/// forward / forward_with_state / step with the state type `ModelState` in the std::any.
+template <class Holder, class ModelState>
+class HolderAppModel : public AppModel {
+ public:
+  HolderAppModel(Holder net, bool takes_tokens, int64_t input_size)
+      : net_(std::move(net)), takes_tokens_(takes_tokens), input_size_(input_size) {}
+
+  torch::nn::Module& module() override { return *net_; }
+  bool takes_tokens() const override { return takes_tokens_; }
+  int64_t input_size() const override { return input_size_; }
+  torch::Tensor forward(const torch::Tensor& input) override { return net_->forward(input); }
+  std::pair<torch::Tensor, State> forward_with_state(const torch::Tensor& input,
+                                                     const State& state) override {
+    auto [y, next] = net_->forward_with_state(input, unwrap(state));
+    return {y, std::move(next)};
+  }
+  std::pair<torch::Tensor, State> step(const torch::Tensor& input, const State& state) override {
+    auto [y, next] = net_->step(input, unwrap(state));
+    return {y, std::move(next)};
+  }
+
+ private:
+  static ModelState unwrap(const State& state) {
+    if (!state.has_value()) return {};
+    const auto* typed = std::any_cast<ModelState>(&state);
+    TORCH_CHECK(typed, "the state passed in is not the model's own state type");
+    return *typed;
+  }
+
+  Holder net_;
+  bool takes_tokens_;
+  int64_t input_size_;
+};
+
 struct ModelKind {
   std::string name;         ///< the `--kind` value
   std::string description;  ///< one line for `--help`

@@ -1,7 +1,6 @@
 #include "xlstm_model_kinds.h"
 
 #include <algorithm>
-#include <type_traits>
 
 #include "xlstm/config/yaml.h"
 #include "xlstm/training/experiment_config.h"
@@ -10,42 +9,6 @@
 
 namespace xlstm::apps {
 namespace {
-
-// An xLSTMBlockStack or xLSTMLMModel (both carry an xLSTMBlockStackState) as an AppModel.
-template <class Holder>
-class xLSTMAppModel : public AppModel {
- public:
-  xLSTMAppModel(Holder net, bool takes_tokens)
-      : net_(std::move(net)), takes_tokens_(takes_tokens) {}
-
-  torch::nn::Module& module() override { return *net_; }
-  bool takes_tokens() const override { return takes_tokens_; }
-  int64_t input_size() const override {
-    if constexpr (std::is_same_v<Holder, xLSTMLMModel>) return net_->config.vocab_size;
-    return net_->config.embedding_dim;
-  }
-  torch::Tensor forward(const torch::Tensor& input) override { return net_->forward(input); }
-  std::pair<torch::Tensor, State> forward_with_state(const torch::Tensor& input,
-                                                     const State& state) override {
-    auto [y, next] = net_->forward_with_state(input, unwrap(state));
-    return {y, std::move(next)};
-  }
-  std::pair<torch::Tensor, State> step(const torch::Tensor& input, const State& state) override {
-    auto [y, next] = net_->step(input, unwrap(state));
-    return {y, std::move(next)};
-  }
-
- private:
-  static xLSTMBlockStackState unwrap(const State& state) {
-    if (!state.has_value()) return {};
-    const auto* typed = std::any_cast<xLSTMBlockStackState>(&state);
-    TORCH_CHECK(typed, "xLSTM model: the state passed in is not an xLSTMBlockStackState");
-    return *typed;
-  }
-
-  Holder net_;
-  bool takes_tokens_;
-};
 
 bool has_key(const std::vector<std::string>& keys, const char* key) {
   return std::find(keys.begin(), keys.end(), key) != keys.end();
@@ -57,7 +20,8 @@ std::string resolve(const std::string& path, const std::vector<ConfigOverride>& 
 }
 
 std::unique_ptr<AppModel> lm_model(const xLSTMLMModelConfig& config) {
-  return std::make_unique<xLSTMAppModel<xLSTMLMModel>>(xLSTMLMModel(config), true);
+  return std::make_unique<HolderAppModel<xLSTMLMModel, xLSTMBlockStackState>>(
+      xLSTMLMModel(config), true, config.vocab_size);
 }
 
 }  // namespace
@@ -78,9 +42,9 @@ std::vector<ModelKind> xlstm_model_kinds() {
   ModelKind stack{"stack", "an xLSTMBlockStackConfig: float [B, S, D] in and out",
                   [](const auto&) { return true; }, resolve<xLSTMBlockStackConfig>,
                   [](const std::string& path, const std::vector<ConfigOverride>& overrides) {
-                    return std::make_unique<xLSTMAppModel<xLSTMBlockStack>>(
-                        xLSTMBlockStack(load_config<xLSTMBlockStackConfig>(path, overrides)),
-                        false);
+                    const auto config = load_config<xLSTMBlockStackConfig>(path, overrides);
+                    return std::make_unique<HolderAppModel<xLSTMBlockStack, xLSTMBlockStackState>>(
+                        xLSTMBlockStack(config), false, config.embedding_dim);
                   }};
   return {experiment, lm, stack};
 }
