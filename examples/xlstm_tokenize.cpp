@@ -26,14 +26,20 @@ int main(int argc, char** argv) {
   bool special = false;
   app.add_option("--tokenizer", tokenizer, "tokenizer.json, or a directory holding one")
       ->required();
-  auto* input = app.add_option_group("input", "what to encode or decode (exactly one)");
-  input->add_option("--text", text, "the text to encode (UTF-8)");
-  auto* from_file = input->add_option("--file", file, "a file whose text to encode (UTF-8)");
-  auto* decode = input->add_option("--decode", ids, "token ids to decode, separated by spaces");
-  input->require_option(1);
+  auto* from_text = app.add_option("--text", text, "the text to encode (UTF-8)");
+  auto* from_file = app.add_option("--file", file, "a file whose text to encode (UTF-8)");
+  auto* decode = app.add_option("--decode", ids, "token ids to decode, separated by spaces");
+  from_text->excludes(from_file)->excludes(decode);
+  from_file->excludes(decode);
   app.add_flag("--special", special, "--decode: print special tokens as spelled (else nothing)");
   if (const auto code = xlstm::apps::parse_command_line(app, argc, argv, "xlstm-tokenize"))
     return *code;
+  if (from_text->count() + from_file->count() + decode->count() == 0) {
+    std::cerr << "xlstm-tokenize: give one of --text, --file, --decode\n"
+                 "Run with --help for more information."
+              << std::endl;
+    return xlstm::apps::kExitUsage;
+  }
   return xlstm::apps::run_main("xlstm-tokenize", [&] {
     const std::string path = std::filesystem::is_directory(tokenizer)
                                  ? (std::filesystem::path(tokenizer) / "tokenizer.json").string()

@@ -76,10 +76,15 @@ TEST(XlstmTokenizeCli, ErrorsAreNamed) {
   run = testing::run_binary("xlstm-tokenize", kTokenizer + " --text $(printf 'a\\377')");
   EXPECT_EQ(run.exit_code, 1) << run;
   EXPECT_TRUE(run.printed("not valid UTF-8 at byte 1")) << run;
-  for (const std::string inputs : {"--text a --file /dev/null", "", "--text a --decode 1"}) {
+  const std::pair<std::string, std::string> usage[] = {
+      {"--text a --file /dev/null", "--text excludes --file"},
+      {"--decode 1 --file /dev/null", "--file excludes --decode"},
+      {"", "give one of --text, --file, --decode"},
+  };
+  for (const auto& [inputs, message] : usage) {
     run = testing::run_binary("xlstm-tokenize", kTokenizer + " " + inputs);
     EXPECT_EQ(run.exit_code, 2) << run;
-    EXPECT_TRUE(run.printed("xlstm-tokenize: ")) << run;
+    EXPECT_TRUE(run.printed("xlstm-tokenize: " + message)) << run;
   }
 }
 

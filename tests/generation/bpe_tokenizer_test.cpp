@@ -498,6 +498,12 @@ struct SyntheticVocab {
   }
 };
 
+#ifdef __SANITIZE_ADDRESS__
+constexpr double kSlowdown = 10;  // scripts/sanitize.sh's build
+#else
+constexpr double kSlowdown = 1;
+#endif
+
 TEST(BpeTokenizer, LoadsAndEncodesAGpt2SizedFileFast) {
   const SyntheticVocab synthetic;
   const std::string json = synthetic.parts.json();
@@ -518,8 +524,8 @@ TEST(BpeTokenizer, LoadsAndEncodesAGpt2SizedFileFast) {
   EXPECT_LT(ids.size(), text.size() / 4);  // whole words are tokens
   std::cout << "load " << load_s << " s (" << json.size() << " bytes), encode "
             << text.size() / encode_s / 1e6 << " MB/s\n";
-  EXPECT_LT(load_s, 1.0);
-  EXPECT_LT(encode_s, 1.0);  // over 1 MB/s
+  EXPECT_LT(load_s, 1.0 * kSlowdown);
+  EXPECT_LT(encode_s, 1.0 * kSlowdown);  // over 1 MB/s
 }
 
 }  // namespace
