@@ -23,6 +23,8 @@ enum class NormKind {
 /// to the element type, then y = ((n * weight) + bias) * sigmoid(gate), each product and sum
 /// rounded to the element type as ATen rounds it. Row r takes weight / bias row r % weight_rows
 /// (weight and bias [weight_rows, row_size]: 1 for RMSNorm, the heads for the multi-head norm).
+/// The gate holds the rows in groups of weight_rows contiguous ones (a position: [NH, DH]), the
+/// groups gate_position_stride elements apart (a slice of a wider projection output).
 struct RowNormArgs {
   NormKind kind = NormKind::kRms;
   int rows = 0, row_size = 0, weight_rows = 1;
@@ -30,7 +32,8 @@ struct RowNormArgs {
   const void* x = nullptr;                           // [rows, row_size]
   const void* weight = nullptr;                      // null: no weight
   const void* bias = nullptr;                        // null: no bias
-  const void* gate = nullptr;                        // [rows, row_size] pre-activations; null: none
+  const void* gate = nullptr;                        // pre-activations; null: none
+  int64_t gate_position_stride = 0;                  // >= weight_rows * row_size
   void* y = nullptr;                                 // [rows, row_size]
   float eps = 1e-6f;
 };

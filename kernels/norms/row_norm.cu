@@ -62,7 +62,9 @@ __global__ void row_norm_kernel(RowNormArgs a) {
   const int64_t weight_offset = int64_t(blockIdx.x % a.weight_rows) * D;
   const T* weight = a.weight ? static_cast<const T*>(a.weight) + weight_offset : nullptr;
   const T* bias = a.bias ? static_cast<const T*>(a.bias) + weight_offset : nullptr;
-  const T* gate = a.gate ? static_cast<const T*>(a.gate) + row_offset : nullptr;
+  const int64_t gate_offset =
+      int64_t(blockIdx.x / a.weight_rows) * a.gate_position_stride + weight_offset;
+  const T* gate = a.gate ? static_cast<const T*>(a.gate) + gate_offset : nullptr;
   T* y = static_cast<T*>(a.y) + row_offset;
   for (int p = threadIdx.x; p < packs; p += blockDim.x) {
     const Pack<T, N> xp = load_pack<T, N>(x, p);
@@ -95,16 +97,18 @@ template <typename T>
 cudaError_t launch(const RowNormArgs& a, cudaStream_t stream) {
   constexpr int wide = kWidePack<T>;
   constexpr int bytes = wide * sizeof(T);
-  const bool packs_fit = a.row_size % wide == 0 && aligned_to(a.x, bytes) &&
-                         aligned_to(a.weight, bytes) && aligned_to(a.bias, bytes) &&
-                         aligned_to(a.gate, bytes) && aligned_to(a.y, bytes);
+  const bool packs_fit = a.row_size % wide == 0 && a.gate_position_stride % wide == 0 &&
+                         aligned_to(a.x, bytes) && aligned_to(a.weight, bytes) &&
+                         aligned_to(a.bias, bytes) && aligned_to(a.gate, bytes) &&
+                         aligned_to(a.y, bytes);
   return packs_fit ? launch_packs<T, wide>(a, stream) : launch_packs<T, 1>(a, stream);
 }
 
 }  // namespace
 
 cudaError_t row_norm(const RowNormArgs& args, cudaStream_t stream) {
-  if (args.rows <= 0 || args.row_size <= 0 || args.weight_rows <= 0 || !args.x || !args.y)
+  if (args.rows <= 0 || args.row_size <= 0 || args.weight_rows <= 0 || !args.x || !args.y ||
+      (args.gate && args.gate_position_stride < int64_t(args.weight_rows) * args.row_size))
     return cudaErrorInvalidValue;
   return with_element_type(args.element_type,
                            [&](auto zero) { return launch<decltype(zero)>(args, stream); });

@@ -34,14 +34,14 @@ cudaStream_t current_stream() {
 }
 
 /// Rows of `row_size` elements of x, normalised (kind), scaled and shifted by weight / bias
-/// row r % weight_rows, gated by sigmoid(gate) when it is defined; the result contiguous, of x's
-/// shape.
+/// row r % weight_rows, gated by sigmoid(gate) when it is defined (its positions of weight_rows
+/// contiguous rows `gate_position_stride` elements apart); the result contiguous, of x's shape.
 torch::Tensor row_norm(kern::NormKind kind, const torch::Tensor& x, int64_t row_size,
                        int64_t weight_rows, const torch::Tensor& weight, const torch::Tensor& bias,
-                       const torch::Tensor& gate, double eps) {
+                       const torch::Tensor& gate, int64_t gate_position_stride, double eps) {
   const c10::cuda::CUDAGuard guard(x.device());
   const torch::Tensor xc = x.contiguous(), wc = contiguous_if_defined(weight),
-                      bc = contiguous_if_defined(bias), gc = contiguous_if_defined(gate);
+                      bc = contiguous_if_defined(bias);
   const torch::Tensor y = torch::empty(xc.sizes(), xc.options());
   kern::RowNormArgs a;
   a.kind = kind;
@@ -52,11 +52,22 @@ torch::Tensor row_norm(kern::NormKind kind, const torch::Tensor& x, int64_t row_
   a.x = xc.data_ptr();
   a.weight = pointer_or_null(wc);
   a.bias = pointer_or_null(bc);
-  a.gate = pointer_or_null(gc);
+  a.gate = pointer_or_null(gate);
+  a.gate_position_stride = gate_position_stride;
   a.y = y.data_ptr();
   a.eps = static_cast<float>(eps);
   check_launch(kWhere, kern::row_norm(a, current_stream()));
   return y;
+}
+
+/// The elements between consecutive positions of o [B, S, F] when its positions are evenly spaced
+/// rows of F contiguous elements (o contiguous, or a slice of a wider projection output), else -1.
+int64_t position_stride(const torch::Tensor& o) {
+  const int64_t B = o.size(0), S = o.size(1), F = o.size(2);
+  if (o.stride(2) != 1 && F > 1) return -1;
+  if (S == 1) return B == 1 ? F : o.stride(0);
+  if (B == 1 || o.stride(0) == S * o.stride(1)) return o.stride(1);
+  return -1;
 }
 
 /// silu(gate) * z over `rows` rows of `features`, gate and z rows `*_row_stride` elements apart
@@ -99,15 +110,23 @@ bool norm_kernels_apply(c10::ArrayRef<torch::Tensor> tensors) {
 
 torch::Tensor rms_norm_cuda(const torch::Tensor& x, const torch::Tensor& weight,
                             const torch::Tensor& bias, double eps) {
-  return row_norm(kern::NormKind::kRms, x, x.size(-1), 1, weight, bias, {}, eps);
+  return row_norm(kern::NormKind::kRms, x, x.size(-1), 1, weight, bias, {}, 0, eps);
 }
 
 torch::Tensor multihead_norm_cuda(const torch::Tensor& h, const torch::Tensor& o,
                                   const torch::Tensor& weight, const torch::Tensor& bias,
                                   double eps) {
-  // Rows of h [B, S, NH, DH] are heads; o [B, S, NH * DH] holds the same rows.
+  // Rows of h [B, S, NH, DH] are heads; o [B, S, NH * DH] holds the same rows by position, read
+  // in place when they are evenly spaced (a slice of the fused projection output).
   const int64_t B = h.size(0), S = h.size(1), NH = h.size(2), DH = h.size(3);
-  return row_norm(kern::NormKind::kLayer, h, DH, NH, weight, bias, o, eps).view({B, S, NH * DH});
+  torch::Tensor gate = o;
+  int64_t gate_position_stride = o.defined() ? position_stride(o) : 0;
+  if (o.defined() && gate_position_stride < NH * DH) {
+    gate = o.contiguous();
+    gate_position_stride = NH * DH;
+  }
+  return row_norm(kern::NormKind::kLayer, h, DH, NH, weight, bias, gate, gate_position_stride, eps)
+      .view({B, S, NH * DH});
 }
 
 torch::Tensor gated_silu_cuda(const torch::Tensor& gate, const torch::Tensor& z) {

@@ -99,12 +99,20 @@ TEST(NormsCuda, MultiheadNormGateKernelEqualsAten) {
         const auto h_seq = random({1, N, NH, DH}, dtype, 2, 0.3);
         const auto w = random({F}, dtype, 0.5, 1), b = random({F}, dtype);
         for (const auto& h : {h_step, h_seq}) {
-          const auto o = random({h.size(0), h.size(1), F}, dtype, 3);
-          const auto what = name("multihead_norm_gate", dtype, N * NH, DH);
-          expect_kernel_equals_aten([&] { return multihead_norm_gate(h, o, w, {}, 1e-6, true); },
-                                    dtype, 4, what);
-          expect_kernel_equals_aten([&] { return multihead_norm_gate(h, o, w, b, 1e-6, true); },
-                                    dtype, 4, what);
+          // o contiguous, and as a slice of a wider projection output (read in place; at an
+          // offset of 8 elements in packs, of 3 elementwise).
+          const auto wide = random({h.size(0), h.size(1), 2 * F + 8}, dtype, 3);
+          for (const int64_t offset : {-1, 8, 3}) {
+            const auto o = offset < 0 ? random({h.size(0), h.size(1), F}, dtype, 3)
+                                      : wide.narrow(2, offset, F);
+            const auto what = name("multihead_norm_gate", dtype, N * NH, DH) + " o offset " +
+                              std::to_string(offset);
+            expect_kernel_equals_aten([&] { return multihead_norm_gate(h, o, w, {}, 1e-6, true); },
+                                      dtype, 4, what);
+            expect_kernel_equals_aten([&] { return multihead_norm_gate(h, o, w, b, 1e-6, true); },
+                                      dtype, 4, what);
+          }
+          const auto what = name("multihead_norm", dtype, N * NH, DH);
           expect_kernel_equals_aten([&] { return multihead_norm(h, w, b, 1e-6, true); }, dtype, 4,
                                     what);
         }
