@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "common/math.cuh"
 #include "norms/norms_kernels.h"
 #include "norms/packed.cuh"
 
