@@ -2,11 +2,12 @@
 
 #include <cmath>
 
+#include "xlstm/ops/norms.h"
+
 namespace xlstm::large {
 
 torch::Tensor soft_cap(const torch::Tensor& values, std::optional<double> cap) {
-  if (!cap) return values;
-  return *cap * torch::tanh(values / *cap);
+  return cap ? ops::soft_cap(values, *cap) : values;
 }
 
 namespace {
@@ -22,19 +23,6 @@ void reset_norm(torch::Tensor& weight, torch::Tensor& bias) {
   torch::NoGradGuard no_grad;
   if (weight.defined()) weight.fill_(1.0);
   if (bias.defined()) bias.zero_();
-}
-
-/// The reduction in float32 when asked, then back to the input dtype (Python _rms_normalize /
-/// _layer_normalize).
-torch::Tensor reduction_input(const torch::Tensor& x, const NormOptions& options) {
-  return options.force_float32_reductions() ? x.to(torch::kFloat32) : x;
-}
-
-torch::Tensor apply_weight_bias(torch::Tensor x, const torch::Tensor& weight,
-                                const torch::Tensor& bias) {
-  if (weight.defined()) x = x * weight;
-  if (bias.defined()) x = x + bias;
-  return x;
 }
 
 }  // namespace
@@ -54,10 +42,7 @@ void RMSNormImpl::reset_parameters() {
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() >= 1 && x.size(-1) == options.num_features(),
               "RMSNorm: expected input [..., ", options.num_features(), "], got ", x.sizes());
-  const torch::Tensor r = reduction_input(x, options);
-  const torch::Tensor normed =
-      r * torch::rsqrt(r.pow(2).mean(-1, /*keepdim=*/true) + options.eps());
-  return apply_weight_bias(normed.to(x.scalar_type()), weight, bias);
+  return ops::rms_norm(x, weight, bias, options.eps(), options.force_float32_reductions());
 }
 
 MultiHeadLayerNormImpl::MultiHeadLayerNormImpl(int64_t num_heads_, int64_t head_dim_,
@@ -80,12 +65,7 @@ torch::Tensor MultiHeadLayerNormImpl::forward(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(2) == num_heads && x.size(3) == head_dim,
               "MultiHeadLayerNorm: expected input [B, S, ", num_heads, ", ", head_dim, "], got ",
               x.sizes());
-  const torch::Tensor r = reduction_input(x, options);
-  const torch::Tensor centred = r - r.mean(-1, /*keepdim=*/true);
-  const torch::Tensor var = r.var(-1, /*unbiased=*/false, /*keepdim=*/true);
-  const torch::Tensor normed = (centred * torch::rsqrt(var + options.eps())).to(x.scalar_type());
-  return apply_weight_bias(normed.reshape({x.size(0), x.size(1), num_heads * head_dim}), weight,
-                           bias);
+  return ops::multihead_norm(x, weight, bias, options.eps(), options.force_float32_reductions());
 }
 
 LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias,

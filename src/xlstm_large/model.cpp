@@ -3,6 +3,8 @@
 #include <set>
 #include <tuple>
 
+#include "xlstm/ops/norms.h"
+
 namespace xlstm::large {
 namespace {
 
@@ -95,11 +97,8 @@ FeedForwardImpl::FeedForwardImpl(const xLSTMLargeConfig& config,
 }
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
-  if (fused) {
-    const auto gate_z = proj_up_gate_z(x).split(up_proj_dim, -1);
-    return proj_down(torch::silu(gate_z[0]) * gate_z[1]);
-  }
-  return proj_down(torch::silu(proj_up_gate(x)) * proj_up(x));
+  if (fused) return proj_down(ops::gated_silu(proj_up_gate_z(x)));
+  return proj_down(ops::gated_silu(proj_up_gate(x), proj_up(x)));
 }
 
 void FeedForwardImpl::adapt_checkpoint(io::TensorMap& checkpoint, const std::string& prefix) const {
@@ -156,7 +155,10 @@ mLSTMLayerImpl::Projections mLSTMLayerImpl::project(const torch::Tensor& x) {
 
 torch::Tensor mLSTMLayerImpl::output(const torch::Tensor& h, const torch::Tensor& o) {
   // h [B, NH, S, DHv] -> norm per head -> gated by sigmoid(o) -> out_proj.
-  return out_proj(torch::sigmoid(o) * multihead_norm(h.transpose(1, 2)));
+  const NormOptions& norm = multihead_norm->options;
+  return out_proj(ops::multihead_norm_gate(h.transpose(1, 2), o, multihead_norm->weight,
+                                           multihead_norm->bias, norm.eps(),
+                                           norm.force_float32_reductions()));
 }
 
 std::pair<torch::Tensor, mLSTMLayerState> mLSTMLayerImpl::forward(const torch::Tensor& x,
