@@ -75,24 +75,9 @@ inline int run_large(const LargeBenchOptions& o) {
                     "device copy bandwidth " + std::to_string(bandwidth * 1e-9) + " GB/s");
   const auto long_options = torch::TensorOptions().device(device).dtype(torch::kLong);
 
-  // Prefill of one prompt at chunk sizes 64 (the config's), 128 and 256 (fewer sequential carries
-  // between chunks, larger matrix products inside them); time to first token adds the argmax.
+  // Prefill of one prompt (on CUDA in chunks of 256: mLSTMLayer::chunk_size_for); time to first
+  // token adds the argmax of the last logits and its copy to the host.
   const auto prompt = torch::randint(50304, {1, o.prompt}, long_options);
-  const auto set_chunk_size = [&](int chunk_size) {
-    for (const auto& block : model->backbone->blocks->children())
-      block->as<large::mLSTMBlock>()->mlstm_layer->config.chunk_size = chunk_size;
-  };
-  for (const int chunk_size : {128, 256}) {
-    set_chunk_size(chunk_size);
-    const double ms = mean_ms(device, 1, 3, [&] { model->forward_with_state(prompt); });
-    std::snprintf(line, sizeof line,
-                  "{\"bench\":\"large7b_prefill_chunk\",\"impl\":\"xlstm-cpp-cuda\",\"S\":%d,"
-                  "\"chunk_size\":%d,\"prefill_ms\":%.3f}",
-                  o.prompt, chunk_size, ms);
-    std::snprintf(text, sizeof text, "prefill B1 S%d chunk %d: %8.3f ms", o.prompt, chunk_size, ms);
-    emit_json_or_text(o.json, line, text);
-  }
-  set_chunk_size(model->config.chunk_size);
   const double prefill_ms = mean_ms(device, 1, 3, [&] { model->forward_with_state(prompt); });
   const double first_token_ms = mean_ms(device, 1, 3, [&] {
     const auto logits = model->forward_with_state(prompt).first;

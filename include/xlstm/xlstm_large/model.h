@@ -88,6 +88,8 @@ class mLSTMLayerImpl : public torch::nn::Module, public io::CheckpointAdapter {
     torch::Tensor q, k, v, o, i, f;  // q, k, v [B, NH, S, DH]; o [B, S, v_dim]; i, f [B, NH, S, 1]
   };
   Projections project(const torch::Tensor& x);
+  /// The chunk size of the chunkwise form for `x`: the config's, at least 256 on CUDA.
+  int64_t chunk_size_for(const torch::Tensor& x) const;
   torch::Tensor output(const torch::Tensor& h, const torch::Tensor& o);
 };
 TORCH_MODULE(mLSTMLayer);
