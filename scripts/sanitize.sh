@@ -18,7 +18,8 @@ echo "build: $((built - start)) s"
 # detect_leaks=0: LibTorch is not instrumented and keeps process-lifetime allocations (operator
 # registries, thread pools) that LeakSanitizer reports at exit. The rest of ASan and all of UBSan
 # stay on, and any report ends the test that triggered it.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:detect_stack_use_after_return=0}
+# protect_shadow_gap=0: a LibTorch built with CUDA maps memory where ASan keeps its shadow gap.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:detect_stack_use_after_return=0:protect_shadow_gap=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # The installed-package test builds a consumer program: it must link the sanitizer runtimes too.
 export CXXFLAGS="-fsanitize=address,undefined" LDFLAGS="-fsanitize=address,undefined"
