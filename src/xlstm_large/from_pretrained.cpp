@@ -345,7 +345,6 @@ PretrainedModel load_pretrained(const std::string& dir, const PretrainedOptions&
   }
   config.weight_mode = options.weight_mode;
   config.mode = options.mode;
-  if (config.mode == "inference") config.return_last_states = true;
   const auto dtype =
       options.dtype.value_or(options.device.is_cuda() ? torch::kBFloat16 : torch::kFloat32);
   out.model = xLSTMLarge(config, torch::TensorOptions().device(options.device).dtype(dtype));
