@@ -267,6 +267,10 @@ std::set<std::string> load_group(xLSTMLargeImpl& model, const std::vector<std::s
 
 }  // namespace
 
+/// read_hf_config on the parsed file.
+static xLSTMLargeConfig hf_config_from(const json::Value& root, const std::string& path,
+                                       std::vector<std::string>* ignored);
+
 std::string format_name(CheckpointFormat format) {
   return format == CheckpointFormat::huggingface ? "huggingface" : "official";
 }
@@ -286,7 +290,11 @@ CheckpointFormat detect_format(const std::string& dir) {
 }
 
 xLSTMLargeConfig read_hf_config(const std::string& path, std::vector<std::string>* ignored) {
-  const json::Value root = parse_json_file(path);
+  return hf_config_from(parse_json_file(path), path, ignored);
+}
+
+xLSTMLargeConfig hf_config_from(const json::Value& root, const std::string& path,
+                                std::vector<std::string>* ignored) {
   if (root.kind != json::Value::Kind::object)
     throw ConfigError("", "config.json must hold a JSON object", path);
   JsonFields in(root, path);
@@ -336,8 +344,8 @@ PretrainedModel load_pretrained(const std::string& dir, const PretrainedOptions&
   xLSTMLargeConfig config;
   if (out.format == CheckpointFormat::huggingface) {
     const std::string path = join(dir, "config.json");
-    config = read_hf_config(path, &out.ignored_keys);
     const json::Value root = parse_json_file(path);
+    config = hf_config_from(root, path, &out.ignored_keys);
     if (const json::Value* eos = root.find("eos_token_id"); eos && eos->as_uint64())
       out.eos_token_id = static_cast<int64_t>(*eos->as_uint64());
   } else {
