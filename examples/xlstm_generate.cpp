@@ -158,9 +158,9 @@ void report(const TurnStats& stats, int64_t prompt_tokens, int64_t samples) {
 
 /// Generates for the prompt (or, interactive, for each line of stdin) and reports; the exit code.
 template <class Model>
-int serve(Model& model, const gen::Tokenizer& tokenizer, int64_t vocab, Settings& settings,
-          bool interactive, const std::string& prompt_text, const std::string& prompt_file,
-          const std::string& prompt_ids) {
+int serve_prompts(Model& model, const gen::Tokenizer& tokenizer, int64_t vocab, Settings& settings,
+                  bool interactive, const std::string& prompt_text, const std::string& prompt_file,
+                  const std::string& prompt_ids) {
   if (!interactive) {
     const auto prompt =
         settings.ids_mode
@@ -193,6 +193,22 @@ int serve(Model& model, const gen::Tokenizer& tokenizer, int64_t vocab, Settings
     xlstm::apps::clear_stop_request();                 // Ctrl-C during a turn ends only that turn
   }
   return xlstm::apps::stop_requested() ? xlstm::apps::stop_exit_code() : 0;
+}
+
+/// serve_prompts(), where logits that turn NaN or infinite end the run with exit code 3 (the text
+/// so far stays printed).
+template <class Model>
+int serve(Model& model, const gen::Tokenizer& tokenizer, int64_t vocab, Settings& settings,
+          bool interactive, const std::string& prompt_text, const std::string& prompt_file,
+          const std::string& prompt_ids) {
+  try {
+    return serve_prompts(model, tokenizer, vocab, settings, interactive, prompt_text, prompt_file,
+                         prompt_ids);
+  } catch (const gen::NonFiniteLogits& e) {
+    std::cout << std::endl;
+    std::cerr << "xlstm-generate: " << e.what() << " (exit code 3)\n";
+    return xlstm::apps::kExitNonFinite;
+  }
 }
 
 }  // namespace

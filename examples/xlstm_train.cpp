@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
 
   return xlstm::apps::run_main("xlstm-train", [&] {
     if (nproc_per_node > 1 && !std::getenv("WORLD_SIZE")) return launch(nproc_per_node, argc, argv);
+    xlstm::stop_with_launcher();                           // a rank of our launcher ends with it
     options.stop_requested = xlstm::apps::stop_requested;  // the handlers come before train()
     xlstm::io::protect_input(config_path);
     if (!weights.empty()) xlstm::io::protect_input(weights);

@@ -10,7 +10,7 @@ shift || true
 jobs=${JOBS:-2}
 start=$(date +%s)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-g1 \
-  -DXLSTM_SANITIZE=ON -DXLSTM_CUDA=OFF
+  -DCMAKE_UNITY_BUILD=ON -DXLSTM_SANITIZE=ON -DXLSTM_CUDA=OFF
 cmake --build "$build" -j"$jobs"
 built=$(date +%s)
 echo "build: $((built - start)) s"

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <ostream>
@@ -23,6 +25,9 @@ namespace xlstm {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+/// Set in each worker's environment: the launcher's pid (stop_with_launcher).
+constexpr const char* kLauncherPidVariable = "XLSTM_LAUNCHER_PID";
 
 volatile std::sig_atomic_t received_signal = 0;
 void remember_signal(int signal_number) {
@@ -68,7 +73,8 @@ int free_port(const std::string& address) {
 
 std::vector<std::string> worker_environment(const LaunchOptions& options, int rank, int port) {
   static const std::vector<std::string> ours = {
-      "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"};
+      "RANK",        "WORLD_SIZE",  "LOCAL_RANK",        "LOCAL_WORLD_SIZE",
+      "MASTER_ADDR", "MASTER_PORT", kLauncherPidVariable};
   std::vector<std::string> environment;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     const std::string text = *entry;
@@ -76,13 +82,14 @@ std::vector<std::string> worker_environment(const LaunchOptions& options, int ra
       environment.push_back(text);
   }
   const auto n = std::to_string(options.nproc_per_node);
-  for (const auto& [name, value] :
-       std::vector<std::pair<std::string, std::string>>{{"RANK", std::to_string(rank)},
-                                                        {"WORLD_SIZE", n},
-                                                        {"LOCAL_RANK", std::to_string(rank)},
-                                                        {"LOCAL_WORLD_SIZE", n},
-                                                        {"MASTER_ADDR", options.master_addr},
-                                                        {"MASTER_PORT", std::to_string(port)}})
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"RANK", std::to_string(rank)},
+           {"WORLD_SIZE", n},
+           {"LOCAL_RANK", std::to_string(rank)},
+           {"LOCAL_WORLD_SIZE", n},
+           {"MASTER_ADDR", options.master_addr},
+           {"MASTER_PORT", std::to_string(port)},
+           {kLauncherPidVariable, std::to_string(getpid())}})
     environment.push_back(name + "=" + value);
   return environment;
 }
@@ -202,6 +209,14 @@ int launch_local_workers(const LaunchOptions& options, std::ostream& log) {
         << std::endl;
   if (!failed.empty()) return exit_code(*workers[failed.front()].status);
   return forwarded ? 128 + forwarded : 0;
+}
+
+void stop_with_launcher() {
+  const char* launcher = std::getenv(kLauncherPidVariable);
+  if (launcher == nullptr) return;
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // A launcher that died before the request was made: the worker has been re-parented already.
+  if (std::to_string(getppid()) != launcher) kill(getpid(), SIGTERM);
 }
 
 std::vector<std::string> without_option(const std::vector<std::string>& arguments,

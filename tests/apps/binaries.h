@@ -21,10 +21,6 @@ extern char** environ;
 
 namespace xlstm::testing {
 
-inline bool binary_built(const std::string& name) {
-  return std::filesystem::exists(binary_path(name));
-}
-
 /// Runs `command` with sh (stderr joined to stdout); one intra-op thread per process.
 inline BinaryRun run_command(const std::string& command) {
   return run_shell("OMP_NUM_THREADS=1 " + command + " 2>&1");

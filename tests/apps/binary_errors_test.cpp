@@ -1,6 +1,7 @@
 // Hostile command lines for the built binaries: every one ends with a message (exit code 1 or 2),
 // none with an uncaught exception, a LibTorch backtrace, a dispatcher dump or a 309-digit range.
 #include <fstream>
+#include <limits>
 
 #include <gtest/gtest.h>
 
@@ -8,6 +9,10 @@
 
 #include "apps/binaries.h"
 #include "io/temp_dir.h"
+#include "xlstm/io/safetensors.h"
+#include "xlstm/io/state_dict.h"
+#include "xlstm/training/experiment_config.h"
+#include "xlstm/xlstm_lm_model.h"
 
 namespace xlstm {
 namespace {
@@ -90,6 +95,23 @@ TEST(BinaryErrors, GenerateReadsOnlyARegularPromptFile) {
   expect_error(binary_path("xlstm-generate") + " --config " + XLSTM_SOURCE_DIR +
                    "/configs/text_bytes.yaml --prompt-file /dev/zero",
                1, "'/dev/zero' is a character device, not a regular file");
+}
+
+TEST(BinaryErrors, GenerateStopsWithThreeOnNonFiniteLogits) {
+  if (!binary_built("xlstm-generate")) GTEST_SKIP() << "xlstm-generate is not built";
+  const std::string config = std::string(XLSTM_SOURCE_DIR) + "/configs/text_bytes.yaml";
+  xLSTMLMModel model(load_experiment_config(config).model);
+  auto weights = io::state_dict(*model);
+  weights.at("token_embedding.weight").fill_(std::numeric_limits<float>::quiet_NaN());
+  io::testing::TempDir dir;
+  io::save_safetensors(dir.file("nan.safetensors"), weights);
+  const std::string command = binary_path("xlstm-generate") + " --config " + config +
+                              " --weights " + dir.file("nan.safetensors") +
+                              " --prompt-ids '1 2' --max-new-tokens 3";
+  expect_error(command, 1, "(refused; --allow-nonfinite takes it)");
+  expect_error(command + " --allow-nonfinite", 3,
+               "xlstm-generate: generate: the logits for new token 0 of sequence 0 hold NaN or "
+               "infinity; no token was drawn from them (exit code 3)");
 }
 
 TEST(BinaryErrors, ConfigNamesTheFileAndTheKey) {

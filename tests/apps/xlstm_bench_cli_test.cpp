@@ -17,10 +17,6 @@ namespace {
 
 using testing::number;
 
-bool built() {
-  return std::filesystem::exists(testing::binary_path("xlstm-bench"));
-}
-
 /// Every line of `text` as JSON (a line that is not JSON fails the test).
 std::vector<io::json::Value> json_lines(const std::string& text) {
   std::vector<io::json::Value> values;
@@ -43,7 +39,7 @@ std::string text(const io::json::Value& object, const std::string& key) {
 }
 
 TEST(XlstmBenchCli, CpuOnATinyShape) {
-  if (!built()) GTEST_SKIP() << "xlstm-bench is not built";
+  if (!testing::binary_built("xlstm-bench")) GTEST_SKIP() << "xlstm-bench is not built";
   const auto run = testing::run_binary(
       "xlstm-bench", "--json cpu --batch 1 --seq 8 --iters 1 --threads 1", "", false);
   ASSERT_EQ(run.exit_code, 0) << run;
@@ -66,7 +62,7 @@ TEST(XlstmBenchCli, CpuOnATinyShape) {
 }
 
 TEST(XlstmBenchCli, CpuReportsTheBlasAndRefusesTooManyThreads) {
-  if (!built()) GTEST_SKIP() << "xlstm-bench is not built";
+  if (!testing::binary_built("xlstm-bench")) GTEST_SKIP() << "xlstm-bench is not built";
   const auto run =
       testing::run_binary("xlstm-bench", "cpu --batch 1 --seq 4 --iters 1 --threads 2");
   ASSERT_EQ(run.exit_code, 0) << run;
@@ -82,7 +78,7 @@ TEST(XlstmBenchCli, CpuReportsTheBlasAndRefusesTooManyThreads) {
 // The sLSTM benchmark on the CPU with the vanilla backend: the recurrence and the layer, each with
 // forward and forward+backward timings at the requested shape.
 TEST(XlstmBenchCli, SlstmVanillaOnTheCpu) {
-  if (!built()) GTEST_SKIP() << "xlstm-bench is not built";
+  if (!testing::binary_built("xlstm-bench")) GTEST_SKIP() << "xlstm-bench is not built";
   const auto run = testing::run_binary(
       "xlstm-bench",
       "--json slstm --device cpu --impl vanilla --dtype f32 --batch 2 --seq 8 --embedding-dim 16 "

@@ -10,14 +10,10 @@ namespace {
 
 const std::string kConfigs = std::string(XLSTM_SOURCE_DIR) + "/configs/";
 
-bool built() {
-  return std::filesystem::exists(testing::binary_path("xlstm-config"));
-}
-
 // readme_lm.yaml is an LM model: auto and --kind lm resolve it (vocab_size and the derived
 // block map printed back); --kind stack reads it as a block stack, where vocab_size is unknown.
 TEST(XlstmConfigCli, KindChoosesHowTheFileIsRead) {
-  if (!built()) GTEST_SKIP() << "xlstm-config is not built";
+  if (!testing::binary_built("xlstm-config")) GTEST_SKIP() << "xlstm-config is not built";
   for (const std::string kind : {"auto", "lm"}) {
     const auto run =
         testing::run_binary("xlstm-config", kConfigs + "readme_lm.yaml --kind " + kind);
@@ -34,7 +30,7 @@ TEST(XlstmConfigCli, KindChoosesHowTheFileIsRead) {
 // An experiment file read as --kind experiment prints its three sections; as --kind lm it fails
 // on the first section name.
 TEST(XlstmConfigCli, ExperimentKind) {
-  if (!built()) GTEST_SKIP() << "xlstm-config is not built";
+  if (!testing::binary_built("xlstm-config")) GTEST_SKIP() << "xlstm-config is not built";
   const auto run =
       testing::run_binary("xlstm-config", kConfigs + "parity_xlstm11.yaml --kind experiment");
   EXPECT_EQ(run.exit_code, 0) << run;
@@ -47,7 +43,7 @@ TEST(XlstmConfigCli, ExperimentKind) {
 }
 
 TEST(XlstmConfigCli, UnknownKindIsRefusedWithTheChoices) {
-  if (!built()) GTEST_SKIP() << "xlstm-config is not built";
+  if (!testing::binary_built("xlstm-config")) GTEST_SKIP() << "xlstm-config is not built";
   const auto run = testing::run_binary("xlstm-config", kConfigs + "readme_lm.yaml --kind huge");
   EXPECT_NE(run.exit_code, 0) << run;
   EXPECT_TRUE(run.printed("--kind")) << run;

@@ -14,16 +14,12 @@ namespace {
 const std::string kLarge = std::string(XLSTM_SOURCE_DIR) + "/tests/data/large/";
 const std::string kTokenizer = "--tokenizer " + kLarge + "tokenizer.json";
 
-bool built() {
-  return std::filesystem::exists(testing::binary_path("xlstm-tokenize"));
-}
-
 // "Hello world" and "special <|endoftext|> inside text" as tokenizers encodes them.
 const std::string kHelloIds = "41 314 290 288 273 77 69";
 const std::string kSpecialIds = "84 401 425 222 0 298 84 350 70 282 438";
 
 TEST(XlstmTokenizeCli, EncodesTextLikeTokenizers) {
-  if (!built()) GTEST_SKIP() << "xlstm-tokenize is not built";
+  if (!testing::binary_built("xlstm-tokenize")) GTEST_SKIP() << "xlstm-tokenize is not built";
   auto run = testing::run_binary("xlstm-tokenize", kTokenizer + " --text 'Hello world'");
   EXPECT_EQ(run.exit_code, 0) << run;
   EXPECT_EQ(run.output, kHelloIds + "\n") << run;
@@ -39,7 +35,7 @@ TEST(XlstmTokenizeCli, EncodesTextLikeTokenizers) {
 }
 
 TEST(XlstmTokenizeCli, EncodesAFileAndDecodes) {
-  if (!built()) GTEST_SKIP() << "xlstm-tokenize is not built";
+  if (!testing::binary_built("xlstm-tokenize")) GTEST_SKIP() << "xlstm-tokenize is not built";
   io::testing::TempDir dir;
   const std::string path = dir.file("text.txt");
   io::testing::write_bytes(path, "Hello world");
@@ -57,7 +53,7 @@ TEST(XlstmTokenizeCli, EncodesAFileAndDecodes) {
 }
 
 TEST(XlstmTokenizeCli, ErrorsAreNamed) {
-  if (!built()) GTEST_SKIP() << "xlstm-tokenize is not built";
+  if (!testing::binary_built("xlstm-tokenize")) GTEST_SKIP() << "xlstm-tokenize is not built";
   auto run = testing::run_binary("xlstm-tokenize", kTokenizer + " --decode '44 503'");
   EXPECT_EQ(run.exit_code, 1) << run;
   EXPECT_TRUE(run.printed("xlstm-tokenize: --decode: '503' is not a token id in 0..502")) << run;

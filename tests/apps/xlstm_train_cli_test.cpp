@@ -25,10 +25,6 @@ using testing::BinaryRun;
 using testing::number;
 using testing::read_metrics;
 
-bool built() {
-  return std::filesystem::exists(testing::binary_path("xlstm-train"));
-}
-
 /// A temporary directory with the tiny parity experiment in it; runs of xlstm-train on it.
 class TinyParityRuns {
  public:
@@ -58,7 +54,7 @@ class TinyParityRuns {
 // --steps, --log-every, --set and --out: the metrics lines at the logged steps, the resolved
 // config with the override, the summary, the final checkpoint, and the CPU report line.
 TEST(XlstmTrainCli, StepsLogEverySetAndOut) {
-  if (!built()) GTEST_SKIP() << "xlstm-train is not built";
+  if (!testing::binary_built("xlstm-train")) GTEST_SKIP() << "xlstm-train is not built";
   TinyParityRuns runs;
   const auto run =
       runs.train("--steps 6 --log-every 2 --set training.batch_size=8 --out " + runs.out("a"));
@@ -85,7 +81,7 @@ TEST(XlstmTrainCli, StepsLogEverySetAndOut) {
 // steps and continued with --resume to 6 logs the losses of an uninterrupted 6-step run and ends
 // with its weights.
 TEST(XlstmTrainCli, CheckpointEveryAndResume) {
-  if (!built()) GTEST_SKIP() << "xlstm-train is not built";
+  if (!testing::binary_built("xlstm-train")) GTEST_SKIP() << "xlstm-train is not built";
   TinyParityRuns runs;
   const auto every =
       runs.train("--steps 5 --log-every 1 --checkpoint-every 2 --out " + runs.out("every"));
@@ -116,7 +112,7 @@ TEST(XlstmTrainCli, CheckpointEveryAndResume) {
 // is about lr * g / (|g| + 1e-8): with the gradients clipped to a norm of 1e-12 it is ~1e-4 of the
 // unclipped one (weight decay off, so nothing else moves them).
 TEST(XlstmTrainCli, GradClipShrinksTheUpdate) {
-  if (!built()) GTEST_SKIP() << "xlstm-train is not built";
+  if (!testing::binary_built("xlstm-train")) GTEST_SKIP() << "xlstm-train is not built";
   TinyParityRuns runs;
   const std::string common = "--set training.weight_decay=0 --log-every 1 ";
   ASSERT_EQ(runs.train(common + "--steps 1 --out " + runs.out("start")).exit_code, 0);
@@ -139,7 +135,7 @@ TEST(XlstmTrainCli, GradClipShrinksTheUpdate) {
 // --eval-only --weights validates the final checkpoint of a run: the loss and accuracy that the
 // run itself logged for its final validation.
 TEST(XlstmTrainCli, EvalOnlyReproducesTheFinalValidation) {
-  if (!built()) GTEST_SKIP() << "xlstm-train is not built";
+  if (!testing::binary_built("xlstm-train")) GTEST_SKIP() << "xlstm-train is not built";
   TinyParityRuns runs;
   ASSERT_EQ(runs.train("--steps 20 --log-every 20 --out " + runs.out("a")).exit_code, 0);
   const auto last = read_metrics(runs.out("a") + "/metrics.jsonl").back();
@@ -156,7 +152,7 @@ TEST(XlstmTrainCli, EvalOnlyReproducesTheFinalValidation) {
 // --threads N sets LibTorch's intra-op threads (the report line says so); a value beyond
 // max(4 x cores, 64) is refused before anything runs, naming the bound.
 TEST(XlstmTrainCli, ThreadsOption) {
-  if (!built()) GTEST_SKIP() << "xlstm-train is not built";
+  if (!testing::binary_built("xlstm-train")) GTEST_SKIP() << "xlstm-train is not built";
   TinyParityRuns runs;
   const auto two = runs.train("--steps 1 --threads 2");
   ASSERT_EQ(two.exit_code, 0) << two;

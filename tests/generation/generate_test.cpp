@@ -3,6 +3,9 @@
 // state (multi-turn).
 #include "xlstm/generation/generate.h"
 
+#include <algorithm>
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "generation/tiny_lm.h"
@@ -11,6 +14,7 @@ namespace xlstm::generation {
 namespace {
 
 using testing::expect_states_near;
+using testing::greedy;
 using testing::random_ids;
 using testing::step_through;
 using testing::tiny_lm;
@@ -18,13 +22,6 @@ using Prompts = std::vector<std::vector<int64_t>>;
 
 torch::Tensor as_batch(const std::vector<int64_t>& ids) {
   return torch::tensor(ids, torch::kLong).unsqueeze(0);
-}
-
-GenerationOptions greedy(int64_t max_new_tokens) {
-  GenerationOptions options;
-  options.max_new_tokens = max_new_tokens;
-  options.sampling.temperature = 0.0;
-  return options;
 }
 
 GenerationOptions sampled(int64_t max_new_tokens, uint64_t seed) {
@@ -183,6 +180,46 @@ TEST(Generate, ZeroNewTokensReturnsThePrefillState) {
   EXPECT_TRUE(result.sequences[0].tokens.empty());
   expect_states_near(result.state, prefill(model, prompts).second, 1e-12, "prefill state");
   EXPECT_THROW(generate(model, prompts, greedy(-1)), std::invalid_argument);
+}
+
+TEST(Generate, NonFiniteLogitsNameTheSequenceAndTheToken) {
+  torch::manual_seed(5);
+  auto model = tiny_lm();
+  // Prompts where sequence 1's first greedy token b0 is in neither prompt nor among sequence 0's
+  // first three tokens: a NaN embedding row for b0 leaves both prefills and all of sequence 0's
+  // steps finite and poisons sequence 1's first step.
+  Prompts prompts;
+  int64_t b0 = -1;
+  for (int attempt = 0; attempt < 100 && b0 < 0; ++attempt) {
+    prompts = {random_ids(5), random_ids(7)};
+    const auto clean = generate(model, prompts, greedy(4));
+    const auto& a = clean.sequences[0].tokens;
+    const int64_t b = clean.sequences[1].tokens[0];
+    auto seen = concat(concat(prompts[0], prompts[1]), {a.begin(), a.begin() + 3});
+    if (std::find(seen.begin(), seen.end(), b) == seen.end()) b0 = b;
+  }
+  ASSERT_GE(b0, 0) << "no suitable prompts in 100 attempts";
+  {
+    torch::NoGradGuard no_grad;
+    model->token_embedding->weight[b0].fill_(std::numeric_limits<double>::quiet_NaN());
+  }
+  try {
+    generate(model, prompts, greedy(4));
+    FAIL() << "no NonFiniteLogits";
+  } catch (const NonFiniteLogits& e) {
+    EXPECT_EQ(e.sequence, 1);
+    EXPECT_EQ(e.index, 1);
+    EXPECT_STREQ(e.what(),
+                 "generate: the logits for new token 1 of sequence 1 hold NaN or infinity; no "
+                 "token was drawn from them");
+  }
+  // A sequence that has ended does not stop the others: with b0 a stop token, sequence 1 ends
+  // with it and sequence 0 runs on.
+  auto options = greedy(4);
+  options.stop_token_ids = {b0};
+  const auto result = generate(model, prompts, options);
+  EXPECT_EQ(result.sequences[1].tokens, std::vector<int64_t>{b0});
+  EXPECT_EQ(result.sequences[0].finish_reason, FinishReason::kLength);
 }
 
 TEST(Generate, RestoresTheTrainingMode) {

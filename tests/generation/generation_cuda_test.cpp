@@ -9,6 +9,7 @@
 namespace xlstm::generation {
 namespace {
 
+using testing::greedy;
 using testing::random_ids;
 using testing::tiny_lm;
 
@@ -22,14 +23,6 @@ xLSTMLMModel tiny_cuda_lm(const torch::Device& device) {
   auto model = tiny_lm(torch::kFloat32, /*seed=*/2, "cuda");
   model->to(device);
   return model;
-}
-
-GenerationOptions greedy(int64_t max_new_tokens, bool cuda_graph = true) {
-  GenerationOptions options;
-  options.max_new_tokens = max_new_tokens;
-  options.sampling.temperature = 0.0;
-  options.cuda_graph = cuda_graph;
-  return options;
 }
 
 std::vector<std::vector<int64_t>> tokens_of(const GenerationResult<xLSTMBlockStackState>& r) {

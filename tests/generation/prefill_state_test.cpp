@@ -78,5 +78,21 @@ TEST(Prefill, RejectsAnEmptyPrompt) {
   }
 }
 
+TEST(Prefill, NamesATokenIdOutsideTheVocabulary) {
+  auto model = tiny_lm();
+  const int64_t vocab = model->config.vocab_size;
+  for (const int64_t id : {vocab, int64_t{-1}}) {
+    try {
+      prefill(model, {{1, 2}, {3, id, 4}});
+      FAIL() << "token id " << id << " was accepted";
+    } catch (const c10::Error& e) {
+      const std::string expected = "prefill: prompt 1 has token id " + std::to_string(id) +
+                                   " at position 1, outside the vocabulary (size " +
+                                   std::to_string(vocab) + ")";
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace xlstm::generation

@@ -13,6 +13,7 @@
 #include "support/tensor_compare.h"
 #include "xlstm/config/yaml.h"
 #include "xlstm/generation/byte_tokenizer.h"
+#include "xlstm/generation/options.h"
 #include "xlstm/xlstm_lm_model.h"
 
 namespace xlstm::generation::testing {
@@ -34,6 +35,15 @@ inline xLSTMLMModel tiny_lm(torch::ScalarType dtype = torch::kFloat64, uint64_t 
   model->lm_head_weight.normal_(0.0, 1.0);
   model->to(dtype);
   return model;
+}
+
+/// Greedy generation of `max_new_tokens` (with or without the CUDA graph on a CUDA device).
+inline GenerationOptions greedy(int64_t max_new_tokens, bool cuda_graph = true) {
+  GenerationOptions options;
+  options.max_new_tokens = max_new_tokens;
+  options.sampling.temperature = 0.0;
+  options.cuda_graph = cuda_graph;
+  return options;
 }
 
 /// Random token ids below `vocab` (not the special tokens).

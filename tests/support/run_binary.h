@@ -16,6 +16,11 @@ inline std::string binary_path(const std::string& name) {
   return std::string(XLSTM_BINARY_DIR) + "/bin/" + name;
 }
 
+/// Whether the binary `name` was built (the examples are optional).
+inline bool binary_built(const std::string& name) {
+  return std::filesystem::exists(binary_path(name));
+}
+
 struct BinaryRun {
   int exit_code = -1;  ///< the exit status; 128 + N when signal N ended it
   std::string output;  ///< stdout and stderr together

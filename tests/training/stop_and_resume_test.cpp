@@ -1,10 +1,12 @@
 // Fault injection on the xlstm-train binary: SIGINT stops a run cleanly (checkpoint, summary, the
 // command that resumes, exit code 130) and the resumed run ends with the weights of an
 // uninterrupted one; SIGKILL at random moments while checkpoints are written every step never
-// leaves a run that cannot resume; with 2 Gloo ranks a SIGINT to the launcher stops them all.
+// leaves a run that cannot resume; with 2 Gloo ranks a SIGINT to the launcher stops them all, and
+// so does killing the launcher.
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -19,8 +21,8 @@ namespace {
 
 using io::testing::TempDir;
 using testing::BackgroundCommand;
-using testing::binary_path;
 using testing::binary_built;
+using testing::binary_path;
 using testing::file_text;
 using testing::run_command;
 using testing::wait_until;
@@ -152,6 +154,36 @@ TEST(StopAndResume, SigintToTheLauncherStopsEveryRank) {
   const auto resumed = run_command(command);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   expect_equal_weights(runs.final_weights("two"), runs.final_weights("one"), 1e-4);
+}
+
+/// How many processes have `text` in their command line.
+int processes_with(const std::string& text) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string line;
+    if (std::getline(cmdline, line, '\n') && line.find(text) != std::string::npos) ++count;
+  }
+  return count;
+}
+
+TEST(StopAndResume, SigkillToTheLauncherStopsEveryRank) {
+  if (!binary_built("xlstm-train")) GTEST_SKIP() << "xlstm-train is not built";
+  TrainRuns runs(100000);
+  BackgroundCommand launcher(runs.command("orphans", "--nproc-per-node 2"), runs.log("orphans"));
+  ASSERT_TRUE(
+      wait_until([&] { return runs.steps_logged("orphans") >= 3; }, std::chrono::seconds(60)))
+      << file_text(runs.log("orphans"));
+  EXPECT_EQ(processes_with(runs.out("orphans")), 3);  // the launcher and two ranks
+  launcher.signal(SIGKILL);
+  EXPECT_EQ(launcher.wait(std::chrono::seconds(10)), 128 + SIGKILL);
+  // The ranks get SIGTERM from the kernel: they stop after a step, with a checkpoint.
+  EXPECT_TRUE(wait_until([&] { return processes_with(runs.out("orphans")) == 0; },
+                         std::chrono::seconds(60)))
+      << file_text(runs.log("orphans"));
+  const auto log = file_text(runs.log("orphans"));
+  EXPECT_NE(log.find("xlstm-train: stopped by SIGTERM after step "), std::string::npos) << log;
+  EXPECT_TRUE(latest_checkpoint(runs.out("orphans") + "/checkpoints")) << log;
 }
 
 }  // namespace

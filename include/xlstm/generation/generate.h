@@ -1,8 +1,9 @@
 // Text generation over any recurrent language model with
 //   model->forward_with_state(ids [B, S], state) -> (logits [B, S, V], state) and
 //   model->step(ids [B, 1], state)               -> (logits [B, 1, V], state),
-// a torch module (holder) whose state type has empty() (the zero state) and a StateRows
-// specialisation (state_rows.h). xLSTMLMModel is one; another model family plugs in the same way.
+// a torch module (holder) with config.vocab_size, whose state type has empty() (the zero state) and
+// a StateRows specialisation (state_rows.h). xLSTMLMModel is one; another model family plugs in the
+// same way.
 //
 // Prompts are prefilled with forward_with_state (the parallel / chunkwise form, never a step per
 // prompt token), prompts of one length together; then the batch is stepped one token at a time.
@@ -13,6 +14,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -44,6 +47,20 @@ class EvalModeGuard {
   bool was_training_;
 };
 
+/// Thrown by generate() when the logits a running sequence's next token would be drawn from hold
+/// NaN or infinity (non-finite weights, an overflow in float16): no token is drawn from them.
+class NonFiniteLogits : public std::runtime_error {
+ public:
+  NonFiniteLogits(int64_t sequence, int64_t index)
+      : std::runtime_error("generate: the logits for new token " + std::to_string(index) +
+                           " of sequence " + std::to_string(sequence) +
+                           " hold NaN or infinity; no token was drawn from them"),
+        sequence(sequence),
+        index(index) {}
+  int64_t sequence;  ///< index of the prompt
+  int64_t index;     ///< of the new token (0: the logits after the prompt)
+};
+
 template <class State>
 struct GenerationResult {
   std::vector<GeneratedSequence> sequences;  ///< one per prompt
@@ -60,10 +77,16 @@ std::pair<torch::Tensor, ModelState<Model>> prefill(
   using State = ModelState<Model>;
   TORCH_CHECK(!prompts.empty(), "prefill: no prompts");
   const torch::Device device = model->parameters().front().device();
+  const int64_t vocab_size = model->config.vocab_size;
   std::map<size_t, std::vector<int64_t>> rows_by_length;
   for (size_t i = 0; i < prompts.size(); ++i) {
     TORCH_CHECK(!prompts[i].empty(), "prefill: prompt ", i,
                 " is empty (give at least one token, e.g. a <bos> token)");
+    for (size_t position = 0; position < prompts[i].size(); ++position) {
+      const int64_t id = prompts[i][position];
+      TORCH_CHECK(id >= 0 && id < vocab_size, "prefill: prompt ", i, " has token id ", id,
+                  " at position ", position, ", outside the vocabulary (size ", vocab_size, ")");
+    }
     rows_by_length[prompts[i].size()].push_back(static_cast<int64_t>(i));
   }
   std::vector<torch::Tensor> logits;
@@ -111,9 +134,15 @@ GenerationResult<ModelState<Model>> generate(Model& model,
   std::vector<bool> ended_early(prompts.size(), false);
   while (!tracker.all_finished()) {
     const torch::Tensor next = sampler.next(logits);
-    const torch::Tensor host = next.cpu();
-    const auto ended = tracker.record(
-        std::vector<int64_t>(host.data_ptr<int64_t>(), host.data_ptr<int64_t>() + host.numel()));
+    // One copy to the host: the tokens, then whether each row's logits are finite.
+    const torch::Tensor host =
+        torch::cat({next, torch::isfinite(logits).all(-1).to(torch::kLong)}).cpu();
+    const int64_t* tokens = host.data_ptr<int64_t>();
+    const size_t batch = prompts.size();
+    for (size_t row = 0; row < batch; ++row)
+      if (tokens[batch + row] == 0 && tracker.running(row))
+        throw NonFiniteLogits(static_cast<int64_t>(row), tracker.generated(row));
+    const auto ended = tracker.record(std::vector<int64_t>(tokens, tokens + batch));
     // Every sequence takes its new token (finished ones too, unused), so the state covers it.
     logits = stepper.step(next);
     if (tracker.all_finished()) break;

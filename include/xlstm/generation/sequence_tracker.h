@@ -20,6 +20,10 @@ class SequenceTracker {
   /// sequences are ignored) and returns the sequences that end with it.
   std::vector<size_t> record(const std::vector<int64_t>& tokens);
   bool running(size_t sequence) const { return running_[sequence]; }
+  /// The new tokens of `sequence` so far.
+  int64_t generated(size_t sequence) const {
+    return static_cast<int64_t>(sequences_[sequence].tokens.size());
+  }
   bool all_finished() const { return num_running_ == 0; }
   std::vector<GeneratedSequence> take_sequences() { return std::move(sequences_); }
 

@@ -2,7 +2,8 @@
 // N copies of a command as ranks 0..N-1 of one job on this machine (RANK, WORLD_SIZE, LOCAL_RANK,
 // LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT set), each in a process group of its own, forwards
 // SIGINT / SIGTERM to all of them (so a Ctrl-C at the terminal reaches each worker once) and waits;
-// the first worker that fails is named.
+// the first worker that fails is named. A killed launcher stops its workers too
+// (stop_with_launcher).
 #pragma once
 
 #include <chrono>
@@ -31,6 +32,12 @@ struct LaunchOptions {
 /// (a clean stop, or killed by it) has not failed, and the launcher returns 128 + the signal.
 /// Throws std::runtime_error when a worker cannot be started.
 int launch_local_workers(const LaunchOptions& options, std::ostream& log);
+
+/// In a worker that launch_local_workers started: has the kernel send it SIGTERM when the launcher
+/// dies (even by SIGKILL), so no worker outlives its launcher; xlstm-train then stops after its
+/// step as after any SIGTERM. SIGTERM at once if the launcher is gone already. A no-op in any
+/// other process.
+void stop_with_launcher();
 
 /// `arguments` without `--name VALUE` / `--name=VALUE` (to hand a launcher's own command line to
 /// its workers).
