@@ -13,7 +13,9 @@
 #include "xlstm/io/read_file.h"
 
 namespace xlstm::generation {
-namespace {
+// Named, not anonymous: BpeTokenizer::State holds two (an anonymous type there would give the
+// class internal linkage in a unity build).
+namespace bpe_detail {
 
 /// Finds added tokens in text as tokenizers does (aho-corasick, LeftmostLongest): the leftmost
 /// match, the longest one there, then on after it.
@@ -58,6 +60,11 @@ class AddedTokenMatcher {
   };
   std::array<std::vector<Entry>, 256> by_first_byte_;
 };
+
+}  // namespace bpe_detail
+
+namespace {
+using bpe_detail::AddedTokenMatcher;
 
 /// A model token's bytes: each character of the byte-level alphabet mapped back; a token with a
 /// character outside it stands for its own UTF-8 (as tokenizers' ByteLevel decoder has it).

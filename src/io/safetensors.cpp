@@ -14,7 +14,9 @@
 #include "json.h"
 
 namespace xlstm::io {
-namespace {
+// Named, not anonymous: MappedSafetensors::Contents holds a MappedFile and Entries (anonymous types
+// there would give the class internal linkage in a unity build).
+namespace safetensors_detail {
 
 // The reference implementation refuses headers above 100 MB.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
@@ -169,7 +171,8 @@ std::string dtype_name(const std::string& key, torch::ScalarType type) {
                          std::string(c10::toString(type)) + " has no safetensors name");
 }
 
-}  // namespace
+}  // namespace safetensors_detail
+using namespace safetensors_detail;
 
 struct MappedSafetensors::Contents {
   MappedFile file;
