@@ -19,7 +19,8 @@ namespace {
 
 constexpr int kWarps = 8;  // per block
 constexpr int kThreads = kWarps * 32;
-constexpr int kUnroll = 4;     // 16-byte loads per W row a thread has in flight
+constexpr int kUnroll = 2;     // 16-byte loads per W row a thread has in flight (2 and 8 measured
+                               // alike on the H200: docs/xlstm_large.md)
 constexpr int kTileRows = 16;  // rows of W per block of the tensor-core kernel (the mma's M)
 constexpr int kChunk = 8;      // k per 16-byte load
 
@@ -120,11 +121,13 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(GemvArgs a, int o
   float acc[kXTiles][4] = {};
   const int chunks = a.input_size / kChunk;
   constexpr int kStride = kWarps * 4;  // chunks per step of all warps
-  for (int base = warp * 4 + tig; base < chunks; base += kUnroll * kStride) {
+  // The loop runs alike for the whole warp (mma.sync needs every lane); loads past the end are
+  // predicated off and read as zeros.
+  for (int step = warp * 4; step < chunks; step += kUnroll * kStride) {
     uint4 lo[kUnroll], hi[kUnroll], xv[kXTiles][kUnroll];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      const int c = base + u * kStride;
+      const int c = step + tig + u * kStride;
       const bool in = c < chunks;
       lo[u] = in && w_lo ? load_streaming(w_lo + c * kChunk) : make_uint4(0, 0, 0, 0);
       hi[u] = in && w_hi ? load_streaming(w_hi + c * kChunk) : make_uint4(0, 0, 0, 0);

@@ -72,7 +72,8 @@ TEST(DecodeCuda, LinearKernelsEqualAten) {
   SKIP_DECODE_WITHOUT_CUDA();
   torch::NoGradGuard no_grad;
   torch::manual_seed(0);
-  // 4096 and 10944: the 7B inputs; 72: a last step of 16-byte loads with idle lanes; 100 and 7:
+  // 4096 and 10944: the 7B inputs; 72: a last step of 16-byte loads with idle lanes (a warp whose
+  // lanes must still run every mma together); 100 and 7:
   // not a multiple of 8 (the FMA kernel).
   for (const auto dtype : kDecodeDtypes)
     for (const int64_t K : {4096, 10944, 72, 100, 7})
