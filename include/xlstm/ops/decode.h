@@ -3,8 +3,8 @@
 // concatenation of several maps, the residual sum, the gated SiLU, soft-capping), and the mLSTM
 // step with soft-capped gates read straight from the projection output. On CUDA tensors that need
 // no gradient, with at most 16 rows of x, each is one kernel (kernels/gemv, kernels/mlstm;
-// XLSTM_DECODE_KERNELS=0 switches the projections off), otherwise the ATen ops it replaces; the two
-// give the same numbers up to the summation order of the products (docs/xlstm_large.md, "Speed").
+// XLSTM_DECODE_KERNELS=0 switches them off), otherwise the ATen ops it replaces; the two give the
+// same numbers up to the summation order of the products (docs/xlstm_large.md, "Speed").
 #pragma once
 
 #include <optional>
