@@ -3,7 +3,8 @@
 // prompt at batch 1 (time to first token = prefill + the first sampled token), decode ms per token
 // at each batch size (the in-place step captured as a CUDA graph, what generate() uses; and the
 // plain in-place step), peak GPU memory, and the bandwidth bound per token (the weights read once,
-// one embedding row per sequence, the state read and written) over the measured copy rate.
+// one embedding row per sequence, the state read and written) over the measured copy rate; then
+// each matrix-vector product of the step alone, the decode kernels against cuBLAS (gemv.h).
 // bench_peers.py large / hf_large time the official package and transformers (scripts/
 // gpu-check.sh large, in the same command).
 #pragma once
@@ -18,6 +19,7 @@
 #include <xlstm/generation/stepper.h>
 #include <xlstm/xlstm_large/model.h>
 
+#include "gemv.h"
 #include "generate.h"
 #include "report.h"
 
@@ -122,6 +124,8 @@ inline int run_large(const LargeBenchOptions& o) {
       emit_json_or_text(o.json, line, text);
     }
   }
+  if (device.is_cuda())
+    run_gemv_compare(device, dtype_from_name(o.dtype), o.batches, o.iters, o.json);
   return 0;
 }
 

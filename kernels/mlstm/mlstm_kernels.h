@@ -10,19 +10,28 @@
 
 namespace xlstm::kernels::mlstm {
 
-/// One step of B x NH heads, queries and keys of size DHqk, values of size DHv; every pointer to
-/// contiguous device memory.
+/// One step of B x NH heads, queries and keys of size DHqk, values of size DHv. q, k and v hold
+/// each position's heads contiguously ([B, NH, DH] with batch entries `*_batch_stride` elements
+/// apart: contiguous tensors, or slices of a projection output); the state is contiguous.
 struct StepArgs {
   int batch = 0, heads = 0, qk_head_dim = 0, v_head_dim = 0;
   ElementType element_type = ElementType::kFloat32;  // of q, k, v and h
   const void *q = nullptr, *k = nullptr;             // [B, NH, DHqk]
   const void* v = nullptr;                           // [B, NH, DHv]
-  const float *igate = nullptr, *fgate = nullptr;    // [B, NH] pre-activations
+  int64_t q_batch_stride = 0, k_batch_stride = 0, v_batch_stride = 0;
+  // [B, NH] pre-activations, head h of entry b at b * gate_batch_stride + h * gate_head_stride.
+  ElementType gate_element_type = ElementType::kFloat32;
+  const void *igate = nullptr, *fgate = nullptr;
+  int64_t igate_batch_stride = 0, igate_head_stride = 1, fgate_batch_stride = 0,
+          fgate_head_stride = 1;
+  // > 0: the pre-activations are soft-capped first, cap * tanh(x / cap), each step rounded to the
+  // gate element type as ATen rounds it.
+  float gate_soft_cap = 0.f;
   // The state before ([B, NH, DHqk, DHv], [B, NH, DHqk], [B, NH]) and after; "after" may be
   // "before".
   const float *C_in = nullptr, *n_in = nullptr, *m_in = nullptr;
   float *C_out = nullptr, *n_out = nullptr, *m_out = nullptr;
-  void* h = nullptr;         // [B, NH, DHv]: C'^T q / (max(|n'^T q|, exp(-m')) + eps)
+  void* h = nullptr;         // [B, NH, DHv] contiguous: C'^T q / (max(|n'^T q|, exp(-m')) + eps)
   float* scratch = nullptr;  // [B * NH * 3]
   float eps = 1e-6f;
 };

@@ -1,7 +1,8 @@
 // The mLSTM step kernels (mlstm_kernels.h). Per head s = (b, h), with k scaled by 1/sqrt(DHqk):
 //   m' = max(log sigmoid(f~) + m, i~),  f = exp(log sigmoid(f~) + m - m'),  i = exp(i~ - m')
 //   n' = f n + i k,  C' = f C + i k v^T,  h = C'^T q / (max(|n'^T q|, exp(-m')) + eps)
-// gate_kernel: one block per head for m', n' and the normaliser; memory_kernel: C' and h, a block
+// gate_kernel: one block per head for m', n' and the normaliser (the pre-activations soft-capped
+// first when asked); memory_kernel: C' and h, a block
 // per (head, 32 columns of C: DHv in all), its warps over ranges of the DHqk rows. Every element of
 // the state is read before it is written, by the thread that writes it, so "after" may alias
 // "before".
@@ -22,14 +23,39 @@ __device__ __forceinline__ float log_sigmoid(float x) {
   return x < 0.f ? x - log1pf(expf(x)) : -log1pf(expf(-x));
 }
 
+template <typename G>
+__device__ __forceinline__ float rounded(float v) {
+  return to_float(from_float<G>(v));
+}
+
+// Pre-activation (b, h) of a gate, soft-capped when cap > 0 as ATen's cap * tanh(x / cap) on
+// tensors of G computes it (the division a product with 1 / cap, each step rounded).
+template <typename G>
+__device__ __forceinline__ float gate_preact(const void* gate, int64_t batch_stride,
+                                             int64_t head_stride, int b, int h, float cap) {
+  const float x = to_float(static_cast<const G*>(gate)[b * batch_stride + h * head_stride]);
+  if (!(cap > 0.f)) return x;
+  return rounded<G>(cap * rounded<G>(tanhf(rounded<G>(x * (1.f / cap)))));
+}
+
+// The first element of head h of batch entry b of q, k or v.
 template <typename T>
+__device__ __forceinline__ const T* head_start(const void* base, int64_t batch_stride, int b, int h,
+                                               int head_dim) {
+  return static_cast<const T*>(base) + b * batch_stride + int64_t(h) * head_dim;
+}
+
+template <typename T, typename G>
 __global__ void gate_kernel(StepArgs a) {
-  const int s = blockIdx.x, DH = a.qk_head_dim;
+  const int s = blockIdx.x, DH = a.qk_head_dim, b = s / a.heads, hd = s % a.heads;
   const size_t row = size_t(s) * DH;
-  const T* q = static_cast<const T*>(a.q) + row;
-  const T* k = static_cast<const T*>(a.k) + row;
-  const float log_f_plus_m = log_sigmoid(a.fgate[s]) + a.m_in[s];
-  const float i_pre = a.igate[s];
+  const T* q = head_start<T>(a.q, a.q_batch_stride, b, hd, DH);
+  const T* k = head_start<T>(a.k, a.k_batch_stride, b, hd, DH);
+  const float f_pre =
+      gate_preact<G>(a.fgate, a.fgate_batch_stride, a.fgate_head_stride, b, hd, a.gate_soft_cap);
+  const float log_f_plus_m = log_sigmoid(f_pre) + a.m_in[s];
+  const float i_pre =
+      gate_preact<G>(a.igate, a.igate_batch_stride, a.igate_head_stride, b, hd, a.gate_soft_cap);
   const float m_new = fmaxf(log_f_plus_m, i_pre);
   const float f_act = expf(log_f_plus_m - m_new);
   const float i_scale = expf(i_pre - m_new) / sqrtf(static_cast<float>(DH));
@@ -57,16 +83,17 @@ __global__ void gate_kernel(StepArgs a) {
 template <typename T>
 __global__ void memory_kernel(StepArgs a) {
   extern __shared__ float shared[];  // q, i k [DHqk each], partial sums [kRowGroups][kTileColumns]
-  const int s = blockIdx.x, DH = a.qk_head_dim, DV = a.v_head_dim;
+  const int s = blockIdx.x, DH = a.qk_head_dim, DV = a.v_head_dim, b = s / a.heads,
+            hd = s % a.heads;
   float* q_s = shared;
   float* ik_s = shared + DH;
   float* partial = shared + 2 * DH;
   const float f_act = a.scratch[3 * s], i_scale = a.scratch[3 * s + 1];
   const float normaliser = a.scratch[3 * s + 2];
   const size_t row = size_t(s) * DH, column = size_t(s) * DV;
-  const T* q = static_cast<const T*>(a.q) + row;
-  const T* k = static_cast<const T*>(a.k) + row;
-  const T* v = static_cast<const T*>(a.v) + column;
+  const T* q = head_start<T>(a.q, a.q_batch_stride, b, hd, DH);
+  const T* k = head_start<T>(a.k, a.k_batch_stride, b, hd, DH);
+  const T* v = head_start<T>(a.v, a.v_batch_stride, b, hd, DV);
   for (int d = threadIdx.y * kTileColumns + threadIdx.x; d < DH; d += kTileColumns * kRowGroups) {
     q_s[d] = to_float(q[d]);
     ik_s[d] = i_scale * to_float(k[d]);
@@ -103,10 +130,10 @@ __global__ void memory_kernel(StepArgs a) {
   }
 }
 
-template <typename T>
+template <typename T, typename G>
 cudaError_t launch(const StepArgs& a, cudaStream_t stream) {
   const int heads = a.batch * a.heads;
-  gate_kernel<T><<<heads, kGateThreads, 0, stream>>>(a);
+  gate_kernel<T, G><<<heads, kGateThreads, 0, stream>>>(a);
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return err;
   const dim3 grid(heads, (a.v_head_dim + kTileColumns - 1) / kTileColumns);
@@ -122,8 +149,11 @@ cudaError_t step(const StepArgs& args, cudaStream_t stream) {
   if (args.batch <= 0 || args.heads <= 0 || args.qk_head_dim <= 0 || args.v_head_dim <= 0 ||
       args.qk_head_dim > kMaxStepHeadDim)
     return cudaErrorInvalidValue;
-  return with_element_type(args.element_type,
-                           [&](auto zero) { return launch<decltype(zero)>(args, stream); });
+  return with_element_type(args.element_type, [&](auto zero) {
+    return with_element_type(args.gate_element_type, [&](auto gate_zero) {
+      return launch<decltype(zero), decltype(gate_zero)>(args, stream);
+    });
+  });
 }
 
 }  // namespace xlstm::kernels::mlstm

@@ -33,6 +33,17 @@ torch::Tensor gate_layout(const torch::Tensor& g) {
   return g.transpose(1, 2).unsqueeze(-1);
 }
 
+ops::LinearWeights maps_of(const Linear& linear) {
+  return {linear->weight, linear->bias};
+}
+
+/// Rows first .. first + count - 1 of a linear map.
+ops::LinearWeights rows_of(const Linear& linear, int64_t first, int64_t count) {
+  const torch::Tensor& bias = linear->bias;
+  return {linear->weight.narrow(0, first, count),
+          bias.defined() ? bias.narrow(0, first, count) : torch::Tensor()};
+}
+
 /// Replaces the entries `prefix + part + suffix` for every part (all present, none of `fused`
 /// yet) with their concatenation along dim 0 under `prefix + fused + suffix`.
 void concatenate_entries(io::TensorMap& checkpoint, const std::string& prefix,
@@ -98,8 +109,21 @@ FeedForwardImpl::FeedForwardImpl(const xLSTMLargeConfig& config,
 }
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
-  if (fused) return proj_down(ops::gated_silu(proj_up_gate_z(x)));
-  return proj_down(ops::gated_silu(proj_up_gate(x), proj_up(x)));
+  return proj_down(gated_up(x));
+}
+
+torch::Tensor FeedForwardImpl::forward_plus(const torch::Tensor& x, const torch::Tensor& residual) {
+  return ops::linear_add(gated_up(x), maps_of(proj_down), residual);
+}
+
+torch::Tensor FeedForwardImpl::gated_up(const torch::Tensor& x) {
+  if (x.is_cuda()) {
+    const auto gate = fused ? rows_of(proj_up_gate_z, 0, up_proj_dim) : maps_of(proj_up_gate);
+    const auto up = fused ? rows_of(proj_up_gate_z, up_proj_dim, up_proj_dim) : maps_of(proj_up);
+    if (ops::decode_kernels_take(x, {gate, up})) return ops::linear_gated_silu(x, gate, up);
+  }
+  if (fused) return ops::gated_silu(proj_up_gate_z(x));
+  return ops::gated_silu(proj_up_gate(x), proj_up(x));
 }
 
 void FeedForwardImpl::adapt_checkpoint(io::TensorMap& checkpoint, const std::string& prefix) const {
@@ -154,12 +178,21 @@ mLSTMLayerImpl::Projections mLSTMLayerImpl::project(const torch::Tensor& x) {
           gate_layout(i),         gate_layout(f)};
 }
 
-torch::Tensor mLSTMLayerImpl::output(const torch::Tensor& h, const torch::Tensor& o) {
+std::vector<ops::LinearWeights> mLSTMLayerImpl::projection_maps() const {
+  if (qkv_opreact) return {maps_of(qkv_opreact), maps_of(ifgate_preact)};
+  return {
+      maps_of(q),           maps_of(k), maps_of(v), maps_of(ogate_preact), maps_of(igate_preact),
+      maps_of(fgate_preact)};
+}
+
+torch::Tensor mLSTMLayerImpl::output(const torch::Tensor& h, const torch::Tensor& o,
+                                     const torch::Tensor& residual) {
   // h [B, NH, S, DHv] -> norm per head -> gated by sigmoid(o) -> out_proj.
   const NormOptions& norm = multihead_norm->options;
-  return out_proj(ops::multihead_norm_gate(h.transpose(1, 2), o, multihead_norm->weight,
-                                           multihead_norm->bias, norm.eps(),
-                                           norm.force_float32_reductions()));
+  const torch::Tensor gated =
+      ops::multihead_norm_gate(h.transpose(1, 2), o, multihead_norm->weight, multihead_norm->bias,
+                               norm.eps(), norm.force_float32_reductions());
+  return residual.defined() ? ops::linear_add(gated, maps_of(out_proj), residual) : out_proj(gated);
 }
 
 std::pair<torch::Tensor, mLSTMLayerState> mLSTMLayerImpl::forward(const torch::Tensor& x,
@@ -180,13 +213,35 @@ std::pair<torch::Tensor, mLSTMLayerState> mLSTMLayerImpl::forward(const torch::T
 }
 
 torch::Tensor mLSTMLayerImpl::step_in_place(const torch::Tensor& x, const mLSTMLayerState& state) {
+  return step_in_place_plus(x, state, {});
+}
+
+torch::Tensor mLSTMLayerImpl::step_in_place_plus(const torch::Tensor& x,
+                                                 const mLSTMLayerState& state,
+                                                 const torch::Tensor& residual) {
   TORCH_CHECK(x.dim() == 3 && x.size(1) == 1, "mLSTMLayer::step_in_place: expected [B, 1, D], got ",
               x.sizes());
+  if (x.is_cuda() && ops::decode_kernels_take(x, projection_maps()))
+    return decode_step(x, state, residual);
   const Projections p = project(x);
   const auto h =
       ops::mlstm::recurrent_step_stabilized(state, p.q, p.k, p.v, p.i, p.f, config.eps, &state)
           .first;
-  return output(h, p.o);
+  return output(h, p.o, residual);
+}
+
+torch::Tensor mLSTMLayerImpl::decode_step(const torch::Tensor& x, const mLSTMLayerState& state,
+                                          const torch::Tensor& residual) {
+  // One product for q | k | v | o | i | f; the cell reads its slices in place and caps the gates.
+  const int64_t heads = config.num_heads;
+  const auto parts = ops::linear_concat(x, projection_maps())
+                         .split_with_sizes({qk_dim, qk_dim, v_dim, v_dim, heads, heads}, -1);
+  const auto h = ops::mlstm::recurrent_step_soft_capped(
+                     state, heads_first(parts[0], heads), heads_first(parts[1], heads),
+                     heads_first(parts[2], heads), gate_layout(parts[4]), gate_layout(parts[5]),
+                     config.gate_soft_cap, config.eps, &state)
+                     .first;
+  return output(h, parts[3], residual);
 }
 
 int64_t mLSTMLayerImpl::chunk_size_for(const torch::Tensor& x) const {
@@ -236,8 +291,8 @@ std::pair<torch::Tensor, mLSTMLayerState> mLSTMBlockImpl::forward(const torch::T
 }
 
 torch::Tensor mLSTMBlockImpl::step_in_place(const torch::Tensor& x, const mLSTMLayerState& state) {
-  const torch::Tensor h = x + mlstm_layer->step_in_place(norm_mlstm(x), state);
-  return h + ffn(norm_ffn(h));
+  const torch::Tensor h = mlstm_layer->step_in_place_plus(norm_mlstm(x), state, x);
+  return ffn->forward_plus(norm_ffn(h), h);
 }
 
 // ---- xLSTMLargeBlockStack -------------------------------------------------------------------
@@ -356,7 +411,8 @@ void xLSTMLargeImpl::adapt_checkpoint(io::TensorMap& checkpoint, const std::stri
 }
 
 torch::Tensor xLSTMLargeImpl::head(const torch::Tensor& x) {
-  return soft_cap(lm_head(x), config.output_logit_soft_cap);
+  const auto cap = config.output_logit_soft_cap;
+  return cap ? ops::linear_soft_cap(x, maps_of(lm_head), *cap) : lm_head(x);
 }
 
 }  // namespace xlstm::large

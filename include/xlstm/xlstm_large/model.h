@@ -16,6 +16,7 @@
 
 #include "xlstm/config/xlstm_large.h"
 #include "xlstm/io/checkpoint_adapter.h"
+#include "xlstm/ops/decode.h"
 #include "xlstm/ops/mlstm.h"
 #include "xlstm/xlstm_large/components.h"
 
@@ -41,6 +42,11 @@ class FeedForwardImpl : public torch::nn::Module, public io::CheckpointAdapter {
  public:
   FeedForwardImpl(const xLSTMLargeConfig& config, const torch::TensorOptions& parameter_options);
   torch::Tensor forward(const torch::Tensor& x);
+  /// residual + forward(x); the decode step's products, gated SiLU and sum in three kernels on
+  /// CUDA (ops/decode.h).
+  torch::Tensor forward_plus(const torch::Tensor& x, const torch::Tensor& residual);
+  /// silu(gate(x)) * up(x), the input of proj_down.
+  torch::Tensor gated_up(const torch::Tensor& x);
   /// A fused module takes a checkpoint of the single weight mode (the official checkpoints are
   /// single): proj_up_gate and proj_up are concatenated into proj_up_gate_z.
   void adapt_checkpoint(io::TensorMap& checkpoint, const std::string& prefix) const override;
@@ -69,6 +75,10 @@ class mLSTMLayerImpl : public torch::nn::Module, public io::CheckpointAdapter {
   /// One position x [B, 1, D] from a defined `state` that is updated in place (its tensors keep
   /// their storage: a CUDA graph can replay it). The same numbers as forward.
   torch::Tensor step_in_place(const torch::Tensor& x, const mLSTMLayerState& state);
+  /// residual + step_in_place(x, state). On CUDA the decode kernels (ops/decode.h) compute it:
+  /// every projection in one product, the cell reading its slices in place, out_proj and the sum.
+  torch::Tensor step_in_place_plus(const torch::Tensor& x, const mLSTMLayerState& state,
+                                   const torch::Tensor& residual);
   /// The zero state (C = n = m = 0) for a batch of `batch`, on `device`.
   mLSTMLayerState zero_state(int64_t batch, const torch::Device& device) const;
   /// A fused module takes a single-mode checkpoint (q, k, v, ogate_preact -> qkv_opreact; igate,
@@ -88,9 +98,16 @@ class mLSTMLayerImpl : public torch::nn::Module, public io::CheckpointAdapter {
     torch::Tensor q, k, v, o, i, f;  // q, k, v [B, NH, S, DH]; o [B, S, v_dim]; i, f [B, NH, S, 1]
   };
   Projections project(const torch::Tensor& x);
+  /// The q | k | v | o | i | f projections in this order (two maps fused, six single).
+  std::vector<ops::LinearWeights> projection_maps() const;
+  /// The step on the decode kernels; residual + output (no residual: undefined).
+  torch::Tensor decode_step(const torch::Tensor& x, const mLSTMLayerState& state,
+                            const torch::Tensor& residual);
   /// The chunk size of the chunkwise form for `x`: the config's, at least 256 on CUDA.
   int64_t chunk_size_for(const torch::Tensor& x) const;
-  torch::Tensor output(const torch::Tensor& h, const torch::Tensor& o);
+  /// out_proj of the gated norm of h (+ residual when defined).
+  torch::Tensor output(const torch::Tensor& h, const torch::Tensor& o,
+                       const torch::Tensor& residual = {});
 };
 TORCH_MODULE(mLSTMLayer);
 

@@ -15,10 +15,13 @@ bool step_kernel_applies(const CellState& state, const torch::Tensor& q, const t
                          const torch::Tensor& v, const torch::Tensor& igate_preact,
                          const torch::Tensor& fgate_preact, const CellState* out);
 
-/// recurrent_step_stabilized by the kernels (same arguments and results).
+/// recurrent_step_stabilized by the kernels (same arguments and results), the gate
+/// pre-activations soft-capped first when gate_soft_cap > 0 (as ops::soft_cap would). q, k and v
+/// are read in place when each position's heads are contiguous (slices of a projection output),
+/// the gates in place in their dtype whatever their strides.
 std::pair<torch::Tensor, CellState> recurrent_step_cuda(
     const CellState& state, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
     const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, double eps,
-    const CellState* out);
+    const CellState* out, double gate_soft_cap = 0);
 
 }  // namespace xlstm::ops::mlstm::detail
