@@ -214,9 +214,12 @@ class SpecReader {
         if (it == ids_.end()) fail(at, std::string(what) + quote(token) + " is not in model.vocab");
         return static_cast<uint32_t>(it->second);
       };
+      // In this order (not as operands of one expression, whose order the compiler picks), so
+      // the first missing token is named.
+      const uint32_t left_id = id(left, "the left part "), right_id = id(right, "the right part ");
+      const uint32_t merged_id = id(left + right, "the merged token ");
       // A repeated pair takes its later rank, as in tokenizers' map of merges.
-      out[BpeModel::pair_key(id(left, "the left part "), id(right, "the right part "))] = {
-          static_cast<uint32_t>(rank), id(left + right, "the merged token ")};
+      out[BpeModel::pair_key(left_id, right_id)] = {static_cast<uint32_t>(rank), merged_id};
     }
     return out;
   }
