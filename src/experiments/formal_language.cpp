@@ -147,7 +147,8 @@ void FormalLanguageConfig::finalize() {
   positive(count.validation, "count.validation");
   positive(count.test, "count.test");
   if (!subpar) return;
-  for (const auto& [part, lengths] : *subpar) {
+  for (const auto& entry : *subpar) {
+    const std::string& part = entry.first;  // not a structured binding: the lambda captures it
     require(part.rfind("train", 0) == 0 || part.rfind("validation", 0) == 0 ||
                 part.rfind("test", 0) == 0,
             "subpar." + part, "a split part must start with train, validation or test");

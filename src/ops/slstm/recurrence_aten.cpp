@@ -5,8 +5,6 @@
 namespace xlstm::ops::slstm::detail {
 namespace {
 
-constexpr int64_t kGates = 4;
-
 /// R y_{t-1} per head: y [B, H] -> [B, 4H] gate-major.
 torch::Tensor recurrent_matmul(const torch::Tensor& y, const torch::Tensor& R) {
   const int64_t B = y.size(0), NH = R.size(0), DH = R.size(2);

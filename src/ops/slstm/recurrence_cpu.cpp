@@ -12,8 +12,6 @@
 namespace xlstm::ops::slstm::detail {
 namespace {
 
-constexpr int kGates = 4;  // slots i, f, z, o
-
 struct Dims {
   int64_t S, B, H, NH, DH;
 };

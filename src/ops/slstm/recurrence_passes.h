@@ -8,6 +8,9 @@
 
 namespace xlstm::ops::slstm::detail {
 
+/// Gate slots of the recurrence, in the official order: i, f, z, o.
+constexpr int64_t kGates = 4;
+
 /// What the forward pass produces: the states after every step (each [S, B, H]) and, when asked
 /// for, the gate pre-activations wx + R y_{t-1} + b of every step ([S, B, 4H], needed by backward).
 struct ForwardResult {
