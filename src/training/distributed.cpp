@@ -332,16 +332,23 @@ std::chrono::milliseconds Communicator::Impl::heartbeat_interval() const {
 }
 
 void Communicator::Impl::start_heartbeat() {
-  heartbeat_ = std::thread([this] {
-    const auto key = "heartbeat/" + std::to_string(env.rank);
+  const auto key = "heartbeat/" + std::to_string(env.rank);
+  const auto beat_once = [this, key](int64_t beat) {
+    try {
+      store->set(key, bytes(std::to_string(beat) + " " + std::to_string(step.load())));
+    } catch (const std::exception&) {
+      // A store that is gone shows in the next collective, which diagnose() explains.
+    }
+  };
+  // The first beat before connect() returns: a rank that leaves at once has still beaten, so
+  // diagnose() says it stopped, not that it never started.
+  beat_once(1);
+  heartbeat_ = std::thread([this, beat_once] {
     std::unique_lock<std::mutex> lock(heartbeat_mutex_);
-    for (int64_t beat = 1; !stopping_; ++beat) {
-      try {
-        store->set(key, bytes(std::to_string(beat) + " " + std::to_string(step.load())));
-      } catch (const std::exception&) {
-        // A store that is gone shows in the next collective, which diagnose() explains.
-      }
-      heartbeat_stop_.wait_for(lock, heartbeat_interval(), [this] { return stopping_; });
+    for (int64_t beat = 2;; ++beat) {
+      if (heartbeat_stop_.wait_for(lock, heartbeat_interval(), [this] { return stopping_; }))
+        return;
+      beat_once(beat);
     }
   });
 }
