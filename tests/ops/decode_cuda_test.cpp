@@ -13,8 +13,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "support/tensor_compare.h"
-#include "support/tolerance.h"
+#include "support/kernel_compare.h"
 #include "xlstm/ops/decode.h"
 
 namespace xlstm::ops {
@@ -29,23 +28,12 @@ auto with_aten_decode(Fn fn) {
   return result;
 }
 
-void expect_decode_close(const torch::Tensor& result, const torch::Tensor& reference,
-                         torch::ScalarType dtype, double roundings, const std::string& what) {
-  EXPECT_TRUE(result.is_cuda()) << what;
-  EXPECT_EQ(result.scalar_type(), reference.scalar_type()) << what;
-  ASSERT_EQ(result.sizes(), reference.sizes()) << what;
-  if (dtype == torch::kFloat32)
-    EXPECT_LE(test::max_rel_diff(result, reference), 1e-5) << what;
-  else
-    EXPECT_TRUE(test::close_at_precision(result, reference, dtype, roundings)) << what;
-}
-
 /// Expects the kernels' result of `fn` to equal the ATen path's.
 template <class Fn>
 void expect_decode_equals_aten(Fn fn, torch::ScalarType dtype, double roundings,
                                const std::string& what) {
   const torch::Tensor reference = with_aten_decode(fn);
-  expect_decode_close(fn(), reference, dtype, roundings, what);
+  test::expect_kernel_close(fn(), reference, dtype, roundings, what);
 }
 
 torch::Tensor decode_random(c10::IntArrayRef sizes, torch::ScalarType dtype, double scale = 1) {
@@ -175,7 +163,7 @@ TEST(DecodeCuda, SoftCappedStepReadsTheProjectionInPlace) {
         const auto result = run(cap);
         const std::string what = std::string("step ") + c10::toString(dtype) + " B " +
                                  std::to_string(B) + (cap ? " capped" : "");
-        expect_decode_close(result.first, reference.first, dtype, 4, what + " h");
+        test::expect_kernel_close(result.first, reference.first, dtype, 4, what + " h");
         EXPECT_LE(test::max_rel_diff(result.second.C, reference.second.C), 1e-5) << what;
         EXPECT_LE(test::max_rel_diff(result.second.n, reference.second.n), 1e-5) << what;
         EXPECT_LE(test::max_abs_diff(result.second.m, reference.second.m), 1e-5) << what;

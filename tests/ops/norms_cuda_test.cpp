@@ -14,8 +14,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "support/tensor_compare.h"
-#include "support/tolerance.h"
+#include "support/kernel_compare.h"
 #include "xlstm/ops/norms.h"
 #include "xlstm/xlstm_large/model.h"
 
@@ -37,13 +36,7 @@ void expect_kernel_equals_aten(Fn fn, torch::ScalarType dtype, double bf16_round
                                const std::string& what) {
   const torch::Tensor reference = with_aten_norms(fn);
   const torch::Tensor result = fn();
-  EXPECT_TRUE(result.is_cuda()) << what;
-  EXPECT_EQ(result.scalar_type(), reference.scalar_type()) << what;
-  ASSERT_EQ(result.sizes(), reference.sizes()) << what;
-  if (dtype == torch::kFloat32)
-    EXPECT_LE(test::max_rel_diff(result, reference), 1e-5) << what;
-  else
-    EXPECT_TRUE(test::close_at_precision(result, reference, dtype, bf16_roundings)) << what;
+  test::expect_kernel_close(result, reference, dtype, bf16_roundings, what);
 }
 
 torch::Tensor random(c10::IntArrayRef sizes, torch::ScalarType dtype, double scale = 1,
