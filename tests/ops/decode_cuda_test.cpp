@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "support/environment.h"
 #include "support/kernel_compare.h"
 #include "xlstm/ops/decode.h"
 
@@ -22,10 +23,7 @@ namespace {
 /// `fn` with the decode kernels switched off by the environment.
 template <class Fn>
 auto with_aten_decode(Fn fn) {
-  setenv("XLSTM_DECODE_KERNELS", "0", 1);
-  auto result = fn();
-  unsetenv("XLSTM_DECODE_KERNELS");
-  return result;
+  return test::with_environment("XLSTM_DECODE_KERNELS", "0", fn);
 }
 
 /// Expects the kernels' result of `fn` to equal the ATen path's.

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include "support/environment.h"
 #include "support/tensor_compare.h"
 #include "xlstm/ops/mlstm.h"
 
@@ -15,10 +16,7 @@ namespace {
 /// Runs `fn` with the step kernels switched off by the environment.
 template <class Fn>
 auto with_aten_step(Fn fn) {
-  setenv("XLSTM_MLSTM_STEP_KERNEL", "0", 1);
-  auto result = fn();
-  unsetenv("XLSTM_MLSTM_STEP_KERNEL");
-  return result;
+  return test::with_environment("XLSTM_MLSTM_STEP_KERNEL", "0", fn);
 }
 
 CellState clone(const CellState& s) {

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "support/environment.h"
 #include "support/kernel_compare.h"
 #include "xlstm/ops/norms.h"
 #include "xlstm/xlstm_large/model.h"
@@ -24,10 +25,7 @@ namespace {
 /// Runs `fn` with the norm kernels switched off by the environment.
 template <class Fn>
 torch::Tensor with_aten_norms(Fn fn) {
-  setenv("XLSTM_NORM_KERNELS", "0", 1);
-  torch::Tensor result = fn();
-  unsetenv("XLSTM_NORM_KERNELS");
-  return result;
+  return test::with_environment("XLSTM_NORM_KERNELS", "0", fn);
 }
 
 /// Expects the kernels' result of `fn` to equal the ATen path's (tolerances above).

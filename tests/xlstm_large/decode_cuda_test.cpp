@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "support/environment.h"
 #include "support/tensor_compare.h"
 #include "support/tolerance.h"
 #include "xlstm/generation/generate.h"
@@ -73,9 +74,9 @@ TEST_P(PretrainedDecodeCuda, StepsAndGreedyTokensEqualThePythonOnes) {
     auto model = decode_model(name, torch::kFloat32, mode);
     torch::NoGradGuard no_grad;
     const auto with_kernels = prefill_then_steps_in_place(model, ids, prefill);
-    setenv("XLSTM_DECODE_KERNELS", "0", 1);
-    const auto without = prefill_then_steps_in_place(model, ids, prefill);
-    unsetenv("XLSTM_DECODE_KERNELS");
+    const auto without = test::with_environment("XLSTM_DECODE_KERNELS", "0", [&] {
+      return prefill_then_steps_in_place(model, ids, prefill);
+    });
     EXPECT_LT(test::max_rel_diff(with_kernels, without), 1e-5) << name << " " << mode;
     EXPECT_LT(test::max_rel_diff(with_kernels.to(torch::kCPU), step_logits), 1e-4)
         << name << " " << mode;
@@ -104,9 +105,9 @@ TEST(LargeDecodeCuda, Bfloat16StepsEqualTheAtenStep) {
     auto model = decode_model(name, torch::kBFloat16, mode);
     torch::NoGradGuard no_grad;
     const auto with_kernels = prefill_then_steps_in_place(model, ids, prefill);
-    setenv("XLSTM_DECODE_KERNELS", "0", 1);
-    const auto without = prefill_then_steps_in_place(model, ids, prefill);
-    unsetenv("XLSTM_DECODE_KERNELS");
+    const auto without = test::with_environment("XLSTM_DECODE_KERNELS", "0", [&] {
+      return prefill_then_steps_in_place(model, ids, prefill);
+    });
     // Two blocks of a few dozen roundings, each moved by at most a unit by the summation order.
     EXPECT_TRUE(test::close_at_precision(with_kernels, without, torch::kBFloat16, 8)) << mode;
     EXPECT_FALSE(torch::equal(with_kernels, torch::zeros_like(with_kernels))) << mode;
