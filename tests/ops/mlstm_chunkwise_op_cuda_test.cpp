@@ -1,12 +1,15 @@
 // The differentiable chunkwise op on the kernels: ops::mlstm::chunkwise_stabilized on CUDA
 // bfloat16 / float16 inputs (the forward and backward kernels under autograd) against float64
-// autograd of the ATen chunkwise form on the CPU, from the same rounded inputs: h, the last
-// memory and every gradient, with and without an initial memory; and an mLSTM layer whose "auto"
-// backend runs the kernels against its "parallel" one. Skipped without a GPU.
+// autograd of the ATen chunkwise form on the CPU, from the same rounded inputs: a sequence in two
+// calls with the memory carried between them, h, the last memory and every gradient, with and
+// without an initial memory; and an mLSTM layer whose "auto" backend runs the kernels against its
+// "parallel" one. Skipped without a GPU.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/tolerance.h"
@@ -58,50 +61,62 @@ OpInputs make_inputs(const OpCase& c, torch::ScalarType dtype) {
   return in;
 }
 
-/// sum(h * wh) + sum(C * wc) + sum(n * wn): a loss that feeds every output its own gradient.
-torch::Tensor weighted_loss(const torch::Tensor& h, const CellState& last,
-                            const std::vector<torch::Tensor>& weights) {
-  const auto dev = h.device();
-  return (h.to(torch::kFloat64) * weights[0].to(dev)).sum() +
-         (last.C.to(torch::kFloat64) * weights[1].to(dev)).sum() +
-         (last.n.to(torch::kFloat64) * weights[2].to(dev)).sum();
+/// The sequence in two calls, the second from the first's last memory (as a consumer of the
+/// memory uses it: its stabiliser m only rescales C and n, so the gradient does not depend on how
+/// m was chosen), then sum(h * weight). Returns (h, the last memory).
+std::pair<torch::Tensor, CellState> two_calls_and_backward(const OpInputs& in,
+                                                           const torch::Tensor& weight) {
+  const auto& t = in.tensors;
+  const int64_t seq = t[0].size(2), split = std::max<int64_t>(1, seq / 2);
+  const auto part = [&](int64_t start, int64_t length) {
+    std::vector<torch::Tensor> p;
+    for (int i = 0; i < 5; ++i) p.push_back(t[i].narrow(2, start, length));
+    return p;
+  };
+  const auto first = part(0, split);
+  auto [h, last] =
+      chunkwise_stabilized(first[0], first[1], first[2], first[3], first[4], in.initial());
+  if (split < seq) {
+    const auto second = part(split, seq - split);
+    auto [h2, last2] =
+        chunkwise_stabilized(second[0], second[1], second[2], second[3], second[4], last);
+    h = torch::cat({h, h2}, 2);
+    last = last2;
+  }
+  (h.to(torch::kFloat64) * weight.to(h.device())).sum().backward();
+  return {h, last};
 }
 
 void expect_op_equals_float64(const OpCase& c, torch::ScalarType dtype) {
   torch::manual_seed(11);
   const OpInputs base = make_inputs(c, dtype);
-  const std::vector<torch::Tensor> weights = {
-      torch::randn({c.batch, c.heads, c.seq, c.v_dim}, torch::kFloat64),
-      torch::randn({c.batch, c.heads, c.qk_dim, c.v_dim}, torch::kFloat64),
-      torch::randn({c.batch, c.heads, c.qk_dim, 1}, torch::kFloat64)};
+  const torch::Tensor weight = torch::randn({c.batch, c.heads, c.seq, c.v_dim}, torch::kFloat64);
   const std::string what = "B" + std::to_string(c.batch) + " NH" + std::to_string(c.heads) + " S" +
                            std::to_string(c.seq) + " DH " + std::to_string(c.qk_dim) + "/" +
                            std::to_string(c.v_dim) + (c.with_initial ? " from a state " : " ") +
                            c10::toString(dtype);
 
   const OpInputs ref = base.on(torch::kCPU, torch::kFloat64, torch::kFloat64);
-  const auto& r = ref.tensors;
-  auto [h_ref, last_ref] = chunkwise_stabilized(r[0], r[1], r[2], r[3], r[4], ref.initial());
-  weighted_loss(h_ref, last_ref, weights).backward();
+  const auto [h_ref, last_ref] = two_calls_and_backward(ref, weight);
 
   const OpInputs gpu = base.on(torch::kCUDA, dtype, torch::kFloat32);
   const auto& g = gpu.tensors;
   ASSERT_TRUE(chunkwise_uses_kernels(g[0], g[1], g[2], g[3], g[4], gpu.initial())) << what;
-  auto [h, last] = chunkwise_stabilized(g[0], g[1], g[2], g[3], g[4], gpu.initial());
+  const auto [h, last] = two_calls_and_backward(gpu, weight);
   EXPECT_EQ(h.scalar_type(), dtype) << what;
   EXPECT_EQ(last.C.scalar_type(), torch::kFloat32) << what;
-  weighted_loss(h, last, weights).backward();
 
   // Forward: h rounded once, the products' operands (P, C_c, the weighted keys) once each.
   EXPECT_TRUE(test::close_at_precision(h, h_ref, dtype, 8)) << what << ": h";
   EXPECT_TRUE(test::close_at_precision(last.C, last_ref.C, dtype, 8)) << what << ": C";
   EXPECT_TRUE(test::close_at_precision(last.n, last_ref.n, dtype, 8)) << what << ": n";
   EXPECT_TRUE(test::close_at_precision(last.m, last_ref.m, torch::kFloat32, 4)) << what << ": m";
-  // Backward: dh arrives rounded, and the recomputed intermediates add their roundings.
+  // Backward: dh arrives rounded, and the recomputed intermediates add their roundings. (m0 has
+  // no gradient: the kernels treat the stabiliser as a constant.)
   const char* names[] = {"dq", "dk", "dv", "digate", "dfgate", "dC0", "dn0"};
   for (size_t i = 0; i < g.size() && i < 7; ++i) {
     ASSERT_TRUE(g[i].grad().defined()) << what << ": " << names[i];
-    EXPECT_TRUE(test::close_at_precision(g[i].grad(), r[i].grad(), dtype, 32))
+    EXPECT_TRUE(test::close_at_precision(g[i].grad(), ref.tensors[i].grad(), dtype, 32))
         << what << ": " << names[i];
   }
 }
