@@ -10,6 +10,7 @@ void mLSTMCellConfig::finalize() {
   positive(embedding_dim, "embedding_dim");
   positive(num_heads, "num_heads");
   divides(num_heads, embedding_dim, "num_heads", "embedding_dim");
+  if (backend) one_of(*backend, mlstm_backends(), "backend");
 }
 
 void mLSTMLayerConfig::finalize() {
@@ -18,6 +19,7 @@ void mLSTMLayerConfig::finalize() {
   positive(qkv_proj_blocksize, "qkv_proj_blocksize");
   positive(num_heads, "num_heads");
   probability(dropout, "dropout");
+  if (backend) one_of(*backend, mlstm_backends(), "backend");
   positive(_num_blocks, "_num_blocks");
   require(proj_factor.has_value(), "proj_factor", "must be set");
   set_proj_up_dim(embedding_dim);

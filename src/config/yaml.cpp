@@ -54,6 +54,7 @@ void visit_fields(Visitor& v, mLSTMCellConfig& c) {
   v("context_length", c.context_length);
   v("embedding_dim", c.embedding_dim);
   v("num_heads", c.num_heads);
+  v("backend", c.backend, Absent::Omit);
 }
 XLSTM_YAML_CONFIG(mLSTMCellConfig)
 
@@ -67,6 +68,7 @@ void visit_fields(Visitor& v, mLSTMLayerConfig& c) {
   v("bias", c.bias);
   v("dropout", c.dropout);
   v("context_length", c.context_length);
+  v("backend", c.backend, Absent::Omit);
   v("_num_blocks", c._num_blocks);
   v("_inner_embedding_dim", c._inner_embedding_dim);
 }

@@ -81,6 +81,9 @@ const BadInput kBadModels[] = {
      "vocab_size: 3\nembedding_dim: 8\nslstm_block:\n  slstm:\n"
      "    backend: triton\n",
      "slstm_block.slstm.backend", 5, "'triton'"},
+    {"unknown mLSTM backend",
+     "mlstm_block:\n  mlstm:\n    backend: flash\ncontext_length: 8\nvocab_size: 3\n",
+     "mlstm_block.mlstm.backend", 3, "'flash'; expected one of 'auto', 'parallel', 'chunkwise'"},
     {"integer out of range", "vocab_size: 3\nslstm_block: {}\nnum_blocks: 99999999999\n",
      "num_blocks", 3, "out of range"},
     {"duplicate key", LM_HEAD "num_blocks: 2\n", "num_blocks", 14, "duplicate key"},

@@ -1,9 +1,9 @@
 // to_yaml then from_yaml gives the same struct, for every config struct, with non-default values.
 #include <gtest/gtest.h>
 
-#include "xlstm/training/experiment_config.h"
 #include "xlstm/experiments/formal_language.h"
 #include "xlstm/experiments/mqar.h"
+#include "xlstm/training/experiment_config.h"
 
 namespace xlstm {
 namespace {
@@ -60,6 +60,12 @@ TEST(YamlRoundTrip, MlstmCellLayerBlock) {
         EXPECT_EQ(c._inner_embedding_dim, 60);
         EXPECT_TRUE(c.bias);
       });
+  expect_round_trip<mLSTMLayerConfig>("embedding_dim: 32\nbackend: chunkwise\n",
+                                      [](const auto& c) { EXPECT_EQ(*c.backend, "chunkwise"); });
+  // Not a key of the official package: absent, it is not written (Python's strict loader would
+  // refuse it).
+  EXPECT_EQ(to_yaml(from_yaml_string<mLSTMLayerConfig>("embedding_dim: 32\n")).find("backend"),
+            std::string::npos);
   expect_round_trip<mLSTMBlockConfig>("mlstm: {embedding_dim: 32}\n_num_blocks: 3\n",
                                       [](const auto& c) {
                                         EXPECT_EQ(c.mlstm._num_blocks, 3);

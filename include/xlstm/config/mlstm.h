@@ -2,15 +2,29 @@
 #pragma once
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "xlstm/config/components.h"
 
 namespace xlstm {
 
+/// The mLSTM cell's sequence backend (docs/mlstm.md "Choosing a backend"). Not a key of the
+/// official package: written to YAML only when set.
+///   "auto" (or absent): the chunkwise kernels on CUDA where they apply, else "parallel" for
+///   sequences up to context_length and "chunkwise" beyond;
+///   "parallel": the quadratic parallel form (the official default) for every length;
+///   "chunkwise": the chunkwise form (the kernels on CUDA where they apply, else ATen).
+inline const std::vector<std::string>& mlstm_backends() {
+  static const std::vector<std::string> names = {"auto", "parallel", "chunkwise"};
+  return names;
+}
+
 struct mLSTMCellConfig {
   int context_length = -1;
   int embedding_dim = -1;
   int num_heads = -1;
+  std::optional<std::string> backend;  // mlstm_backends(); absent: "auto"
 
   void finalize();
 };
@@ -26,6 +40,7 @@ struct mLSTMLayerConfig : UpProjConfig {
   bool bias = false;
   double dropout = 0.0;
   int context_length = -1;
+  std::optional<std::string> backend;  // mlstm_backends(); absent: "auto"
 
   int _num_blocks = 1;
   int _inner_embedding_dim = -1;  // derived: the up-projection size

@@ -47,6 +47,15 @@ std::pair<torch::Tensor, CellState> recurrent_step_stabilized(
     const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, double eps = 1e-6,
     const CellState* out = nullptr);
 
+/// Whether chunkwise_stabilized runs these inputs on the CUDA kernels (kernels/mlstm/): a build
+/// with CUDA, CUDA inputs of a dtype and head dims the kernels take (bfloat16 / float16), every
+/// tensor on one device, the backward kernels too when a gradient is needed, and the
+/// environment variable XLSTM_MLSTM_CHUNKWISE_KERNEL not "0". The kernels choose their own
+/// chunk size (every chunk size computes the same, up to rounding).
+bool chunkwise_uses_kernels(const torch::Tensor& queries, const torch::Tensor& keys,
+                            const torch::Tensor& values, const torch::Tensor& igate_preact,
+                            const torch::Tensor& fgate_preact, const CellState& initial = {});
+
 /// Chunkwise form: the D matrix inside chunks of `chunk_size` positions, the memory (C, n, m)
 /// carried between chunks. Any S (the last chunk may be shorter); memory linear in S. With an
 /// undefined `initial` state it equals parallel_stabilized; from a defined state it equals the

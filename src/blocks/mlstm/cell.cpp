@@ -62,10 +62,22 @@ mlstm::CellState mLSTMCellImpl::state_or_zeros(const mlstm::CellState& state,
 torch::Tensor mLSTMCellImpl::forward(const torch::Tensor& q, const torch::Tensor& k,
                                      const torch::Tensor& v) {
   const Prepared in = prepare(q, k, v);
-  if (q.size(1) > config.context_length) {
+  const std::string backend = config.backend.value_or("auto");
+  const int64_t seq = q.size(1);
+  const bool chunkwise =
+      backend == "chunkwise" ||
+      (backend == "auto" &&
+       (seq > config.context_length ||
+        ops::mlstm::chunkwise_uses_kernels(in.q, in.k, in.v, in.igate_preact, in.fgate_preact)));
+  if (chunkwise) {
     return finish(mlstm::chunkwise_stabilized(in.q, in.k, in.v, in.igate_preact, in.fgate_preact,
                                               {}, chunk_size)
                       .first);
+  }
+  // The causal mask covers context_length; a longer sequence gets its own.
+  if (seq > config.context_length) {
+    return finish(
+        mlstm::parallel_stabilized_simple(in.q, in.k, in.v, in.igate_preact, in.fgate_preact));
   }
   if (causal_mask.device() != q.device()) causal_mask = causal_mask.to(q.device());
   return finish(mlstm::parallel_stabilized_simple(in.q, in.k, in.v, in.igate_preact,

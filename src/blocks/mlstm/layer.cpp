@@ -44,6 +44,7 @@ mLSTMLayerImpl::mLSTMLayerImpl(mLSTMLayerConfig config_) : config(std::move(conf
   cell_config.context_length = config.context_length;
   cell_config.embedding_dim = static_cast<int>(inner);
   cell_config.num_heads = config.num_heads;
+  cell_config.backend = config.backend;
   mlstm_cell = register_module("mlstm_cell", mLSTMCell(cell_config));
   learnable_skip = register_parameter("learnable_skip", torch::ones({inner}));
   proj_down = register_module(

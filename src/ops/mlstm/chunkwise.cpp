@@ -1,8 +1,10 @@
 #include <cmath>
 #include <vector>
 
+#include "chunkwise_cuda.h"
 #include "common.h"
 #include "xlstm/ops/mlstm.h"
+#include "xlstm/ops/tensor_utils.h"
 
 namespace xlstm::ops::mlstm {
 namespace {
@@ -82,6 +84,21 @@ std::pair<torch::Tensor, CellState> chunk_group(const torch::Tensor& q, const to
 
 }  // namespace
 
+bool chunkwise_uses_kernels(const torch::Tensor& queries, const torch::Tensor& keys,
+                            const torch::Tensor& values, const torch::Tensor& igate_preact,
+                            const torch::Tensor& fgate_preact, const CellState& initial) {
+#ifdef XLSTM_WITH_CUDA
+  for (const torch::Tensor& t : {igate_preact, fgate_preact, initial.C, initial.n, initial.m}) {
+    if (t.defined() && t.device() != queries.device()) return false;
+  }
+  return chunkwise_kernel_applies(queries, keys, values,
+                                  needs_grad({queries, keys, values, igate_preact, fgate_preact,
+                                              initial.C, initial.n, initial.m}));
+#else
+  return false;
+#endif
+}
+
 std::pair<torch::Tensor, CellState> chunkwise_stabilized(
     const torch::Tensor& queries, const torch::Tensor& keys, const torch::Tensor& values,
     const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, const CellState& initial,
@@ -92,6 +109,11 @@ std::pair<torch::Tensor, CellState> chunkwise_stabilized(
   const int64_t batch = queries.size(0), heads = queries.size(1), seq = queries.size(2),
                 head_dim = queries.size(3);
   if (seq == 0) return {queries, initial};
+  if (initial.defined()) check_state("chunkwise_stabilized", initial, queries, values);
+#ifdef XLSTM_WITH_CUDA
+  if (chunkwise_uses_kernels(queries, keys, values, igate_preact, fgate_preact, initial))
+    return chunkwise_kernel(queries, keys, values, igate_preact, fgate_preact, initial, eps);
+#endif
   const auto dtype = float32_or_wider(queries);
   const torch::Tensor q = queries.to(dtype), v = values.to(dtype);
   const torch::Tensor k = keys.to(dtype) / std::sqrt(static_cast<double>(head_dim));
@@ -99,7 +121,6 @@ std::pair<torch::Tensor, CellState> chunkwise_stabilized(
 
   CellState state;
   if (initial.defined()) {
-    check_state("chunkwise_stabilized", initial, queries, values);
     state = {initial.C.to(dtype), initial.n.to(dtype), initial.m.to(dtype)};
   } else {
     // No history: zero memory with stabiliser -inf contributes nothing, as in the parallel form.

@@ -3,6 +3,8 @@
 // Declared for every build, defined only in builds with XLSTM_WITH_CUDA.
 #pragma once
 
+#include <utility>
+
 #include "xlstm/ops/mlstm.h"
 
 namespace xlstm::ops::mlstm::detail {

@@ -71,6 +71,31 @@ TEST(mLSTMCell, LongSequencesUseChunkwiseAndStepsMatch) {
   EXPECT_LT(max_rel_diff(with_state, parallel), 1e-4);
 }
 
+TEST(mLSTMCell, EveryBackendComputesTheSame) {
+  torch::manual_seed(2);
+  mLSTMCell by_backend[3] = {make_cell(16, 16, 2), make_cell(16, 16, 2), make_cell(16, 16, 2)};
+  by_backend[1]->config.backend = "parallel";
+  by_backend[2]->config.backend = "chunkwise";
+  by_backend[2]->chunk_size = 4;
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : by_backend[0]->parameters()) p.normal_(0.0, 0.3);
+    for (int b = 1; b < 3; ++b) {
+      const auto src = by_backend[0]->named_parameters();
+      for (auto& item : by_backend[b]->named_parameters()) item.value().copy_(src[item.key()]);
+    }
+  }
+  // S = 11 and S = 19: within and beyond context_length (the parallel form then builds its own
+  // causal mask).
+  for (const int64_t seq : {11, 19}) {
+    const auto q = torch::randn({2, seq, 16}), k = torch::randn({2, seq, 16}),
+               v = torch::randn({2, seq, 16});
+    const auto automatic = by_backend[0](q, k, v);
+    EXPECT_LT(max_rel_diff(by_backend[1](q, k, v), automatic), 1e-5) << "S = " << seq;
+    EXPECT_LT(max_rel_diff(by_backend[2](q, k, v), automatic), 1e-5) << "S = " << seq;
+  }
+}
+
 TEST(mLSTMCell, RejectsBadShapes) {
   auto cell = make_cell(8, 16, 2);
   const auto x = torch::randn({2, 3, 16});

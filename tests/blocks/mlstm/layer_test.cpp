@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "xlstm/config/error.h"
+
 #include "support/gradcheck.h"
 #include "support/tensor_compare.h"
 #include "support/tolerance.h"
@@ -44,6 +46,15 @@ TEST(mLSTMLayer, ParameterNamesFollowPython) {
   EXPECT_TRUE(layer->named_buffers().is_empty());
   EXPECT_EQ(layer->q_proj->weight.sizes(), (std::vector<int64_t>{8, 4, 4}));
   EXPECT_EQ(layer->proj_up->weight.sizes(), (std::vector<int64_t>{64, 16}));
+}
+
+TEST(mLSTMLayer, PassesTheBackendToItsCell) {
+  mLSTMLayerConfig config = small_config();
+  EXPECT_FALSE(mLSTMLayer(config)->mlstm_cell->config.backend.has_value());
+  config.backend = "parallel";
+  EXPECT_EQ(mLSTMLayer(config)->mlstm_cell->config.backend, "parallel");
+  config.backend = "fastest";
+  EXPECT_THROW(mLSTMLayer{config}, ConfigError);
 }
 
 TEST(mLSTMLayer, InitialisationAsPython) {

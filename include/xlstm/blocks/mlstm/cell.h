@@ -19,7 +19,8 @@ class mLSTMCellImpl : public torch::nn::Module {
  public:
   explicit mLSTMCellImpl(mLSTMCellConfig config);
 
-  /// The whole sequence: parallel backend when S <= context_length, else chunkwise (no history).
+  /// The whole sequence (no history) by config.backend (see mlstm_backends()): with "auto" the
+  /// chunkwise kernels where they apply, else parallel when S <= context_length, else chunkwise.
   torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
   /// Chunkwise from `state` (undefined: the zero state C = n = m = 0), returning the final state.
   std::pair<torch::Tensor, mlstm::CellState> forward_with_state(const torch::Tensor& q,

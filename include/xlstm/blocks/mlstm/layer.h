@@ -35,8 +35,9 @@ struct mLSTMState {
 /// D_inner / qkv_proj_blocksize), `conv1d` CausalConv1d(D_inner, conv1d_kernel_size), `mlstm_cell`,
 /// `proj_down` Linear(D_inner, D), `dropout`.
 ///
-/// forward / forward_with_state / step (SequenceLayer) on x [B, S, D]: forward runs the parallel
-/// form when S <= context_length, else the chunkwise one; forward_with_state the chunkwise form
+/// forward / forward_with_state / step (SequenceLayer) on x [B, S, D]: forward runs the cell's
+/// backend (config.backend: the chunkwise kernels on CUDA where they apply, else the parallel
+/// form when S <= context_length, else the chunkwise one); forward_with_state the chunkwise form
 /// from the state; step the recurrent step.
 class mLSTMLayerImpl : public SequenceLayer<mLSTMState> {
  public:
