@@ -23,20 +23,23 @@ namespace {
 struct BackwardParams {
   ChunkwiseBackwardArgs a;
   int num_chunks = 0;
-  float key_scale = 1.f;       // 1 / sqrt(DHqk)
-  void* dC_next = nullptr;     // [s, NC, DHqk, DHv] dC_{c+1}, element type
-  float* dn_next = nullptr;    // [s, NC, DHqk]
-  void* dS = nullptr;          // [s, NC, L, L] element type
-  void* P_norm = nullptr;      // [s, NC, L, L] P_ts / N_t, element type
-  float* r_colsum = nullptr;   // [s, NC L] sum_t dS_ts S_ts
-  float* row_dden = nullptr;   // [s, NC L] dden_t
-  float* row_db = nullptr;     // [s, NC L] dh_t . h_t (1 - |den_t| / N_t if the max took den)
-  float* dlog_w = nullptr;     // [s, NC L] d log w_s (accumulated)
-  float* state_dot = nullptr;  // [s, NC] <dC_{c+1}, C_c> + <dn_{c+1}, n_c> (accumulated)
+  float key_scale = 1.f;         // 1 / sqrt(DHqk)
+  void* dC_next = nullptr;       // [s, NC, DHqk, DHv] dC_{c+1}, element type
+  float* dn_next = nullptr;      // [s, NC, DHqk]
+  void* dS = nullptr;            // [s, NC, L, L] element type
+  void* P_norm = nullptr;        // [s, NC, L, L] P_ts / N_t, element type
+  float* r_colsum = nullptr;     // [s, NC L] sum_t dS_ts S_ts
+  float* row_dden = nullptr;     // [s, NC L] dden_t
+  float* row_db = nullptr;       // [s, NC L] dh_t . h_t (1 - |den_t| / N_t if the max took den)
+  float* dlog_w = nullptr;       // [s, NC L] d log w_s (accumulated)
+  float* state_dot = nullptr;    // [s, NC] <dC_{c+1}, C_c> + <dn_{c+1}, n_c> (accumulated)
+  float* chunk_scale = nullptr;  // [s, NC] sigma_c = max_t 1 / N_t: the operands that carry
+                                 // 1 / N_t are stored divided by it (fp16 range)
 };
 
 struct WorkspaceLayout {
-  std::size_t dC_next, dn_next, dS, P_norm, r_colsum, row_dden, row_db, dlog_w, state_dot, total;
+  std::size_t dC_next, dn_next, dS, P_norm, r_colsum, row_dden, row_db, dlog_w, state_dot,
+      chunk_scale, total;
   std::size_t zeroed_begin;  // dlog_w .. state_dot are accumulated into: zero before the launches
 };
 
@@ -63,6 +66,7 @@ WorkspaceLayout workspace_layout(const ChunkwiseShape& shape) {
   w.row_db = take(heads * nc * L * 4);
   w.dlog_w = take(heads * nc * L * 4);
   w.state_dot = take(heads * nc * 4);
+  w.chunk_scale = take(heads * nc * 4);
   w.zeroed_begin = w.dlog_w;
   w.total = at;
   return w;
@@ -145,7 +149,9 @@ __global__ void __launch_bounds__(2 * L) scores_kernel(BackwardParams p) {
     }
     dden[t] = dd;
   }
-  __syncthreads();
+  const float sigma = block_reduce<true>(t < L ? inv_norm[t] : 0.f, cg.scratch);
+  if (t == 0) p.chunk_scale[s * p.num_chunks + c] = sigma;
+  const float inv_sigma = 1.f / sigma;
   T* dS = static_cast<T*>(p.dS) + (std::size_t(s) * p.num_chunks + c) * L * L;
   T* Pn = static_cast<T*>(p.P_norm) + (std::size_t(s) * p.num_chunks + c) * L * L;
 #pragma unroll
@@ -161,6 +167,8 @@ __global__ void __launch_bounds__(2 * L) scores_kernel(BackwardParams p) {
         ds[e] = (dp_acc[nt][e] * inv_norm[tr] + dden[tr]) * D;
         pn[e] = score * D * inv_norm[tr];
         r_col[e % 2] += ds[e] * score;
+        ds[e] *= inv_sigma;
+        pn[e] *= inv_sigma;
       }
     }
     const int tr = acc_row(m0, 0), sc = acc_col(nt, 0);
@@ -192,7 +200,8 @@ __global__ void __launch_bounds__(kStateThreads) state_kernel(BackwardParams p) 
   T* Qs = reinterpret_cast<T*>(smem_raw);  // [L][kTileLd]: (alpha_t / N_t) q_t
   T* Hs = Qs + L * kTileLd;                // [L][kTileLd]: dh_t
   __shared__ ChunkGates<L> cg;
-  __shared__ float q_coef[L], n_coef[L];  // alpha_t / N_t and alpha_t dden_t
+  // alpha_t / (N_t sigma_c), and alpha_t dden_t over it (the weight of Qs's row in dn)
+  __shared__ float q_coef[L], n_coef[L];
   const int warp = threadIdx.x / 32, m0 = warp * 16, t = threadIdx.x;
   float acc[8][4];
   const std::size_t head_C = std::size_t(s) * DK * DV;
@@ -228,13 +237,13 @@ __global__ void __launch_bounds__(kStateThreads) state_kernel(BackwardParams p) 
     }
     dot = block_reduce<false>(dot, cg.scratch);
     if (t == 0 && dot != 0.f) atomicAdd(&p.state_dot[chunk], dot);
+    const float sigma = p.chunk_scale[chunk];
     if (t < L) {
       float qc = 0.f, nc = 0.f;
       if (t < valid) {
-        const float m = cg.m_row[t];
-        const float alpha = expf(cg.b[t] + cg.m_prev - m);
-        qc = alpha / normaliser(a.saved.row_den[row0 + t], m, a.eps);
-        nc = alpha * p.row_dden[std::size_t(s) * L_pad + t0 + t];
+        const float m = cg.m_row[t], norm = normaliser(a.saved.row_den[row0 + t], m, a.eps);
+        qc = expf(cg.b[t] + cg.m_prev - m) / (norm * sigma);
+        nc = p.row_dden[std::size_t(s) * L_pad + t0 + t] * norm * sigma;
       }
       q_coef[t] = qc;
       n_coef[t] = nc;
@@ -257,14 +266,16 @@ __global__ void __launch_bounds__(kStateThreads) state_kernel(BackwardParams p) 
     }
     cp_async_wait_all_and_sync();
     const float decay = cg.decay;
+    float step[8][4] = {};
+    warp_tile_mma<T, true, true, 8>(step, Qs, kTileLd, Hs, kTileLd, m0, 0, L);
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) acc[nt][e] *= decay;
-    warp_tile_mma<T, true, true, 8>(acc, Qs, kTileLd, Hs, kTileLd, m0, 0, L);
+      for (int e = 0; e < 4; ++e) acc[nt][e] = decay * acc[nt][e] + sigma * step[nt][e];
     if (owns_n && t < kTile) {
       float sum = 0.f;
-      for (int r = 0; r < valid; ++r) sum += n_coef[r] * to_float(q[std::size_t(r) * DK + t]);
+#pragma unroll 8
+      for (int r = 0; r < L; ++r) sum += n_coef[r] * to_float(Qs[r * kTileLd + t]);
       dn = decay * dn + sum;
     }
     __syncthreads();
@@ -280,33 +291,67 @@ __global__ void __launch_bounds__(kStateThreads) state_kernel(BackwardParams p) 
   }
 }
 
+// Per-position weights of the memory terms of one chunk (0 past the sequence).
+template <int L>
+struct RowWeights {
+  float q[L];  // alpha_t / N_t, of C_c dh_t in dq_t
+  float n[L];  // alpha_t dden_t, of n_c in dq_t
+  float w[L];  // w_s = exp(g - b_s + i_s - m_{c+1}), of k_s v_s^T in C_{c+1}
+};
+
+// Runs body(d0, stage) for d0 = 0, 64, .. < dim, the tiles of step d0 copied by issue(d0, stage)
+// into one of two stages of `stage_elems` elements at smem: the next step's copies overlap the
+// current step's products.
+template <typename T, typename Issue, typename Body>
+__device__ __forceinline__ void double_buffered(T* smem, int stage_elems, int dim, Issue issue,
+                                                Body body) {
+  const int steps = dim / kTile;
+  issue(0, smem);
+  cp_async_commit();
+  for (int i = 0; i < steps; ++i) {
+    if (i + 1 < steps) {
+      issue((i + 1) * kTile, smem + ((i + 1) % 2) * stage_elems);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    body(i * kTile, smem + (i % 2) * stage_elems);
+    __syncthreads();
+  }
+}
+
 // dq and dk of 64 key columns (j0 ..) of one chunk.
 template <typename T, int L>
-__device__ void query_key_grads(const BackwardParams& p, const ChunkGates<L>& cg, T* smem, int j0,
-                                int c, int s, int valid) {
+__device__ void query_key_grads(const BackwardParams& p, const ChunkGates<L>& cg,
+                                const RowWeights<L>& rw, T* smem, int j0, int c, int s, int valid) {
   const ChunkwiseBackwardArgs& a = p.a;
   const int DK = a.shape.qk_head_dim, DV = a.shape.v_head_dim, S = a.shape.seq, NC = p.num_chunks,
             t0 = c * L;
   const std::size_t row0 = std::size_t(s) * S + t0, chunk = std::size_t(s) * NC + c;
   const int warp = threadIdx.x / 32, m0 = warp * 16;
-  T* Hs = smem;                   // [L][kTileLd] dh
-  T* Vs = Hs + L * kTileLd;       // [L][kTileLd] v
-  T* Cs = Vs + L * kTileLd;       // [64][kTileLd] C_c rows j0 ..
-  T* dCs = Cs + kTile * kTileLd;  // [64][kTileLd] dC_{c+1} rows j0 ..
+  // A stage: dh and v [L][kTileLd], C_c and dC_{c+1} rows j0 .. [64][kTileLd].
+  constexpr int kV = L * kTileLd, kC = 2 * L * kTileLd, kdC = kC + kTile * kTileLd;
   float dq[8][4] = {}, dk[8][4] = {};
   const T* C_c = static_cast<const T*>(a.saved.chunk_C) + chunk * DK * DV + std::size_t(j0) * DV;
   const T* dC = static_cast<const T*>(p.dC_next) + chunk * DK * DV + std::size_t(j0) * DV;
   const bool has_history = cg.m_prev > kNegInf;
-  for (int d0 = 0; d0 < DV; d0 += kTile) {
-    async_load_tile(Hs, kTileLd, static_cast<const T*>(a.dh) + row0 * DV + d0, DV, L, kTile, valid);
-    async_load_tile(Vs, kTileLd, static_cast<const T*>(a.v) + row0 * DV + d0, DV, L, kTile, valid);
-    if (has_history) async_load_tile(Cs, kTileLd, C_c + d0, DV, kTile, kTile, kTile);
-    async_load_tile(dCs, kTileLd, dC + d0, DV, kTile, kTile, kTile);
-    cp_async_wait_all_and_sync();
-    if (has_history) warp_tile_mma<T, false, false, 8>(dq, Hs, kTileLd, Cs, kTileLd, m0, 0, kTile);
-    warp_tile_mma<T, false, false, 8>(dk, Vs, kTileLd, dCs, kTileLd, m0, 0, kTile);
-    __syncthreads();
-  }
+  double_buffered(
+      smem, kdC + kTile * kTileLd, DV,
+      [&](int d0, T* st) {
+        async_load_tile(st, kTileLd, static_cast<const T*>(a.dh) + row0 * DV + d0, DV, L, kTile,
+                        valid);
+        async_load_tile(st + kV, kTileLd, static_cast<const T*>(a.v) + row0 * DV + d0, DV, L, kTile,
+                        valid);
+        if (has_history) async_load_tile(st + kC, kTileLd, C_c + d0, DV, kTile, kTile, kTile);
+        async_load_tile(st + kdC, kTileLd, dC + d0, DV, kTile, kTile, kTile);
+      },
+      [&](int, const T* st) {
+        if (has_history)
+          warp_tile_mma<T, false, false, 8>(dq, st, kTileLd, st + kC, kTileLd, m0, 0, kTile);
+        warp_tile_mma<T, false, false, 8>(dk, st + kV, kTileLd, st + kdC, kTileLd, m0, 0, kTile);
+      });
   T* dSs = smem;              // [L][L + 8]
   T* Qs = dSs + L * (L + 8);  // [L][kTileLd] q columns j0 ..
   T* Ks = Qs + L * kTileLd;   // [L][kTileLd] k columns j0 ..
@@ -320,6 +365,8 @@ __device__ void query_key_grads(const BackwardParams& p, const ChunkGates<L>& cg
   const float* n_c = a.saved.chunk_n + chunk * DK + j0;
   const float* dn = p.dn_next + chunk * DK + j0;
   const std::size_t rows = std::size_t(s) * NC * L + t0;
+  const float sigma = p.chunk_scale[chunk], inv_sigma = 1.f / sigma,
+              out_scale = sigma * p.key_scale;
   float dlogw[2] = {0.f, 0.f};
 #pragma unroll
   for (int nt = 0; nt < 8; ++nt)
@@ -328,16 +375,12 @@ __device__ void query_key_grads(const BackwardParams& p, const ChunkGates<L>& cg
       const int tr = acc_row(m0, e), j = acc_col(nt, e);
       float q_term = 0.f, k_term = 0.f;
       if (tr < valid) {
-        const float m = cg.m_row[tr];
-        const float alpha = has_history ? expf(cg.b[tr] + cg.m_prev - m) : 0.f;
-        const float inv_n = 1.f / normaliser(a.saved.row_den[row0 + tr], m, a.eps);
-        q_term = alpha * (dq[nt][e] * inv_n + p.row_dden[rows + tr] * n_c[j]);
-        const float w = expf(cg.b[L - 1] - cg.b[tr] + cg.ig[tr] - cg.m_next);
-        k_term = w * (dk[nt][e] + dn[j]);
+        q_term = rw.q[tr] * dq[nt][e] + rw.n[tr] * n_c[j];
+        k_term = rw.w[tr] * (dk[nt][e] + dn[j]);
         dlogw[e / 2] += to_float(Ks[tr * kTileLd + j]) * k_term;
       }
-      dq[nt][e] = q_term / p.key_scale;
-      dk[nt][e] = k_term;
+      dq[nt][e] = q_term * inv_sigma / p.key_scale;
+      dk[nt][e] = k_term * inv_sigma;
     }
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
@@ -357,42 +400,41 @@ __device__ void query_key_grads(const BackwardParams& p, const ChunkGates<L>& cg
     for (int e = 0; e < 4; e += 2) {
       const int tr = acc_row(m0, e), j = acc_col(nt, e);
       if (tr >= valid) continue;
-      store_pair(dq_out + std::size_t(tr) * DK + j, dq[nt][e] * p.key_scale,
-                 dq[nt][e + 1] * p.key_scale);
-      store_pair(dk_out + std::size_t(tr) * DK + j, dk[nt][e] * p.key_scale,
-                 dk[nt][e + 1] * p.key_scale);
+      store_pair(dq_out + std::size_t(tr) * DK + j, dq[nt][e] * out_scale,
+                 dq[nt][e + 1] * out_scale);
+      store_pair(dk_out + std::size_t(tr) * DK + j, dk[nt][e] * out_scale,
+                 dk[nt][e + 1] * out_scale);
     }
 }
 
 // dv of 64 value columns (j0 ..) of one chunk: w_s dC_{c+1}^T k_s + sum_{t >= s} (P_ts / N_t) dh_t.
 template <typename T, int L>
-__device__ void value_grads(const BackwardParams& p, const ChunkGates<L>& cg, T* smem, int j0,
+__device__ void value_grads(const BackwardParams& p, const RowWeights<L>& rw, T* smem, int j0,
                             int c, int s, int valid) {
   const ChunkwiseBackwardArgs& a = p.a;
   const int DK = a.shape.qk_head_dim, DV = a.shape.v_head_dim, S = a.shape.seq, NC = p.num_chunks,
             t0 = c * L;
   const std::size_t row0 = std::size_t(s) * S + t0, chunk = std::size_t(s) * NC + c;
   const int warp = threadIdx.x / 32, m0 = warp * 16;
-  T* Ks = smem;               // [L][kTileLd]
-  T* dCs = Ks + L * kTileLd;  // [64][kTileLd] dC_{c+1} rows d0 .., columns j0 ..
+  // A stage: k [L][kTileLd] and dC_{c+1} rows d0 .., columns j0 .. [64][kTileLd].
+  constexpr int kdC = L * kTileLd;
   float dv[8][4] = {};
+  const float sigma = p.chunk_scale[chunk], inv_sigma = 1.f / sigma;
   const T* dC = static_cast<const T*>(p.dC_next) + chunk * DK * DV + j0;
-  for (int d0 = 0; d0 < DK; d0 += kTile) {
-    async_load_tile(Ks, kTileLd, static_cast<const T*>(a.k) + row0 * DK + d0, DK, L, kTile, valid);
-    async_load_tile(dCs, kTileLd, dC + std::size_t(d0) * DV, DV, kTile, kTile, kTile);
-    cp_async_wait_all_and_sync();
-    warp_tile_mma<T, false, true, 8>(dv, Ks, kTileLd, dCs, kTileLd, m0, 0, kTile);
-    __syncthreads();
-  }
+  double_buffered(
+      smem, kdC + kTile * kTileLd, DK,
+      [&](int d0, T* st) {
+        async_load_tile(st, kTileLd, static_cast<const T*>(a.k) + row0 * DK + d0, DK, L, kTile,
+                        valid);
+        async_load_tile(st + kdC, kTileLd, dC + std::size_t(d0) * DV, DV, kTile, kTile, kTile);
+      },
+      [&](int, const T* st) {
+        warp_tile_mma<T, false, true, 8>(dv, st, kTileLd, st + kdC, kTileLd, m0, 0, kTile);
+      });
 #pragma unroll
   for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int tr = acc_row(m0, e);
-      const float w =
-          tr < valid ? expf(cg.b[L - 1] - cg.b[tr] + cg.ig[tr] - cg.m_next) * p.key_scale : 0.f;
-      dv[nt][e] *= w;
-    }
+    for (int e = 0; e < 4; ++e) dv[nt][e] *= rw.w[acc_row(m0, e)] * p.key_scale * inv_sigma;
   T* Ps = smem;              // [L][L + 8]
   T* Hs = Ps + L * (L + 8);  // [L][kTileLd] dh columns j0 ..
   async_load_tile(Ps, L + 8, static_cast<const T*>(p.P_norm) + chunk * L * L, L, L, L, L);
@@ -405,7 +447,8 @@ __device__ void value_grads(const BackwardParams& p, const ChunkGates<L>& cg, T*
 #pragma unroll
     for (int e = 0; e < 4; e += 2) {
       const int tr = acc_row(m0, e), j = acc_col(nt, e);
-      if (tr < valid) store_pair(dv_out + std::size_t(tr) * DV + j, dv[nt][e], dv[nt][e + 1]);
+      if (tr < valid)
+        store_pair(dv_out + std::size_t(tr) * DV + j, dv[nt][e] * sigma, dv[nt][e + 1] * sigma);
     }
 }
 
@@ -418,11 +461,27 @@ __global__ void __launch_bounds__(2 * L) grads_kernel(BackwardParams p) {
   load_chunk_gates<L>(cg, p.a.igate + std::size_t(s) * S, p.a.fgate + std::size_t(s) * S,
                       p.a.saved.row_m + std::size_t(s) * S,
                       p.a.saved.chunk_m[std::size_t(s) * p.num_chunks + c], c * L, valid);
+  __shared__ RowWeights<L> rw;
+  const int t = threadIdx.x;
+  if (t < L) {
+    float q = 0.f, n = 0.f, w = 0.f;
+    if (t < valid) {
+      const std::size_t row = std::size_t(s) * S + c * L + t;
+      const float m = cg.m_row[t], alpha = expf(cg.b[t] + cg.m_prev - m);
+      q = alpha / normaliser(p.a.saved.row_den[row], m, p.a.eps);
+      n = alpha * p.row_dden[std::size_t(s) * p.num_chunks * L + c * L + t];
+      w = expf(cg.b[L - 1] - cg.b[t] + cg.ig[t] - cg.m_next);
+    }
+    rw.q[t] = q;
+    rw.n[t] = n;
+    rw.w[t] = w;
+  }
+  __syncthreads();
   T* smem = reinterpret_cast<T*>(smem_raw);
   if (int(blockIdx.x) < key_tiles)
-    query_key_grads<T, L>(p, cg, smem, blockIdx.x * kTile, c, s, valid);
+    query_key_grads<T, L>(p, cg, rw, smem, blockIdx.x * kTile, c, s, valid);
   else
-    value_grads<T, L>(p, cg, smem, (blockIdx.x - key_tiles) * kTile, c, s, valid);
+    value_grads<T, L>(p, rw, smem, (blockIdx.x - key_tiles) * kTile, c, s, valid);
 }
 
 template <int L>
@@ -462,7 +521,7 @@ cudaError_t launch(const BackwardParams& p, cudaStream_t stream) {
   const std::size_t scores_smem = 4 * L * kTileLd * sizeof(T);
   const std::size_t state_smem = 2 * L * kTileLd * sizeof(T);
   const std::size_t grads_smem =
-      std::max<std::size_t>((2 * L + 2 * kTile) * kTileLd, L * (L + 8) + 2 * L * kTileLd) *
+      std::max<std::size_t>(2 * (2 * L + 2 * kTile) * kTileLd, L * (L + 8) + 2 * L * kTileLd) *
       sizeof(T);
   cudaError_t err =
       cudaFuncSetAttribute(scores_kernel<T, L>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -510,6 +569,7 @@ cudaError_t chunkwise_backward(const ChunkwiseBackwardArgs& args, cudaStream_t s
   p.row_db = reinterpret_cast<float*>(base + w.row_db);
   p.dlog_w = reinterpret_cast<float*>(base + w.dlog_w);
   p.state_dot = reinterpret_cast<float*>(base + w.state_dot);
+  p.chunk_scale = reinterpret_cast<float*>(base + w.chunk_scale);
   cudaError_t err = cudaMemsetAsync(base + w.zeroed_begin, 0, w.total - w.zeroed_begin, stream);
   if (err != cudaSuccess) return err;
   return with_element_type(sh.element_type, [&](auto zero) -> cudaError_t {
