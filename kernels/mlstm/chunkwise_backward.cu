@@ -88,10 +88,8 @@ __global__ void __launch_bounds__(2 * L) scores_kernel(BackwardParams p) {
   const int c = blockIdx.x, s = blockIdx.y, S = a.shape.seq, L_pad = p.num_chunks * L;
   const int DK = a.shape.qk_head_dim, DV = a.shape.v_head_dim, t0 = c * L, valid = min(L, S - t0);
   extern __shared__ uint4 smem_raw[];
-  T* Qs = reinterpret_cast<T*>(smem_raw);  // [L][kTileLd] each
-  T* Ks = Qs + L * kTileLd;
-  T* Hs = Ks + L * kTileLd;
-  T* Vs = Hs + L * kTileLd;
+  // Two stages of (q, k), then of (dh, v), [L][kTileLd] each.
+  T* Qs = reinterpret_cast<T*>(smem_raw);
   __shared__ ChunkGates<L> cg;
   __shared__ float inv_norm[L], dhh[L], dden[L], colsum[L];
   const std::size_t row0 = std::size_t(s) * S + t0;
@@ -108,34 +106,40 @@ __global__ void __launch_bounds__(2 * L) scores_kernel(BackwardParams p) {
   float s_acc[L / 8][4] = {}, dp_acc[L / 8][4] = {};
   const T* q = static_cast<const T*>(a.q) + row0 * DK;
   const T* k = static_cast<const T*>(a.k) + row0 * DK;
-  for (int d0 = 0; d0 < DK; d0 += kTile) {
-    async_load_tile(Qs, kTileLd, q + d0, DK, L, kTile, valid);
-    async_load_tile(Ks, kTileLd, k + d0, DK, L, kTile, valid);
-    cp_async_wait_all_and_sync();
-    warp_tile_mma<T, false, false, L / 8>(s_acc, Qs, kTileLd, Ks, kTileLd, m0, 0, kTile);
-    __syncthreads();
-  }
+  double_buffered(
+      Qs, 2 * L * kTileLd, DK,
+      [&](int d0, T* st) {
+        async_load_tile(st, kTileLd, q + d0, DK, L, kTile, valid);
+        async_load_tile(st + L * kTileLd, kTileLd, k + d0, DK, L, kTile, valid);
+      },
+      [&](int, const T* st) {
+        warp_tile_mma<T, false, false, L / 8>(s_acc, st, kTileLd, st + L * kTileLd, kTileLd, m0, 0,
+                                              kTile);
+      });
   const T* dh = static_cast<const T*>(a.dh) + row0 * DV;
   const T* v = static_cast<const T*>(a.v) + row0 * DV;
   const T* h = static_cast<const T*>(a.h) + row0 * DV;
-  for (int d0 = 0; d0 < DV; d0 += kTile) {
-    async_load_tile(Hs, kTileLd, dh + d0, DV, L, kTile, valid);
-    async_load_tile(Vs, kTileLd, v + d0, DV, L, kTile, valid);
-    cp_async_wait_all_and_sync();
-    warp_tile_mma<T, false, false, L / 8>(dp_acc, Hs, kTileLd, Vs, kTileLd, m0, 0, kTile);
-    // dh_t . h_t: two threads per row, 32 columns each.
-    const int row = threadIdx.x / 2, half = threadIdx.x % 2;
-    float part = 0.f;
-    if (row < valid) {
-      const T* hr = h + std::size_t(row) * DV + d0 + half * 32;
-      const T* dr = Hs + row * kTileLd + half * 32;
+  double_buffered(
+      Qs, 2 * L * kTileLd, DV,
+      [&](int d0, T* st) {
+        async_load_tile(st, kTileLd, dh + d0, DV, L, kTile, valid);
+        async_load_tile(st + L * kTileLd, kTileLd, v + d0, DV, L, kTile, valid);
+      },
+      [&](int d0, const T* st) {
+        warp_tile_mma<T, false, false, L / 8>(dp_acc, st, kTileLd, st + L * kTileLd, kTileLd, m0, 0,
+                                              kTile);
+        // dh_t . h_t: two threads per row, 32 columns each.
+        const int row = threadIdx.x / 2, half = threadIdx.x % 2;
+        float part = 0.f;
+        if (row < valid) {
+          const T* hr = h + std::size_t(row) * DV + d0 + half * 32;
+          const T* dr = st + row * kTileLd + half * 32;
 #pragma unroll 8
-      for (int j = 0; j < 32; ++j) part += to_float(dr[j]) * to_float(hr[j]);
-    }
-    part += __shfl_xor_sync(0xffffffffu, part, 1);
-    if (half == 0) dhh[row] += part;
-    __syncthreads();
-  }
+          for (int j = 0; j < 32; ++j) part += to_float(dr[j]) * to_float(hr[j]);
+        }
+        part += __shfl_xor_sync(0xffffffffu, part, 1);
+        if (half == 0) dhh[row] += part;
+      });
   if (t < L) {
     float dd = 0.f, db = 0.f;
     if (t < valid) {
@@ -187,9 +191,10 @@ __global__ void __launch_bounds__(2 * L) scores_kernel(BackwardParams p) {
 }
 
 constexpr int kStateThreads = 128;  // 4 warps, 16 rows of a 64 x 64 tile of dC each
+constexpr int kStateRows = 64;      // chunk rows staged at a time
 
 template <typename T, int L>
-__global__ void __launch_bounds__(kStateThreads) state_kernel(BackwardParams p) {
+__global__ void __launch_bounds__(kStateThreads, 9) state_kernel(BackwardParams p) {
   const ChunkwiseBackwardArgs& a = p.a;
   const int DK = a.shape.qk_head_dim, DV = a.shape.v_head_dim, S = a.shape.seq, NC = p.num_chunks,
             L_pad = NC * L;
@@ -197,8 +202,8 @@ __global__ void __launch_bounds__(kStateThreads) state_kernel(BackwardParams p) 
             c0 = (blockIdx.x % v_tiles) * kTile, s = blockIdx.y;
   const bool owns_n = c0 == 0;  // the blocks of the first column tile also carry dn
   extern __shared__ uint4 smem_raw[];
-  T* Qs = reinterpret_cast<T*>(smem_raw);  // [L][kTileLd]: (alpha_t / N_t) q_t
-  T* Hs = Qs + L * kTileLd;                // [L][kTileLd]: dh_t
+  T* Qs = reinterpret_cast<T*>(smem_raw);  // [64][kTileLd]: q_t alpha_t / (N_t sigma_c)
+  T* Hs = Qs + kStateRows * kTileLd;       // [64][kTileLd]: dh_t
   __shared__ ChunkGates<L> cg;
   // alpha_t / (N_t sigma_c), and alpha_t dden_t over it (the weight of Qs's row in dn)
   __shared__ float q_coef[L], n_coef[L];
@@ -214,6 +219,7 @@ __global__ void __launch_bounds__(kStateThreads) state_kernel(BackwardParams p) 
               ? a.dC_last[head_C + std::size_t(r0 + acc_row(m0, e)) * DV + c0 + acc_col(nt, e)]
               : 0.f;
   float dn = owns_n && t < kTile && a.dn_last ? a.dn_last[std::size_t(s) * DK + r0 + t] : 0.f;
+  float acc_scale = 1.f;  // dC = acc_scale * acc (the products add in units of sigma_c)
   for (int c = NC - 1; c >= 0; --c) {
     const int t0 = c * L, valid = min(L, S - t0);
     const std::size_t row0 = std::size_t(s) * S + t0, chunk = std::size_t(s) * NC + c;
@@ -228,9 +234,10 @@ __global__ void __launch_bounds__(kStateThreads) state_kernel(BackwardParams p) 
 #pragma unroll
       for (int e = 0; e < 4; e += 2) {
         const std::size_t at = std::size_t(r0 + acc_row(m0, e)) * DV + c0 + acc_col(nt, e);
-        store_pair(dC_out + at, acc[nt][e], acc[nt][e + 1]);
+        store_pair(dC_out + at, acc_scale * acc[nt][e], acc_scale * acc[nt][e + 1]);
         dot += acc[nt][e] * to_float(C_c[at]) + acc[nt][e + 1] * to_float(C_c[at + 1]);
       }
+    dot *= acc_scale;
     if (owns_n && t < kTile) {
       p.dn_next[chunk * DK + r0 + t] = dn;
       dot += dn * a.saved.chunk_n[chunk * DK + r0 + t];
@@ -248,37 +255,45 @@ __global__ void __launch_bounds__(kStateThreads) state_kernel(BackwardParams p) 
       q_coef[t] = qc;
       n_coef[t] = nc;
     }
-    async_load_tile(Hs, kTileLd, static_cast<const T*>(a.dh) + row0 * DV + c0, DV, L, kTile, valid);
     __syncthreads();
-    const T* q = static_cast<const T*>(a.q) + row0 * DK + r0;
-    for (int i = threadIdx.x; i < L * (kTile / 8); i += blockDim.x) {
-      const int r = i / (kTile / 8), col = (i % (kTile / 8)) * 8;
-      uint4 packed = make_uint4(0, 0, 0, 0);
-      if (r < valid) {
-        const uint4 raw = *reinterpret_cast<const uint4*>(q + std::size_t(r) * DK + col);
-        const T* x = reinterpret_cast<const T*>(&raw);
-        unsigned* out = reinterpret_cast<unsigned*>(&packed);
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-          out[j] = pack2<T>(to_float(x[2 * j]) * q_coef[r], to_float(x[2 * j + 1]) * q_coef[r]);
-      }
-      *reinterpret_cast<uint4*>(Qs + r * kTileLd + col) = packed;
-    }
-    cp_async_wait_all_and_sync();
-    const float decay = cg.decay;
-    float step[8][4] = {};
-    warp_tile_mma<T, true, true, 8>(step, Qs, kTileLd, Hs, kTileLd, m0, 0, L);
+    const float decay = cg.decay, rescale = decay * acc_scale / sigma;
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) acc[nt][e] = decay * acc[nt][e] + sigma * step[nt][e];
-    if (owns_n && t < kTile) {
-      float sum = 0.f;
+      for (int e = 0; e < 4; ++e) acc[nt][e] *= rescale;
+    acc_scale = sigma;
+    float dn_sum = 0.f;
+    // The chunk's rows in slices of 64 (shared memory for more resident blocks).
+    for (int r_begin = 0; r_begin < L; r_begin += kStateRows) {
+      const int slice_valid = min(kStateRows, valid - r_begin);
+      if (slice_valid <= 0) break;  // the same for the whole block
+      async_load_tile(Hs, kTileLd, static_cast<const T*>(a.dh) + (row0 + r_begin) * DV + c0, DV,
+                      kStateRows, kTile, slice_valid);
+      const T* q = static_cast<const T*>(a.q) + (row0 + r_begin) * DK + r0;
+      for (int i = threadIdx.x; i < kStateRows * (kTile / 8); i += blockDim.x) {
+        const int r = i / (kTile / 8), col = (i % (kTile / 8)) * 8;
+        uint4 packed = make_uint4(0, 0, 0, 0);
+        if (r < slice_valid) {
+          const uint4 raw = *reinterpret_cast<const uint4*>(q + std::size_t(r) * DK + col);
+          const T* x = reinterpret_cast<const T*>(&raw);
+          unsigned* out = reinterpret_cast<unsigned*>(&packed);
+          const float coef = q_coef[r_begin + r];
+#pragma unroll
+          for (int j = 0; j < 4; ++j)
+            out[j] = pack2<T>(to_float(x[2 * j]) * coef, to_float(x[2 * j + 1]) * coef);
+        }
+        *reinterpret_cast<uint4*>(Qs + r * kTileLd + col) = packed;
+      }
+      cp_async_wait_all_and_sync();
+      warp_tile_mma<T, true, true, 8>(acc, Qs, kTileLd, Hs, kTileLd, m0, 0, kStateRows);
+      if (owns_n && t < kTile) {
 #pragma unroll 8
-      for (int r = 0; r < L; ++r) sum += n_coef[r] * to_float(Qs[r * kTileLd + t]);
-      dn = decay * dn + sum;
+        for (int r = 0; r < kStateRows; ++r)
+          dn_sum += n_coef[r_begin + r] * to_float(Qs[r * kTileLd + t]);
+      }
+      __syncthreads();
     }
-    __syncthreads();
+    dn = decay * dn + dn_sum;
   }
   if (a.C_initial && a.dC_initial) {
 #pragma unroll
@@ -286,7 +301,7 @@ __global__ void __launch_bounds__(kStateThreads) state_kernel(BackwardParams p) 
 #pragma unroll
       for (int e = 0; e < 4; ++e)
         a.dC_initial[head_C + std::size_t(r0 + acc_row(m0, e)) * DV + c0 + acc_col(nt, e)] =
-            acc[nt][e];
+            acc_scale * acc[nt][e];
     if (owns_n && t < kTile && a.dn_initial) a.dn_initial[std::size_t(s) * DK + r0 + t] = dn;
   }
 }
@@ -298,29 +313,6 @@ struct RowWeights {
   float n[L];  // alpha_t dden_t, of n_c in dq_t
   float w[L];  // w_s = exp(g - b_s + i_s - m_{c+1}), of k_s v_s^T in C_{c+1}
 };
-
-// Runs body(d0, stage) for d0 = 0, 64, .. < dim, the tiles of step d0 copied by issue(d0, stage)
-// into one of two stages of `stage_elems` elements at smem: the next step's copies overlap the
-// current step's products.
-template <typename T, typename Issue, typename Body>
-__device__ __forceinline__ void double_buffered(T* smem, int stage_elems, int dim, Issue issue,
-                                                Body body) {
-  const int steps = dim / kTile;
-  issue(0, smem);
-  cp_async_commit();
-  for (int i = 0; i < steps; ++i) {
-    if (i + 1 < steps) {
-      issue((i + 1) * kTile, smem + ((i + 1) % 2) * stage_elems);
-      cp_async_commit();
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();
-    body(i * kTile, smem + (i % 2) * stage_elems);
-    __syncthreads();
-  }
-}
 
 // dq and dk of 64 key columns (j0 ..) of one chunk.
 template <typename T, int L>
@@ -519,7 +511,7 @@ cudaError_t launch(const BackwardParams& p, cudaStream_t stream) {
   const int heads = sh.batch * sh.heads, NC = p.num_chunks, key_tiles = sh.qk_head_dim / kTile,
             value_tiles = sh.v_head_dim / kTile;
   const std::size_t scores_smem = 4 * L * kTileLd * sizeof(T);
-  const std::size_t state_smem = 2 * L * kTileLd * sizeof(T);
+  const std::size_t state_smem = 2 * kStateRows * kTileLd * sizeof(T);
   const std::size_t grads_smem =
       std::max<std::size_t>(2 * (2 * L + 2 * kTile) * kTileLd, L * (L + 8) + 2 * L * kTileLd) *
       sizeof(T);

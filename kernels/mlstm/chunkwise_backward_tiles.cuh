@@ -61,6 +61,29 @@ __device__ __forceinline__ void warp_tile_mma(float (&acc)[kNTiles][4], const T*
   }
 }
 
+// Runs body(d0, stage) for d0 = 0, 64, .. < dim, the tiles of step d0 copied by issue(d0, stage)
+// into one of two stages of `stage_elems` elements at smem: the next step's copies overlap the
+// current step's products.
+template <typename T, typename Issue, typename Body>
+__device__ __forceinline__ void double_buffered(T* smem, int stage_elems, int dim, Issue issue,
+                                                Body body) {
+  const int steps = dim / kTile;
+  issue(0, smem);
+  cp_async_commit();
+  for (int i = 0; i < steps; ++i) {
+    if (i + 1 < steps) {
+      issue((i + 1) * kTile, smem + ((i + 1) % 2) * stage_elems);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    body(i * kTile, smem + (i % 2) * stage_elems);
+    __syncthreads();
+  }
+}
+
 // Row and column of accumulator element e (0..3) of n-tile nt of a warp's tile at row m0.
 __device__ __forceinline__ int acc_row(int m0, int e) {
   return m0 + (threadIdx.x % 32) / 4 + (e / 2) * 8;

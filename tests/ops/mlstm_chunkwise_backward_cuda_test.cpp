@@ -189,7 +189,14 @@ void expect_gradients_match_autograd(const Case& c, torch::ScalarType dtype) {
   auto [h_ref, last] = chunkwise_stabilized(leaves[0], leaves[1], leaves[2], leaves[3], leaves[4],
                                             initial, c.chunk, kEps);
   Tensor loss = (h_ref * in.dh).sum();
-  if (c.dlast) loss = loss + (last.C * in.dlast.C).sum() + (last.n * in.dlast.n).sum();
+  if (c.dlast) {
+    // The kernels hold every stabiliser constant (chunkwise_kernels.h); autograd of the ATen form
+    // also follows m_last, by which the stabilised C_last, n_last scale as exp(-m_last). A consumer
+    // of (C, n, m) together sends back dm_last = -(<dC_last, C_last> + <dn_last, n_last>), which
+    // cancels that path: the term below does so here.
+    const Tensor dlast_dot = (last.C * in.dlast.C).sum({2, 3}) + (last.n * in.dlast.n).sum({2, 3});
+    loss = loss + dlast_dot.sum() + (last.m.flatten(1) * dlast_dot.detach()).sum();
+  }
   const auto ref = torch::autograd::grad({loss}, leaves);
 
   const std::string what = describe(c, dtype);
