@@ -11,14 +11,15 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-/// Inputs q, k, v, igate, fgate, C0, n0, m0 (the last three undefined: no history); outputs h,
-/// C_last, n_last, m_last (m_last not differentiable: the stabiliser is a constant).
+/// Inputs q, k, v, igate, fgate, C0, n0, m0 (the last three empty: no history; autograd's
+/// bookkeeping needs defined inputs); outputs h, C_last, n_last, m_last (m_last not
+/// differentiable: the stabiliser is a constant).
 struct ChunkwiseKernelFunction : torch::autograd::Function<ChunkwiseKernelFunction> {
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, const torch::Tensor& igate,
                                const torch::Tensor& fgate, const torch::Tensor& C0,
                                const torch::Tensor& n0, const torch::Tensor& m0, double eps) {
-    const CellState initial{C0, n0, m0};
+    const CellState initial = C0.numel() > 0 ? CellState{C0, n0, m0} : CellState{};
     ChunkwiseKernelForward out = chunkwise_kernel_forward(q, k, v, igate, fgate, initial,
                                                           /*chunk_size=*/0, eps,
                                                           /*return_last=*/true, /*save=*/true);
@@ -34,7 +35,7 @@ struct ChunkwiseKernelFunction : torch::autograd::Function<ChunkwiseKernelFuncti
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list t = ctx->get_saved_variables();
     const torch::Tensor &q = t[0], &k = t[1], &v = t[2], &igate = t[3], &fgate = t[4];
-    const CellState initial{t[5], t[6], t[7]};
+    const CellState initial = t[5].numel() > 0 ? CellState{t[5], t[6], t[7]} : CellState{};
     const ChunkwiseKernelSaved saved{t[9],  t[10], t[11],
                                      t[12], t[13], ctx->saved_data["chunk_size"].toInt()};
     const torch::Tensor dh = grads[0].defined() ? grads[0] : torch::zeros_like(t[8]);
