@@ -31,7 +31,11 @@ constexpr int kOutThreads = 256;    // kernel 2: 8 warps, 2 x 4 over a 64-row ou
 #ifndef XF_VT_MAX
 #define XF_VT_MAX 128
 #endif
-constexpr int kRing = XF_RING;  // kernel 2: tiles in flight
+#ifndef XF_STAGES
+#define XF_STAGES 2
+#endif
+constexpr int kStages = XF_STAGES;  // kernel 1: chunks of K and V in flight
+constexpr int kRing = XF_RING;      // kernel 2: tiles in flight
 constexpr int kMaxHeadDim = 512;
 
 struct ForwardParams {
@@ -70,16 +74,20 @@ __global__ void __launch_bounds__(kStateThreads) chunk_states_kernel(ForwardPara
   const std::size_t seq = p.seq;
 
   extern __shared__ __align__(16) unsigned char smem[];
-  T* k_tiles = reinterpret_cast<T*>(smem);  // [2][L][kLd]: K[chunk rows, qk0 ..]
-  T* v_tiles = k_tiles + 2 * kL * kLd;      // [2][L][kLd]: V[chunk rows, v0 ..]
-  float* w = reinterpret_cast<float*>(v_tiles + 2 * kL * kLd);  // [L] key weights
+  T* k_tiles = reinterpret_cast<T*>(smem);    // [kStages][L][kLd]: K[chunk rows, qk0 ..]
+  T* v_tiles = k_tiles + kStages * kL * kLd;  // [kStages][L][kLd]: V[chunk rows, v0 ..]
+  float* w = reinterpret_cast<float*>(v_tiles + kStages * kL * kLd);  // [L] key weights
   float *b = w + kL, *u = b + kL, *M = u + kL, *scalars = M + kL;
 
   const T* kg = static_cast<const T*>(p.k) + bh * seq * p.qk_dim + qk0;
   const T* vg = static_cast<const T*>(p.v) + bh * seq * p.v_dim + v0;
   auto load_chunk = [&](int c) {
-    T* ks = k_tiles + (c % 2) * kL * kLd;
-    T* vs = v_tiles + (c % 2) * kL * kLd;
+    if (c >= p.chunks) {  // nothing left: an empty group keeps the wait counts uniform
+      cp_async_commit();
+      return;
+    }
+    T* ks = k_tiles + (c % kStages) * kL * kLd;
+    T* vs = v_tiles + (c % kStages) * kL * kLd;
     for (int i = tid; i < kL * 8; i += kStateThreads) {
       const int r = i / 8, col = (i % 8) * 8;
       const std::size_t pos = static_cast<std::size_t>(c) * kL + r;
@@ -106,12 +114,9 @@ __global__ void __launch_bounds__(kStateThreads) chunk_states_kernel(ForwardPara
   float m = p.m_initial ? p.m_initial[bh] : -INFINITY;
 
   T* chunk_C = static_cast<T*>(p.chunk_C);
-  load_chunk(0);
+  for (int c = 0; c < kStages - 1; ++c) load_chunk(c);
   for (int c = 0; c < p.chunks; ++c) {
-    if (c + 1 < p.chunks)
-      load_chunk(c + 1);
-    else
-      cp_async_commit();
+    load_chunk(c + kStages - 1);
     // The memory before chunk c.
     T* C_out = chunk_C + ((bh * std::size_t(p.chunks) + c) * p.qk_dim) * p.v_dim;
 #pragma unroll
@@ -133,7 +138,7 @@ __global__ void __launch_bounds__(kStateThreads) chunk_states_kernel(ForwardPara
         scalars[1] = tot.g + tot.M_last;      // m_{c+1}
       }
     }
-    cp_async_wait<1>();
+    cp_async_wait<kStages - 1>();
     __syncthreads();
 
     const float decay = scalars[0];
@@ -141,8 +146,8 @@ __global__ void __launch_bounds__(kStateThreads) chunk_states_kernel(ForwardPara
     for (int j = 0; j < 8; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[j][e] *= decay;
-    const T* ks = k_tiles + (c % 2) * kL * kLd;
-    const T* vs = v_tiles + (c % 2) * kL * kLd;
+    const T* ks = k_tiles + (c % kStages) * kL * kLd;
+    const T* vs = v_tiles + (c % kStages) * kL * kLd;
 #pragma unroll
     for (int kk = 0; kk < kL / 16; ++kk) {
       unsigned a[4];
@@ -440,10 +445,15 @@ cudaError_t launch_forward(const ChunkwiseForwardArgs& args, cudaStream_t stream
     p.chunk_m = p.chunk_n + n_floats;
   }
 
-  const std::size_t state_smem = 4 * kL * kLd * sizeof(T) + 5 * kL * sizeof(float);
+  const std::size_t state_smem = 2 * kStages * kL * kLd * sizeof(T) + 5 * kL * sizeof(float);
   const dim3 state_grid((p.qk_dim / 64) * (p.v_dim / 64), heads_total);
-  chunk_states_kernel<T><<<state_grid, kStateThreads, state_smem, stream>>>(p);
-  cudaError_t err = cudaGetLastError();
+  cudaError_t err =
+      cudaFuncSetAttribute(chunk_states_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           static_cast<int>(state_smem));
+  if (err == cudaSuccess) {
+    chunk_states_kernel<T><<<state_grid, kStateThreads, state_smem, stream>>>(p);
+    err = cudaGetLastError();
+  }
   if (err == cudaSuccess)
     err = p.v_dim % 128 == 0 && XF_VT_MAX >= 128 ? launch_outputs<T, 128>(p, heads_total, stream)
                                                  : launch_outputs<T, 64>(p, heads_total, stream);

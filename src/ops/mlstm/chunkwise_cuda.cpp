@@ -75,6 +75,11 @@ ChunkwiseKernelForward chunkwise_kernel_forward(const torch::Tensor& q, const to
   TORCH_CHECK(k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type(), kWhere,
               ": q, k and v must share a dtype, got ", q.scalar_type(), ", ", k.scalar_type(), ", ",
               v.scalar_type());
+  for (const torch::Tensor* t :
+       {&k, &v, &igate_preact, &fgate_preact, &initial.C, &initial.n, &initial.m})
+    TORCH_CHECK(!t->defined() || t->device() == q.device(), kWhere,
+                ": every input must be on the queries' device ", q.device(), ", got one on ",
+                t->device());
   const int64_t B = q.size(0), NH = q.size(1), S = q.size(2), DQ = q.size(3), DV = v.size(3);
   const int64_t NC = shape.num_chunks();
   const torch::Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
