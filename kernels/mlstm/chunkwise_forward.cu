@@ -5,7 +5,7 @@
 //     and the backward keeps;
 //  2. the outputs, one block per (batch * head, chunk): S = Q K^T once, P = S exp(u_s - M_t)
 //     (shared memory, element type), then per DHv tile P V + Q C_c over a ring of cp.async tiles
-//     (V rows, then C_c by 64-row slabs), normalised in the epilogue.
+//     (V rows, then C_c by 64-row slabs, in the shared memory K held), normalised in the epilogue.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -25,17 +25,10 @@ constexpr int kL = kChunkwiseChunk;
 constexpr int kLd = kL + 8;         // padded row of a 64-wide shared tile
 constexpr int kStateThreads = 128;  // kernel 1: 4 warps, 16 rows of the C tile each
 constexpr int kOutThreads = 256;    // kernel 2: 8 warps, 2 x 4 over a 64-row output tile
-#ifndef XF_RING
-#define XF_RING 3
-#endif
-#ifndef XF_VT_MAX
-#define XF_VT_MAX 128
-#endif
-#ifndef XF_STAGES
-#define XF_STAGES 2
-#endif
-constexpr int kStages = XF_STAGES;  // kernel 1: chunks of K and V in flight
-constexpr int kRing = XF_RING;      // kernel 2: tiles in flight
+// Measured on the H200 against 3 and 4 stages, 2 and 4 ring tiles, 64-wide DHv tiles and a ring
+// beside K (1 block per SM): these were the fastest at both benchmark shapes.
+constexpr int kStages = 2;  // kernel 1: chunks of K and V in flight
+constexpr int kRing = 3;    // kernel 2: tiles in flight
 constexpr int kMaxHeadDim = 512;
 
 struct ForwardParams {
@@ -215,15 +208,15 @@ __device__ __forceinline__ void tile_product(float (&acc)[2][NT][4], const T* A,
   }
 }
 
-// kRingOnK: the ring reuses K's shared memory once S is done (less memory, more blocks per SM).
-template <typename T, int VT, bool kRingOnK>
+// The ring reuses K's shared memory once S is done (two blocks per SM up to DHqk 384).
+template <typename T, int VT>
 std::size_t output_smem_bytes(int qk_dim) {
   const std::size_t k_elems = kL * (qk_dim + 8), ring_elems = kRing * kL * (VT + 8);
-  const std::size_t tail = kRingOnK ? std::max(k_elems, ring_elems) : k_elems + ring_elems;
+  const std::size_t tail = std::max(k_elems, ring_elems);
   return (kL * (qk_dim + 8) + kL * kLd + tail) * sizeof(T) + 7 * kL * sizeof(float);
 }
 
-template <typename T, int VT, bool kRingOnK>
+template <typename T, int VT>
 __global__ void __launch_bounds__(kOutThreads) chunk_outputs_kernel(ForwardParams p) {
   constexpr int NT = VT / 32;  // n-tiles of 8 per warp
   const int c = blockIdx.x, bh = blockIdx.y, tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
@@ -233,11 +226,11 @@ __global__ void __launch_bounds__(kOutThreads) chunk_outputs_kernel(ForwardParam
   const std::size_t seq = p.seq;
 
   extern __shared__ __align__(16) unsigned char smem[];
-  T* qs = reinterpret_cast<T*>(smem);       // [L][ldq]
-  T* ps = qs + kL * ldq;                    // [L][kLd]
-  T* ks = ps + kL * kLd;                    // [L][ldq]
-  T* ring = kRingOnK ? ks : ks + kL * ldq;  // [kRing][L][ldr]
-  T* tail_end = kRingOnK ? ks + max(kL * ldq, kRing * kL * ldr) : ring + kRing * kL * ldr;
+  T* qs = reinterpret_cast<T*>(smem);  // [L][ldq]
+  T* ps = qs + kL * ldq;               // [L][kLd]
+  T* ks = ps + kL * kLd;               // [L][ldq]
+  T* ring = ks;                        // [kRing][L][ldr], once S is done
+  T* tail_end = ks + max(kL * ldq, kRing * kL * ldr);
   float* b = reinterpret_cast<float*>(tail_end);
   float *u = b + kL, *M = u + kL, *row_sum = M + kL, *qn = row_sum + kL, *inter = qn + kL,
         *inv_norm = inter + kL;
@@ -276,17 +269,11 @@ __global__ void __launch_bounds__(kOutThreads) chunk_outputs_kernel(ForwardParam
     }
     cp_async_commit();
   };
-  if constexpr (!kRingOnK)
-    for (int tau = 0; tau < kRing - 1; ++tau) load_tile(tau);
-
   const float m_c = p.chunk_m[chunk_index];
   if (warp == 0)
     scan_chunk_gates(p.igate + bh * seq + t0, p.fgate + bh * seq + t0, valid, m_c, b, u, M);
   if (tid < kL) row_sum[tid] = 0.f;
-  if constexpr (kRingOnK)
-    cp_async_wait<0>();
-  else
-    cp_async_wait<kRing - 1>();
+  cp_async_wait<0>();
   __syncthreads();
 
   {  // q_t . n_c, four threads per row
@@ -336,9 +323,8 @@ __global__ void __launch_bounds__(kOutThreads) chunk_outputs_kernel(ForwardParam
         if (tig == 0) atomicAdd(row_sum + row, sum);
       }
   }
-  __syncthreads();
-  if constexpr (kRingOnK)
-    for (int tau = 0; tau < kRing - 1; ++tau) load_tile(tau);
+  __syncthreads();  // K is free: the ring starts
+  for (int tau = 0; tau < kRing - 1; ++tau) load_tile(tau);
   if (tid < kL) {  // the row scalars: inter-chunk weight, normaliser, stabiliser
     const int t = tid;
     const float weight = __expf(m_c - M[t]);
@@ -386,18 +372,14 @@ __global__ void __launch_bounds__(kOutThreads) chunk_outputs_kernel(ForwardParam
   }
 }
 
-#ifndef XF_RING_ON_K
-#define XF_RING_ON_K 1
-#endif
 template <typename T, int VT>
 cudaError_t launch_outputs(const ForwardParams& p, int heads_total, cudaStream_t stream) {
-  constexpr bool kOnK = XF_RING_ON_K;
-  const std::size_t smem = output_smem_bytes<T, VT, kOnK>(p.qk_dim);
+  const std::size_t smem = output_smem_bytes<T, VT>(p.qk_dim);
   cudaError_t err =
-      cudaFuncSetAttribute(chunk_outputs_kernel<T, VT, kOnK>,
-                           cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+      cudaFuncSetAttribute(chunk_outputs_kernel<T, VT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           static_cast<int>(smem));
   if (err != cudaSuccess) return err;
-  chunk_outputs_kernel<T, VT, kOnK><<<dim3(p.chunks, heads_total), kOutThreads, smem, stream>>>(p);
+  chunk_outputs_kernel<T, VT><<<dim3(p.chunks, heads_total), kOutThreads, smem, stream>>>(p);
   return cudaGetLastError();
 }
 
@@ -455,8 +437,8 @@ cudaError_t launch_forward(const ChunkwiseForwardArgs& args, cudaStream_t stream
     err = cudaGetLastError();
   }
   if (err == cudaSuccess)
-    err = p.v_dim % 128 == 0 && XF_VT_MAX >= 128 ? launch_outputs<T, 128>(p, heads_total, stream)
-                                                 : launch_outputs<T, 64>(p, heads_total, stream);
+    err = p.v_dim % 128 == 0 ? launch_outputs<T, 128>(p, heads_total, stream)
+                             : launch_outputs<T, 64>(p, heads_total, stream);
   if (scratch) {
     const cudaError_t freed = cudaFreeAsync(scratch, stream);
     if (err == cudaSuccess) err = freed;

@@ -143,6 +143,7 @@ Reference contract_reference(const Inputs& x, const CellState& initial) {
   const torch::Tensor finite = torch::isfinite(reference);
   if (!torch::equal(torch::isfinite(actual), finite))
     return ::testing::AssertionFailure() << "non-finite entries differ from the reference's";
+  if (!finite.any().item<bool>()) return ::testing::AssertionSuccess();  // e.g. S = 1: m_0 = -inf
   return test::close_at_precision(actual.masked_select(finite), reference.masked_select(finite),
                                   dtype, roundings);
 }
