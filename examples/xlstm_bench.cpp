@@ -159,6 +159,8 @@ int main(int argc, char** argv) {
       "mlstm", "mLSTM chunkwise kernels and ATen forms, 125M and 7B shapes, bf16 (GPU)");
   xlstm::bench::MlstmBenchOptions mo;
   mlstm->add_option("--device", mo.device, "torch device");
+  mlstm->add_option("--shape", mo.shapes,
+                    "B,NH,S,DHqk,DHv, repeatable (default: 8,4,2048,384,384 and 1,8,2048,256,512)");
   mlstm->add_option("--warmup", mo.warmup, "untimed calls first")
       ->check(xlstm::apps::whole_number(0, xlstm::apps::kMaxSize));
   mlstm->add_option("--iters", mo.iters, "timed calls")->check(size);

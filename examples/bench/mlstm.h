@@ -1,9 +1,10 @@
 // xlstm-bench mlstm: the mLSTM cell's sequence forms at the 125M-like LM's shape (B8 NH4 S2048
-// DH384) and the 7B shape (B1 NH8 S2048 DHqk256 DHv512), bf16: fwd and fwd+bwd ms, the causal
-// attention TFLOP/s count of bench_peers.py (2 B NH S^2 (DHqk + DHv) / 2 per forward) and peak
-// GPU memory, for the chunkwise CUDA kernels (forward only until their autograd op lands) and the
-// ATen chunkwise and parallel forms. One JSON line per row with --json, in the rows of
-// bench_peers.py mlstm_kernel (scripts/gpu-check.sh mlstm runs both and prints the ratios).
+// DH384) and the 7B shape (B1 NH8 S2048 DHqk256 DHv512) by default (--shape for others), bf16: fwd
+// and fwd+bwd ms, the causal attention TFLOP/s count of bench_peers.py (2 B NH S^2 (DHqk + DHv) / 2
+// per forward) and peak GPU memory, for the chunkwise CUDA kernels (forward only until their
+// autograd op lands) and the ATen chunkwise and parallel forms. One JSON line per row with --json,
+// in the rows of bench_peers.py mlstm_kernel (scripts/gpu-check.sh mlstm runs both and prints the
+// ratios).
 #pragma once
 
 #include <torch/torch.h>
@@ -23,15 +24,29 @@
 
 namespace xlstm::bench {
 
+struct MlstmShape {
+  int64_t B, NH, S, DQK, DV;
+};
+
 struct MlstmBenchOptions {
   std::string device = "cuda";
+  std::vector<std::string> shapes{"8,4,2048,384,384", "1,8,2048,256,512"};  // B,NH,S,DHqk,DHv
   int warmup = 3, iters = 20;
   bool json = false;
 };
 
-struct MlstmShape {
-  int64_t B, NH, S, DQK, DV;
-};
+/// "B,NH,S,DHqk,DHv" as a shape; false when it is not five positive integers.
+inline bool parse_mlstm_shape(const std::string& text, MlstmShape* shape) {
+  long long v[5];
+  char rest = 0;
+  if (std::sscanf(text.c_str(), "%lld,%lld,%lld,%lld,%lld%c", &v[0], &v[1], &v[2], &v[3], &v[4],
+                  &rest) != 5)
+    return false;
+  for (long long x : v)
+    if (x <= 0) return false;
+  *shape = {v[0], v[1], v[2], v[3], v[4]};
+  return true;
+}
 
 struct MlstmRow {
   std::string impl, error;
@@ -89,9 +104,19 @@ inline void print_mlstm(const MlstmBenchOptions& o, const MlstmShape& s, const M
 }
 
 inline int run_mlstm(const MlstmBenchOptions& o) {
+  std::vector<MlstmShape> shapes;
+  for (const std::string& text : o.shapes) {
+    MlstmShape shape{};
+    if (!parse_mlstm_shape(text, &shape)) {
+      std::fprintf(stderr, "xlstm-bench mlstm: --shape '%s' is not B,NH,S,DHqk,DHv (positive)\n",
+                   text.c_str());
+      return 2;
+    }
+    shapes.push_back(shape);
+  }
   const torch::Device device(o.device);
   const auto bf16 = torch::TensorOptions().device(device).dtype(torch::kBFloat16);
-  for (const MlstmShape& s : {MlstmShape{8, 4, 2048, 384, 384}, MlstmShape{1, 8, 2048, 256, 512}}) {
+  for (const MlstmShape& s : shapes) {
     if (!o.json)
       std::printf("mLSTM B%lld NH%lld S%lld DHqk %lld DHv %lld, bf16, %s\n",
                   static_cast<long long>(s.B), static_cast<long long>(s.NH),
