@@ -5,6 +5,8 @@
 //                      the bandwidth bound (GPU).
 //   xlstm-bench large  xLSTM-Large at the 7B shape: prefill, time to first token, decode ms per
 //                      token (CUDA graph), peak memory and the bandwidth bound (GPU).
+//   xlstm-bench mlstm  the mLSTM cell's sequence forms (chunkwise kernels, ATen chunkwise and
+//                      parallel) at the 125M and 7B shapes: fwd, fwd+bwd, TFLOP/s, memory (GPU).
 // Compare with the official package in the same run: scripts/bench-cpu.sh (CPU),
 // scripts/gpu-check.sh (GPU: with bench_peers.py and the ratios).
 #include <CLI/CLI.hpp>
@@ -17,6 +19,7 @@
 
 #include "bench/generate.h"
 #include "bench/large.h"
+#include "bench/mlstm.h"
 #include "bench/report.h"
 #include "bench/slstm.h"
 #include "cli_options.h"
@@ -152,6 +155,16 @@ int main(int argc, char** argv) {
   large->add_option("--device", lo.device, "torch device");
   large->add_option("--iters", lo.iters, "timed decode steps")->check(size);
 
+  auto* mlstm = app.add_subcommand(
+      "mlstm", "mLSTM chunkwise kernels and ATen forms, 125M and 7B shapes, bf16 (GPU)");
+  xlstm::bench::MlstmBenchOptions mo;
+  mlstm->add_option("--device", mo.device, "torch device");
+  mlstm->add_option("--shape", mo.shapes,
+                    "B,NH,S,DHqk,DHv, repeatable (default: 8,4,2048,384,384 and 1,8,2048,256,512)");
+  mlstm->add_option("--warmup", mo.warmup, "untimed calls first")
+      ->check(xlstm::apps::whole_number(0, xlstm::apps::kMaxSize));
+  mlstm->add_option("--iters", mo.iters, "timed calls")->check(size);
+
   if (const auto code = xlstm::apps::parse_command_line(app, argc, argv, "xlstm-bench"))
     return *code;
   return xlstm::apps::run_main("xlstm-bench", [&] {
@@ -160,6 +173,11 @@ int main(int argc, char** argv) {
       lo.json = report.json;
       xlstm::apps::require_device(lo.device);
       return xlstm::bench::run_large(lo);
+    }
+    if (*mlstm) {
+      mo.json = report.json;
+      xlstm::apps::require_device(mo.device);
+      return xlstm::bench::run_mlstm(mo);
     }
     if (*generate) {
       go.json = report.json;

@@ -52,7 +52,28 @@ def copy_bandwidth(bench, results):
         print(f"\n{bench}: {r['gb_per_s']:.0f} GB/s ({r['device']})")
 
 
-STEP_BENCHES = {"lm125m_step": lm_step, "lm125m_prefill": lm_prefill,
+def mlstm_kernel(bench, results):
+    """xlstm-bench mlstm against bench_peers.py mlstm_kernel, per shape: every row's ms and how many
+    times faster our chunkwise kernels are (the issue's target: 2x triton_limit_chunk)."""
+    print(f"\n{bench} (ms, bf16; ours = xlstm-cpp-cuda-chunkwise)")
+    shape = lambda r: (r["B"], r["NH"], r["S"], r["DHQK"], r["DHV"])
+    for key in sorted({shape(r) for r in results}, reverse=True):
+        rows = [r for r in results if shape(r) == key]
+        ours = [r for r in rows if r["impl"] == "xlstm-cpp-cuda-chunkwise"]
+        print("  B{} NH{} S{} DHqk {} DHv {}".format(*key))
+        for r in rows:
+            fb = r.get("fwdbwd_ms")
+            line = f"    {r['impl']:<36} fwd {r['fwd_ms']:8.3f}  fwd+bwd " + (f"{fb:8.3f}" if fb else "       -")
+            line += f"  {r.get('causal_attention_tflops_fwd', 0):6.1f} TFLOP/s  peak {r.get('peak_gib', 0):6.2f} GiB"
+            if ours and r is not ours[-1]:
+                o = ours[-1]
+                line += f"   ours fwd {r['fwd_ms'] / o['fwd_ms']:.2f}x faster"
+                if fb and o.get("fwdbwd_ms"):
+                    line += f", fwd+bwd {fb / o['fwdbwd_ms']:.2f}x"
+            print(line)
+
+
+STEP_BENCHES = {"mlstm_kernel": mlstm_kernel, "lm125m_step": lm_step, "lm125m_prefill": lm_prefill,
                 "copy_bandwidth": copy_bandwidth}
 
 

@@ -5,10 +5,13 @@
 # of 1 (dist). Logs go to $OUT (or ./gpu-check-out).
 #
 # Usage:  bash scripts/gpu-check.sh [PART...]   (from any folder)
-#   PARTs: tests sanitize bench peers train-speed dist generate large
+#   PARTs: tests sanitize bench peers train-speed dist generate large mlstm
 #          (default: tests sanitize bench peers)
 #   generate: xlstm-bench generate (125M-like LM: step ms plain / in place / CUDA graph, prefill,
 #   bandwidth bound) and bench_peers.py lm_step in the same command, then the ratios.
+#   mlstm: xlstm-bench mlstm (the chunkwise kernels and the ATen forms at the 125M and 7B shapes)
+#   and bench_peers.py mlstm_kernel (mlstm_kernels' Triton kernels, SDPA flash) in the same command,
+#   then the ratios.
 #   large: xlstm-bench large (7B shape: prefill, decode ms/token) and bench_peers.py large (the
 #   official package, Triton kernels) and hf_large (transformers, without the official package).
 # Environment:
@@ -26,7 +29,7 @@ out=${OUT:-$root/gpu-check-out}
 peers=$(realpath -m "${XLSTM_PEERS:-$root/.peers}")
 parts=${*:-tests sanitize bench peers}
 mkdir -p "$out"
-rm -f "$out/bench.jsonl" "$out/generate.jsonl" "$out/large.jsonl"  # the ratios of this run only
+rm -f "$out/bench.jsonl" "$out/generate.jsonl" "$out/large.jsonl" "$out/mlstm.jsonl"  # the ratios of this run only
 status=0
 step() { echo "== $* ($(date +%T))"; }
 has() { [[ " $parts " == *" $1 "* ]]; }
@@ -36,7 +39,7 @@ peers_py() {
 
 targets=""
 { has tests || has sanitize; } && targets="xlstm_tests xlstm-run"
-{ has bench || has generate || has large; } && targets="$targets xlstm-bench"
+{ has bench || has generate || has large || has mlstm; } && targets="$targets xlstm-bench"
 { has train-speed || has dist; } && targets="$targets xlstm-train"
 bash scripts/gpu-build.sh $targets || exit 1
 
@@ -66,6 +69,15 @@ if has generate; then
     tee -a "$out/generate.jsonl" || status=1
   [[ -f "$peers/bench_peers.py" ]] && peers_py lm_step 2>>"$out/peers.err" | tee -a "$out/generate.jsonl"
   python3 scripts/bench_ratios.py "$out/generate.jsonl" | tee "$out/generate_ratios.txt"
+fi
+
+if has mlstm; then
+  step "mlstm: xlstm-bench mlstm, then bench_peers.py mlstm_kernel"
+  nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader
+  "$build/bin/xlstm-bench" --json mlstm 2>"$out/mlstm.err" | tee -a "$out/mlstm.jsonl" ||
+    { tail -5 "$out/mlstm.err"; status=1; }
+  [[ -f "$peers/bench_peers.py" ]] && peers_py mlstm_kernel 2>>"$out/peers.err" | tee -a "$out/mlstm.jsonl"
+  python3 scripts/bench_ratios.py "$out/mlstm.jsonl" | tee "$out/mlstm_ratios.txt"
 fi
 
 if has large; then

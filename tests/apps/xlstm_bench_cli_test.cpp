@@ -75,6 +75,34 @@ TEST(XlstmBenchCli, CpuReportsTheBlasAndRefusesTooManyThreads) {
   EXPECT_TRUE(huge.printed(std::to_string(bound))) << huge;
 }
 
+// The mLSTM benchmark's ATen forms on the CPU at a tiny shape (the kernel row needs CUDA).
+TEST(XlstmBenchCli, MlstmAtenFormsOnTheCpu) {
+  if (!testing::binary_built("xlstm-bench")) GTEST_SKIP() << "xlstm-bench is not built";
+  const auto run = testing::run_binary(
+      "xlstm-bench", "--json mlstm --device cpu --shape 1,2,16,8,24 --warmup 0 --iters 1", "",
+      false);
+  ASSERT_EQ(run.exit_code, 0) << run;
+  std::set<std::string> impls;
+  for (const auto& line : json_lines(run.output)) {
+    impls.insert(text(line, "impl"));
+    EXPECT_EQ(text(line, "bench"), "mlstm_kernel");
+    EXPECT_EQ(number(line, "B"), 1);
+    EXPECT_EQ(number(line, "NH"), 2);
+    EXPECT_EQ(number(line, "S"), 16);
+    EXPECT_EQ(number(line, "DHQK"), 8);
+    EXPECT_EQ(number(line, "DHV"), 24);
+    EXPECT_GT(number(line, "fwd_ms"), 0);
+    EXPECT_GT(number(line, "fwdbwd_ms"), number(line, "fwd_ms") * 0.5);
+    EXPECT_GE(number(line, "causal_attention_tflops_fwd"), 0);
+    EXPECT_GT(number(line, "peak_gib"), 0);
+  }
+  EXPECT_EQ(impls, (std::set<std::string>{"xlstm-cpp-aten-chunkwise", "xlstm-cpp-aten-parallel"}))
+      << run;
+  const auto bad = testing::run_binary("xlstm-bench", "mlstm --device cpu --shape 1,2,16,8");
+  EXPECT_NE(bad.exit_code, 0) << bad;
+  EXPECT_TRUE(bad.printed("--shape '1,2,16,8'")) << bad;
+}
+
 // The sLSTM benchmark on the CPU with the vanilla backend: the recurrence and the layer, each with
 // forward and forward+backward timings at the requested shape.
 TEST(XlstmBenchCli, SlstmVanillaOnTheCpu) {
