@@ -1,8 +1,9 @@
 // xlstm-bench mlstm: the mLSTM cell's sequence forms at the 125M-like LM's shape (B8 NH4 S2048
 // DH384) and the 7B shape (B1 NH8 S2048 DHqk256 DHv512) by default (--shape for others), bf16: fwd
 // and fwd+bwd ms, the causal attention TFLOP/s count of bench_peers.py (2 B NH S^2 (DHqk + DHv) / 2
-// per forward) and peak GPU memory, for the chunkwise CUDA kernels (forward only until their
-// autograd op lands) and the ATen chunkwise and parallel forms. One JSON line per row with --json,
+// per forward) and peak GPU memory, for the chunkwise CUDA kernels (forward and backward under
+// their autograd op; `chunkwise_stabilized` where `chunkwise_uses_kernels`) and the ATen chunkwise
+// (XLSTM_MLSTM_CHUNKWISE_KERNEL=0) and parallel forms. One JSON line per row with --json,
 // in the rows of bench_peers.py mlstm_kernel (scripts/gpu-check.sh mlstm runs both and prints the
 // ratios).
 #pragma once
@@ -10,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -17,10 +19,6 @@
 #include <xlstm/ops/mlstm.h>
 
 #include "report.h"
-#ifdef XLSTM_WITH_CUDA
-// The kernels' tensor bridge is internal to the library (src/) until the cell selects it.
-#include "../../src/ops/mlstm/chunkwise_cuda.h"
-#endif
 
 namespace xlstm::bench {
 
@@ -132,21 +130,15 @@ inline int run_mlstm(const MlstmBenchOptions& o) {
       return [fwd] { fwd().to(torch::kFloat32).sum().backward(); };
     };
     std::vector<MlstmRow> rows;
-#ifdef XLSTM_WITH_CUDA
-    if (device.is_cuda())
-      rows.push_back(measure_mlstm(
-          o, "xlstm-cpp-cuda-chunkwise",
-          [&] {
-            return ops::mlstm::detail::chunkwise_kernel_forward(q, k, v, ig, fg, {}, 0, 1e-6, false,
-                                                                false)
-                .h;
-          },
-          nullptr));
-#endif
     const auto chunkwise = [&] {
       return ops::mlstm::chunkwise_stabilized(q, k, v, ig, fg, {}, 64).first;
     };
+    if (ops::mlstm::chunkwise_uses_kernels(q, k, v, ig, fg))
+      rows.push_back(measure_mlstm(o, "xlstm-cpp-cuda-chunkwise", chunkwise, fwd_bwd(chunkwise)));
+    // The same call on the ATen chunkwise form: the kernels switched off.
+    setenv("XLSTM_MLSTM_CHUNKWISE_KERNEL", "0", 1);
     rows.push_back(measure_mlstm(o, "xlstm-cpp-aten-chunkwise", chunkwise, fwd_bwd(chunkwise)));
+    unsetenv("XLSTM_MLSTM_CHUNKWISE_KERNEL");
     const auto parallel = [&] { return ops::mlstm::parallel_stabilized(q, k, v, ig, fg); };
     rows.push_back(measure_mlstm(o, "xlstm-cpp-aten-parallel", parallel, fwd_bwd(parallel)));
     for (const MlstmRow& r : rows) print_mlstm(o, s, r);
