@@ -55,7 +55,8 @@ inline MlstmRow measure_mlstm(const MlstmBenchOptions& o, const std::string& imp
                               const std::function<torch::Tensor()>& fwd,
                               const std::function<void()>& fwdbwd) {
   const torch::Device device(o.device);
-  MlstmRow row{impl};
+  MlstmRow row;
+  row.impl = impl;
   std::fprintf(stderr, "[xlstm-bench] mlstm %s...\n", impl.c_str());
   try {
     reset_peak_memory(device);
