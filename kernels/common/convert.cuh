@@ -61,4 +61,10 @@ __device__ __forceinline__ unsigned pack2(float lo, float hi) {
   return *reinterpret_cast<unsigned*>(v);
 }
 
+// (lo, hi) rounded to T and stored at dst, dst[1] (4-byte aligned) in one 32-bit store.
+template <typename T>
+__device__ __forceinline__ void store_pair(T* dst, float lo, float hi) {
+  *reinterpret_cast<unsigned*>(dst) = pack2<T>(lo, hi);
+}
+
 }  // namespace xlstm::kernels

@@ -77,11 +77,6 @@ __device__ __forceinline__ float normaliser(float den, float m, float eps) {
   return fmaxf(fabsf(den), expf(-m)) + eps;
 }
 
-template <typename T>
-__device__ __forceinline__ void store_pair(T* p, float lo, float hi) {
-  *reinterpret_cast<unsigned*>(p) = pack2<T>(lo, hi);
-}
-
 template <typename T, int L>
 __global__ void __launch_bounds__(2 * L) scores_kernel(BackwardParams p) {
   const ChunkwiseBackwardArgs& a = p.a;
@@ -190,11 +185,11 @@ __global__ void __launch_bounds__(2 * L) scores_kernel(BackwardParams p) {
   if (t < valid) p.r_colsum[std::size_t(s) * L_pad + t0 + t] = colsum[t];
 }
 
-constexpr int kStateThreads = 128;  // 4 warps, 16 rows of a 64 x 64 tile of dC each
-constexpr int kStateRows = 64;      // chunk rows staged at a time
+constexpr int kStatePassThreads = 128;  // 4 warps, 16 rows of a 64 x 64 tile of dC each
+constexpr int kStateRows = 64;          // chunk rows staged at a time
 
 template <typename T, int L>
-__global__ void __launch_bounds__(kStateThreads, 9) state_kernel(BackwardParams p) {
+__global__ void __launch_bounds__(kStatePassThreads, 9) state_kernel(BackwardParams p) {
   const ChunkwiseBackwardArgs& a = p.a;
   const int DK = a.shape.qk_head_dim, DV = a.shape.v_head_dim, S = a.shape.seq, NC = p.num_chunks,
             L_pad = NC * L;
@@ -524,7 +519,7 @@ cudaError_t launch(const BackwardParams& p, cudaStream_t stream) {
   if (err != cudaSuccess) return err;
   scores_kernel<T, L><<<dim3(NC, heads), 2 * L, scores_smem, stream>>>(p);
   state_kernel<T, L>
-      <<<dim3(key_tiles * value_tiles, heads), kStateThreads, state_smem, stream>>>(p);
+      <<<dim3(key_tiles * value_tiles, heads), kStatePassThreads, state_smem, stream>>>(p);
   grads_kernel<T, L><<<dim3(key_tiles + value_tiles, NC, heads), 2 * L, grads_smem, stream>>>(p);
   gates_kernel<L><<<dim3(NC, heads), L, 0, stream>>>(p);
   return cudaGetLastError();

@@ -50,11 +50,6 @@ __device__ __forceinline__ unsigned scale_pair(unsigned x, float lo, float hi) {
   return pack2<T>(to_float(e[0]) * lo, to_float(e[1]) * hi);
 }
 
-template <typename T>
-__device__ __forceinline__ void store_pair(T* dst, float lo, float hi) {
-  *reinterpret_cast<unsigned*>(dst) = pack2<T>(lo, hi);
-}
-
 // ---- kernel 1: the memory before every chunk ----
 
 template <typename T>
