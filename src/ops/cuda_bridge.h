@@ -27,6 +27,11 @@ inline kernels::ElementType element_type(const char* where, torch::ScalarType dt
   }
 }
 
+/// Whether `dtype` is a kernel element type (float32, bfloat16, float16).
+inline bool kernel_dtype(torch::ScalarType dtype) {
+  return dtype == torch::kFloat32 || dtype == torch::kBFloat16 || dtype == torch::kFloat16;
+}
+
 /// Throws unless `t` is a defined CUDA tensor of a kernel element type.
 inline void check_cuda_tensor(const char* where, const torch::Tensor& t) {
   TORCH_CHECK(t.defined() && t.is_cuda(), where, " needs CUDA tensors");

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "decode_cuda.h"
+#include "kernel_switch.h"
 #include "mlstm/common.h"
 #include "mlstm/recurrent_step_cuda.h"
 #include "xlstm/ops/norms.h"
@@ -20,8 +21,7 @@ torch::Tensor decode_aten_linear(const torch::Tensor& x, const LinearWeights& ma
 using detail::GemvEpilogue;
 
 bool decode_kernels_enabled() {
-  const char* value = std::getenv("XLSTM_DECODE_KERNELS");
-  return value == nullptr || std::string(value) != "0";
+  return kernels_switched_on("XLSTM_DECODE_KERNELS");
 }
 
 /// Whether the kernels compute `epilogue(x parts^T)` with this residual (of the output's shape).

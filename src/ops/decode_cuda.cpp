@@ -13,10 +13,6 @@ namespace {
 namespace gemv_kern = xlstm::kernels::gemv;
 constexpr const char* kGemvWhere = "decode matrix-vector kernels";
 
-bool gemv_kernel_dtype(torch::ScalarType type) {
-  return type == torch::kFloat32 || type == torch::kBFloat16 || type == torch::kFloat16;
-}
-
 /// Whether `t` is a contiguous tensor on x's device in x's dtype.
 bool gemv_operand_like(const torch::Tensor& t, const torch::Tensor& x) {
   return t.device() == x.device() && t.scalar_type() == x.scalar_type() && t.is_contiguous();
@@ -39,8 +35,7 @@ gemv_kern::Epilogue kernel_epilogue(GemvEpilogue epilogue) {
 }  // namespace
 
 bool gemv_kernels_apply(const torch::Tensor& x, c10::ArrayRef<LinearWeights> parts) {
-  if (!x.defined() || !x.is_cuda() || x.dim() < 1 || !gemv_kernel_dtype(x.scalar_type()))
-    return false;
+  if (!x.defined() || !x.is_cuda() || x.dim() < 1 || !kernel_dtype(x.scalar_type())) return false;
   const int64_t K = x.size(-1);
   if (K <= 0 || K > INT_MAX || x.numel() == 0 || x.numel() / K > gemv_kern::kMaxInputRows)
     return false;

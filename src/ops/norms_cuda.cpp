@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cuda_bridge.h"
+#include "kernel_switch.h"
 #include "norms/norms_kernels.h"
 #include "xlstm/ops/tensor_utils.h"
 
@@ -14,15 +15,6 @@ namespace {
 
 namespace kern = xlstm::kernels::norms;
 constexpr const char* kWhere = "norm kernels";
-
-bool enabled_by_environment() {
-  const char* value = std::getenv("XLSTM_NORM_KERNELS");
-  return value == nullptr || std::string(value) != "0";
-}
-
-bool kernel_dtype(torch::ScalarType type) {
-  return type == torch::kFloat32 || type == torch::kBFloat16 || type == torch::kFloat16;
-}
 
 /// The data of a contiguous tensor, or null when it is undefined.
 const void* pointer_or_null(const torch::Tensor& t) {
@@ -95,7 +87,7 @@ torch::Tensor gated_silu_rows(const torch::Tensor& storage, const void* gate, co
 }  // namespace
 
 bool norm_kernels_apply(c10::ArrayRef<torch::Tensor> tensors) {
-  if (!enabled_by_environment()) return false;
+  if (!kernels_switched_on("XLSTM_NORM_KERNELS")) return false;
   const torch::Tensor* first = nullptr;
   for (const torch::Tensor& t : tensors) {
     if (!t.defined()) continue;

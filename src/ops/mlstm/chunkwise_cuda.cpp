@@ -1,9 +1,7 @@
 #include "chunkwise_cuda.h"
 
-#include <cstdlib>
-#include <string>
-
 #include "../cuda_bridge.h"
+#include "../kernel_switch.h"
 #include "common.h"
 #include "mlstm/chunkwise_kernels.h"
 
@@ -12,15 +10,6 @@ namespace {
 
 namespace kern = xlstm::kernels::mlstm;
 constexpr const char* kWhere = "mLSTM chunkwise kernels";
-
-bool enabled_by_environment() {
-  const char* value = std::getenv("XLSTM_MLSTM_CHUNKWISE_KERNEL");
-  return value == nullptr || std::string(value) != "0";
-}
-
-bool kernel_dtype(torch::ScalarType type) {
-  return type == torch::kFloat32 || type == torch::kBFloat16 || type == torch::kFloat16;
-}
 
 /// The kernels' shape of q [B, NH, S, DHqk], v [B, NH, S, DHv]; chunk_size <= 0: the preferred.
 kern::ChunkwiseShape chunkwise_shape(const torch::Tensor& q, const torch::Tensor& v,
@@ -47,7 +36,9 @@ torch::Tensor float32_contiguous(const torch::Tensor& t) {
 
 bool chunkwise_kernel_applies(const torch::Tensor& q, const torch::Tensor& k,
                               const torch::Tensor& v, bool backward) {
-  if (!q.is_cuda() || !enabled_by_environment() || q.dim() != 4 || v.dim() != 4) return false;
+  if (!q.is_cuda() || !kernels_switched_on("XLSTM_MLSTM_CHUNKWISE_KERNEL") || q.dim() != 4 ||
+      v.dim() != 4)
+    return false;
   const auto type = q.scalar_type();
   if (!kernel_dtype(type) || k.scalar_type() != type || v.scalar_type() != type ||
       k.device() != q.device() || v.device() != q.device())

@@ -1,9 +1,7 @@
 #include "recurrent_step_cuda.h"
 
-#include <cstdlib>
-#include <string>
-
 #include "../cuda_bridge.h"
+#include "../kernel_switch.h"
 #include "mlstm/mlstm_kernels.h"
 #include "xlstm/ops/tensor_utils.h"
 
@@ -13,17 +11,8 @@ namespace {
 namespace kern = xlstm::kernels::mlstm;
 constexpr const char* kWhere = "mLSTM step kernels";
 
-bool enabled_by_environment() {
-  const char* value = std::getenv("XLSTM_MLSTM_STEP_KERNEL");
-  return value == nullptr || std::string(value) != "0";
-}
-
 bool float32_on(const torch::Tensor& t, const torch::Device& device) {
   return t.defined() && t.device() == device && t.scalar_type() == torch::kFloat32;
-}
-
-bool step_kernel_dtype(torch::ScalarType type) {
-  return type == torch::kFloat32 || type == torch::kBFloat16 || type == torch::kFloat16;
 }
 
 /// x [B, NH, 1, DH] as the kernels read it: each position's heads contiguous (a contiguous
@@ -38,8 +27,7 @@ torch::Tensor step_heads_readable(const torch::Tensor& x) {
 /// dtype, else in float32.
 torch::Tensor step_kernel_gate(const torch::Tensor& gate, const torch::Tensor& other_gate) {
   const auto type = gate.scalar_type();
-  return step_kernel_dtype(type) && other_gate.scalar_type() == type ? gate
-                                                                     : gate.to(torch::kFloat32);
+  return kernel_dtype(type) && other_gate.scalar_type() == type ? gate : gate.to(torch::kFloat32);
 }
 
 }  // namespace
@@ -47,9 +35,9 @@ torch::Tensor step_kernel_gate(const torch::Tensor& gate, const torch::Tensor& o
 bool step_kernel_applies(const CellState& state, const torch::Tensor& q, const torch::Tensor& k,
                          const torch::Tensor& v, const torch::Tensor& igate_preact,
                          const torch::Tensor& fgate_preact, const CellState* out) {
-  if (!q.is_cuda() || !enabled_by_environment()) return false;
+  if (!q.is_cuda() || !kernels_switched_on("XLSTM_MLSTM_STEP_KERNEL")) return false;
   const auto type = q.scalar_type();
-  if (!step_kernel_dtype(type)) return false;
+  if (!kernel_dtype(type)) return false;
   // Every tensor on q's device (else the ATen path raises its device-mismatch error).
   const auto device = q.device();
   if (k.scalar_type() != type || v.scalar_type() != type || k.device() != device ||
