@@ -1,8 +1,8 @@
 // The chunkwise mLSTM forward (math: chunkwise_kernels.h) as two tensor-core kernels:
 //  1. the memory recurrence across chunks, one block per (batch * head, 64 x 64 tile of C): the
 //     tile stays in float32 registers, each chunk adds K^T diag(w) V (mma.sync, K and V chunks
-//     double-buffered by cp.async) and writes C_c (element type), n_c, m_c: what kernel 2 reads
-//     and the backward keeps;
+//     double-buffered by cp.async) and writes C_c (element type, staged in shared memory for
+//     16-byte stores), n_c, m_c: what kernel 2 reads and the backward keeps;
 //  2. the outputs, one block per (batch * head, chunk): S = Q K^T once, P = S exp(u_s - M_t)
 //     (shared memory, element type), then per DHv tile P V + Q C_c over a ring of cp.async tiles
 //     (V rows, then C_c by 64-row slabs, in the shared memory K held), normalised in the epilogue.
@@ -64,7 +64,8 @@ __global__ void __launch_bounds__(kStateThreads) chunk_states_kernel(ForwardPara
   extern __shared__ __align__(16) unsigned char smem[];
   T* k_tiles = reinterpret_cast<T*>(smem);    // [kStages][L][kLd]: K[chunk rows, qk0 ..]
   T* v_tiles = k_tiles + kStages * kL * kLd;  // [kStages][L][kLd]: V[chunk rows, v0 ..]
-  float* w = reinterpret_cast<float*>(v_tiles + kStages * kL * kLd);  // [L] key weights
+  T* c_stage = v_tiles + kStages * kL * kLd;  // [L][kLd]: C_c on its way out
+  float* w = reinterpret_cast<float*>(c_stage + kL * kLd);  // [L] key weights
   float *b = w + kL, *u = b + kL, *M = u + kL, *scalars = M + kL;
 
   const T* kg = static_cast<const T*>(p.k) + bh * seq * p.qk_dim + qk0;
@@ -105,14 +106,13 @@ __global__ void __launch_bounds__(kStateThreads) chunk_states_kernel(ForwardPara
   for (int c = 0; c < kStages - 1; ++c) load_chunk(c);
   for (int c = 0; c < p.chunks; ++c) {
     load_chunk(c + kStages - 1);
-    // The memory before chunk c.
-    T* C_out = chunk_C + ((bh * std::size_t(p.chunks) + c) * p.qk_dim) * p.v_dim;
+    // The memory before chunk c, staged for 16-byte stores (after the barrier below).
 #pragma unroll
     for (int j = 0; j < 8; ++j)
 #pragma unroll
       for (int half = 0; half < 2; ++half)
-        store_pair(C_out + std::size_t(row0 + 8 * half) * p.v_dim + v0 + 8 * j + 2 * tig,
-                   acc[j][2 * half], acc[j][2 * half + 1]);
+        store_pair(c_stage + (16 * warp + gid + 8 * half) * kLd + 8 * j + 2 * tig, acc[j][2 * half],
+                   acc[j][2 * half + 1]);
     if (n_block && tid < 64) p.chunk_n[(bh * std::size_t(p.chunks) + c) * p.qk_dim + qk0 + tid] = n;
     if (m_block && tid == 0) p.chunk_m[bh * std::size_t(p.chunks) + c] = m;
 
@@ -128,6 +128,13 @@ __global__ void __launch_bounds__(kStateThreads) chunk_states_kernel(ForwardPara
     }
     cp_async_wait<kStages - 1>();
     __syncthreads();
+
+    T* C_out = chunk_C + ((bh * std::size_t(p.chunks) + c) * p.qk_dim + qk0) * p.v_dim + v0;
+    for (int i = tid; i < kL * 8; i += kStateThreads) {
+      const int r = i / 8, col = (i % 8) * 8;
+      *reinterpret_cast<uint4*>(C_out + std::size_t(r) * p.v_dim + col) =
+          *reinterpret_cast<const uint4*>(c_stage + r * kLd + col);
+    }
 
     const float decay = scalars[0];
 #pragma unroll
@@ -208,7 +215,7 @@ template <typename T, int VT>
 std::size_t output_smem_bytes(int qk_dim) {
   const std::size_t k_elems = kL * (qk_dim + 8), ring_elems = kRing * kL * (VT + 8);
   const std::size_t tail = std::max(k_elems, ring_elems);
-  return (kL * (qk_dim + 8) + kL * kLd + tail) * sizeof(T) + 7 * kL * sizeof(float);
+  return (kL * (qk_dim + 8) + kL * kLd + tail) * sizeof(T) + 10 * kL * sizeof(float);
 }
 
 template <typename T, int VT>
@@ -227,7 +234,8 @@ __global__ void __launch_bounds__(kOutThreads) chunk_outputs_kernel(ForwardParam
   T* ring = ks;                        // [kRing][L][ldr], once S is done
   T* tail_end = ks + max(kL * ldq, kRing * kL * ldr);
   float* b = reinterpret_cast<float*>(tail_end);
-  float *u = b + kL, *M = u + kL, *row_sum = M + kL, *qn = row_sum + kL, *inter = qn + kL,
+  // row_part [4][L]: each column quarter's row sums of P, added in a fixed order (deterministic).
+  float *u = b + kL, *M = u + kL, *row_part = M + kL, *qn = row_part + 4 * kL, *inter = qn + kL,
         *inv_norm = inter + kL;
 
   const T* qg = static_cast<const T*>(p.q) + (bh * seq + t0) * p.qk_dim;
@@ -267,7 +275,6 @@ __global__ void __launch_bounds__(kOutThreads) chunk_outputs_kernel(ForwardParam
   const float m_c = p.chunk_m[chunk_index];
   if (warp == 0)
     scan_chunk_gates(p.igate + bh * seq + t0, p.fgate + bh * seq + t0, valid, m_c, b, u, M);
-  if (tid < kL) row_sum[tid] = 0.f;
   cp_async_wait<0>();
   __syncthreads();
 
@@ -315,7 +322,7 @@ __global__ void __launch_bounds__(kOutThreads) chunk_outputs_kernel(ForwardParam
         }
         sum += __shfl_xor_sync(0xffffffffu, sum, 1);
         sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-        if (tig == 0) atomicAdd(row_sum + row, sum);
+        if (tig == 0) row_part[(warp % 4) * kL + row] = sum;
       }
   }
   __syncthreads();  // K is free: the ring starts
@@ -323,7 +330,9 @@ __global__ void __launch_bounds__(kOutThreads) chunk_outputs_kernel(ForwardParam
   if (tid < kL) {  // the row scalars: inter-chunk weight, normaliser, stabiliser
     const int t = tid;
     const float weight = __expf(m_c - M[t]);
-    const float den = row_sum[t] + weight * qn[t];
+    const float row_sum =
+        row_part[t] + row_part[kL + t] + row_part[2 * kL + t] + row_part[3 * kL + t];
+    const float den = row_sum + weight * qn[t];
     const float m_t = b[t] + M[t];
     inter[t] = weight;
     inv_norm[t] = 1.f / (fmaxf(fabsf(den), __expf(-m_t)) + p.eps);
@@ -422,7 +431,7 @@ cudaError_t launch_forward(const ChunkwiseForwardArgs& args, cudaStream_t stream
     p.chunk_m = p.chunk_n + n_floats;
   }
 
-  const std::size_t state_smem = 2 * kStages * kL * kLd * sizeof(T) + 5 * kL * sizeof(float);
+  const std::size_t state_smem = (2 * kStages + 1) * kL * kLd * sizeof(T) + 5 * kL * sizeof(float);
   const dim3 state_grid((p.qk_dim / 64) * (p.v_dim / 64), heads_total);
   cudaError_t err =
       cudaFuncSetAttribute(chunk_states_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,

@@ -70,8 +70,11 @@ std::pair<torch::Tensor, CellState> chunkwise_kernel(const torch::Tensor& q, con
                                  eps, /*return_last=*/true, /*save=*/false);
     return {out.h, out.last};
   }
-  const variable_list out = ChunkwiseKernelFunction::apply(q, k, v, igate_preact, fgate_preact,
-                                                           initial.C, initial.n, initial.m, eps);
+  const torch::Tensor none = torch::empty({0}, q.options().dtype(torch::kFloat));
+  const bool given = initial.defined();
+  const variable_list out =
+      ChunkwiseKernelFunction::apply(q, k, v, igate_preact, fgate_preact, given ? initial.C : none,
+                                     given ? initial.n : none, given ? initial.m : none, eps);
   return {out[0], CellState{out[1], out[2], out[3]}};
 }
 

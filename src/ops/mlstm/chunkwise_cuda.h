@@ -47,6 +47,14 @@ ChunkwiseKernelForward chunkwise_kernel_forward(const torch::Tensor& q, const to
                                                 const CellState& initial, int64_t chunk_size,
                                                 double eps, bool return_last, bool save);
 
+/// chunkwise_stabilized on the kernels (inputs as there, `initial` undefined or float32), with
+/// autograd history when an input requires grad: returns (h, last memory).
+std::pair<torch::Tensor, CellState> chunkwise_kernel(const torch::Tensor& q, const torch::Tensor& k,
+                                                     const torch::Tensor& v,
+                                                     const torch::Tensor& igate_preact,
+                                                     const torch::Tensor& fgate_preact,
+                                                     const CellState& initial, double eps);
+
 /// Its backward: the forward's inputs, output h and saved tensors, the gradient of h and of the
 /// last memory (C and n; undefined means zero).
 ChunkwiseKernelGradients chunkwise_kernel_backward(
