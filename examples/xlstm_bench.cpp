@@ -7,6 +7,8 @@
 //                      token (CUDA graph), peak memory and the bandwidth bound (GPU).
 //   xlstm-bench mlstm  the mLSTM cell's sequence forms (chunkwise kernels, ATen chunkwise and
 //                      parallel) at the 125M and 7B shapes: fwd, fwd+bwd, TFLOP/s, memory (GPU).
+//   xlstm-bench lm     one training step of the 125M-like LM (B8 S2048, bf16 autocast, AdamW): ms,
+//                      tokens/s, peak memory, forward / backward / optimizer (GPU).
 // Compare with the official package in the same run: scripts/bench-cpu.sh (CPU),
 // scripts/gpu-check.sh (GPU: with bench_peers.py and the ratios).
 #include <CLI/CLI.hpp>
@@ -19,6 +21,7 @@
 
 #include "bench/generate.h"
 #include "bench/large.h"
+#include "bench/lm.h"
 #include "bench/mlstm.h"
 #include "bench/report.h"
 #include "bench/slstm.h"
@@ -165,6 +168,23 @@ int main(int argc, char** argv) {
       ->check(xlstm::apps::whole_number(0, xlstm::apps::kMaxSize));
   mlstm->add_option("--iters", mo.iters, "timed calls")->check(size);
 
+  auto* lm = app.add_subcommand(
+      "lm", "125M-like LM training step (B8 S2048, bf16 autocast, AdamW): ms, peak memory (GPU)");
+  xlstm::bench::LmBenchOptions lmo;
+  lm->add_option("--config", lmo.config, "xLSTMLMModelConfig YAML (default: the 125M-like LM)")
+      ->check(CLI::ExistingFile);
+  lm->add_option("--batch", lmo.batch, "batch size")->check(size);
+  lm->add_option("--seq", lmo.seq, "sequence length")->check(size);
+  lm->add_option("--amp", lmo.amp, "autocast dtype on CUDA: bf16 | f16 | none")
+      ->check(CLI::IsMember({"bf16", "f16", "none"}));
+  lm->add_option("--variants", lmo.variants, "comma-separated: kernels, aten_mlstm, torch_adamw")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"kernels", "aten_mlstm", "torch_adamw"}));
+  lm->add_option("--device", lmo.device, "torch device");
+  lm->add_option("--warmup", lmo.warmup, "untimed steps first")
+      ->check(xlstm::apps::whole_number(0, xlstm::apps::kMaxSize));
+  lm->add_option("--iters", lmo.iters, "timed steps")->check(size);
+
   if (const auto code = xlstm::apps::parse_command_line(app, argc, argv, "xlstm-bench"))
     return *code;
   return xlstm::apps::run_main("xlstm-bench", [&] {
@@ -178,6 +198,11 @@ int main(int argc, char** argv) {
       mo.json = report.json;
       xlstm::apps::require_device(mo.device);
       return xlstm::bench::run_mlstm(mo);
+    }
+    if (*lm) {
+      lmo.json = report.json;
+      xlstm::apps::require_device(lmo.device);
+      return xlstm::bench::run_lm(lmo);
     }
     if (*generate) {
       go.json = report.json;

@@ -5,13 +5,15 @@
 # of 1 (dist). Logs go to $OUT (or ./gpu-check-out).
 #
 # Usage:  bash scripts/gpu-check.sh [PART...]   (from any folder)
-#   PARTs: tests sanitize bench peers train-speed dist generate large mlstm
+#   PARTs: tests sanitize bench peers train-speed dist generate large mlstm lm
 #          (default: tests sanitize bench peers)
 #   generate: xlstm-bench generate (125M-like LM: step ms plain / in place / CUDA graph, prefill,
 #   bandwidth bound) and bench_peers.py lm_step in the same command, then the ratios.
 #   mlstm: xlstm-bench mlstm (the chunkwise kernels and the ATen forms at the 125M and 7B shapes)
 #   and bench_peers.py mlstm_kernel (mlstm_kernels' Triton kernels, SDPA flash) in the same command,
 #   then the ratios.
+#   lm: xlstm-bench lm (the 125M-like LM's training step, B8 S2048, bf16 autocast, AdamW: ours with
+#   the kernels, with the ATen mLSTM forms, with torch::optim::AdamW) and bench_peers.py lm_train.
 #   large: xlstm-bench large (7B shape: prefill, decode ms/token) and bench_peers.py large (the
 #   official package, Triton kernels) and hf_large (transformers, without the official package).
 # Environment:
@@ -19,7 +21,9 @@
 #   XLSTM_PEERS        folder made by prepare-peers.sh (peers skipped when absent)    [.peers]
 #   BUILD_DIR          [/tmp/xlstm-gpu-build]     CUDA_ARCHS  [90]     JOBS  [16]
 #   TEST_FILTER        [*Cuda*]                   BENCH_ARGS  extra `xlstm-bench slstm` arguments
-#   GENERATE_ARGS      extra `xlstm-bench generate` arguments
+#   GENERATE_ARGS      extra `xlstm-bench generate` arguments     LM_ARGS  extra `xlstm-bench lm` ones
+#   MLSTM_KERNELS      comma-separated mlstm_kernels kernels for bench_peers.py mlstm_kernel, where
+#                      that copy reads it (default: all four)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -29,7 +33,7 @@ out=${OUT:-$root/gpu-check-out}
 peers=$(realpath -m "${XLSTM_PEERS:-$root/.peers}")
 parts=${*:-tests sanitize bench peers}
 mkdir -p "$out"
-rm -f "$out/bench.jsonl" "$out/generate.jsonl" "$out/large.jsonl" "$out/mlstm.jsonl"  # the ratios of this run only
+rm -f "$out/bench.jsonl" "$out/generate.jsonl" "$out/large.jsonl" "$out/mlstm.jsonl" "$out/lm.jsonl"  # the ratios of this run only
 status=0
 step() { echo "== $* ($(date +%T))"; }
 has() { [[ " $parts " == *" $1 "* ]]; }
@@ -39,7 +43,7 @@ peers_py() {
 
 targets=""
 { has tests || has sanitize; } && targets="xlstm_tests xlstm-run"
-{ has bench || has generate || has large || has mlstm; } && targets="$targets xlstm-bench"
+{ has bench || has generate || has large || has mlstm || has lm; } && targets="$targets xlstm-bench"
 { has train-speed || has dist; } && targets="$targets xlstm-train"
 bash scripts/gpu-build.sh $targets || exit 1
 
@@ -78,6 +82,14 @@ if has mlstm; then
     { tail -5 "$out/mlstm.err"; status=1; }
   [[ -f "$peers/bench_peers.py" ]] && peers_py mlstm_kernel 2>>"$out/peers.err" | tee -a "$out/mlstm.jsonl"
   python3 scripts/bench_ratios.py "$out/mlstm.jsonl" | tee "$out/mlstm_ratios.txt"
+fi
+
+if has lm; then
+  step "lm: xlstm-bench lm, then bench_peers.py lm_train"
+  "$build/bin/xlstm-bench" --json lm ${LM_ARGS:-} 2>"$out/lm.err" | tee -a "$out/lm.jsonl" ||
+    { tail -5 "$out/lm.err"; status=1; }
+  [[ -f "$peers/bench_peers.py" ]] && peers_py lm_train 2>>"$out/peers.err" | tee -a "$out/lm.jsonl"
+  python3 scripts/bench_ratios.py "$out/lm.jsonl" | tee "$out/lm_ratios.txt"
 fi
 
 if has large; then

@@ -17,10 +17,10 @@
 #include <vector>
 
 #include <xlstm/components/dtype.h>
-#include <xlstm/config/yaml.h>
 #include <xlstm/generation/stepper.h>
 #include <xlstm/xlstm.h>
 
+#include "lm125m.h"
 #include "report.h"
 
 namespace xlstm::bench {
@@ -32,19 +32,6 @@ struct GenerateBenchOptions {
   int warmup = 8, iters = 128;
   bool json = false;
 };
-
-/// bench_peers.py lm_cfg(): the official xLSTMLMModelConfig of the peers' lm_step / lm_train.
-inline xLSTMLMModelConfig lm125m_config() {
-  return from_yaml_string<xLSTMLMModelConfig>(
-      "vocab_size: 50304\nembedding_dim: 768\nnum_blocks: 12\nslstm_at: [3, 9]\n"
-      "context_length: 2048\n"
-      "mlstm_block:\n  mlstm:\n    conv1d_kernel_size: 4\n    qkv_proj_blocksize: 4\n"
-      "    num_heads: 4\n"
-      "slstm_block:\n  slstm:\n    backend: cuda\n    num_heads: 4\n    conv1d_kernel_size: 4\n"
-      "    bias_init: powerlaw_blockdependent\n  feedforward:\n    proj_factor: 1.3\n"
-      "    act_fn: gelu\n",
-      "lm125m");
-}
 
 /// Bytes of every defined tensor of `state`.
 inline int64_t state_bytes(const xLSTMBlockStackState& state) {

@@ -4,27 +4,13 @@
 #include <algorithm>
 
 #include "distributed_c10d.h"
+#include "optimizer_state_key.h"
 
 namespace xlstm {
-namespace {
-
-/// The key torch::optim keeps a parameter's state under (LibTorch 2.x: the TensorImpl pointer;
-/// 1.13: its printed address).
-#if TORCH_VERSION_MAJOR >= 2
-void* state_key(const torch::Tensor& p) {
-  return p.unsafeGetTensorImpl();
-}
-#else
-std::string state_key(const torch::Tensor& p) {
-  return c10::guts::to_string(p.unsafeGetTensorImpl());
-}
-#endif
-
-}  // namespace
 
 const torch::optim::AdamWParamState* adamw_state(const torch::optim::AdamW& optimizer,
                                                  const torch::Tensor& p) {
-  const auto found = optimizer.state().find(state_key(p));
+  const auto found = optimizer.state().find(optimizer_state_key(p));
   if (found == optimizer.state().end()) return nullptr;
   return static_cast<const torch::optim::AdamWParamState*>(found->second.get());
 }
@@ -70,7 +56,8 @@ void OptimizerStateSharding::step(torch::optim::AdamW& optimizer) {
 
 void OptimizerStateSharding::drop_foreign_state(torch::optim::AdamW& optimizer) {
   for (size_t i = 0; i < parameters_.size(); ++i)
-    if (owners_[i] != communicator_->rank()) optimizer.state().erase(state_key(parameters_[i]));
+    if (owners_[i] != communicator_->rank())
+      optimizer.state().erase(optimizer_state_key(parameters_[i]));
 }
 
 void OptimizerStateSharding::gather_state_to_main(torch::optim::AdamW& optimizer) {
@@ -109,7 +96,7 @@ void OptimizerStateSharding::gather_state_to_main(torch::optim::AdamW& optimizer
       state->step(step);
       state->exp_avg(moments[j]);
       state->exp_avg_sq(moments[owned.size() + j]);
-      states[state_key(parameters_[owned[j]])] = std::move(state);
+      states[optimizer_state_key(parameters_[owned[j]])] = std::move(state);
     }
   }
 }

@@ -13,6 +13,7 @@
 #include "xlstm/components/dtype.h"
 #include "xlstm/config/error.h"
 #include "xlstm/training/distributed.h"
+#include "xlstm/training/fused_adamw.h"
 #include "xlstm/training/lr_scheduler.h"
 #include "xlstm/training/prefetcher.h"
 
@@ -150,8 +151,7 @@ struct Trainer::Impl {
     };
     add_group(groups.weight_decay, training.weight_decay);
     add_group(groups.no_weight_decay, 0.0);
-    optimizer = std::make_unique<torch::optim::AdamW>(param_groups,
-                                                      torch::optim::AdamWOptions(training.lr));
+    optimizer = std::make_unique<FusedAdamW>(param_groups, torch::optim::AdamWOptions(training.lr));
     broadcast_module(*communicator, model->module());
 
     // Validation sharded: batch i of a split is rank i % world_size's.

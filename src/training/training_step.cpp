@@ -1,6 +1,6 @@
 #include "training_step.h"
 
-#include "autocast.h"
+#include "xlstm/training/autocast.h"
 
 #include <tuple>
 

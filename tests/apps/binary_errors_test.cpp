@@ -46,7 +46,7 @@ TEST(BinaryErrors, BenchRefusesBadDevicesSubcommandsAndImplementations) {
                  "xlstm-bench: --device cuda: no CUDA device is available to this process");
   expect_error(
       bench + " foo", 2,
-      "xlstm-bench: unknown subcommand 'foo' (expected one of: cpu, slstm, generate, large, mlstm)");
+      "xlstm-bench: unknown subcommand 'foo' (expected one of: cpu, slstm, generate, large, mlstm, lm)");
   expect_error(bench, 2, "xlstm-bench: give a subcommand: cpu, slstm");
   expect_error(bench + " slstm --impl cuda,foo --device cpu", 2, "foo not in {cuda,vanilla}");
   expect_error(bench + " cpu --batch 0", 2, "--batch: 0 is not a whole number in 1 .. 16777216");

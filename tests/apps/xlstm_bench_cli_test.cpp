@@ -11,6 +11,8 @@
 #include "io/json.h"
 #include "support/run_binary.h"
 #include "training/trainer_support.h"
+#include "xlstm/config/yaml.h"
+#include "xlstm/xlstm.h"
 
 namespace xlstm {
 namespace {
@@ -101,6 +103,41 @@ TEST(XlstmBenchCli, MlstmAtenFormsOnTheCpu) {
   const auto bad = testing::run_binary("xlstm-bench", "mlstm --device cpu --shape 1,2,16,8");
   EXPECT_NE(bad.exit_code, 0) << bad;
   EXPECT_TRUE(bad.printed("--shape '1,2,16,8'")) << bad;
+}
+
+// The LM training-step benchmark on the CPU with the README's LM (the kernels row runs the
+// library's defaults there, FusedAdamW falling back to AdamW's step): every row's numbers, the
+// parameter count of that model, and a bad variant refused by name.
+TEST(XlstmBenchCli, LmTrainingStepOnTheCpu) {
+  if (!testing::binary_built("xlstm-bench")) GTEST_SKIP() << "xlstm-bench is not built";
+  const std::string config = std::string(XLSTM_SOURCE_DIR) + "/configs/readme_lm.yaml";
+  const auto run = testing::run_binary(
+      "xlstm-bench",
+      "--json lm --device cpu --config " + config +
+          " --batch 2 --seq 8 --warmup 0 --iters 1 --variants kernels,torch_adamw",
+      "OMP_NUM_THREADS=1 ", false);
+  ASSERT_EQ(run.exit_code, 0) << run;
+  torch::manual_seed(0);
+  xLSTMLMModel model(from_yaml_file<xLSTMLMModelConfig>(config));
+  int64_t params = 0;
+  for (const auto& [name, p] : model->unique_named_parameters()) params += p.numel();
+  std::set<std::string> variants;
+  for (const auto& line : json_lines(run.output)) {
+    ASSERT_EQ(line.find("error"), nullptr) << text(line, "error");
+    variants.insert(text(line, "variant"));
+    EXPECT_EQ(text(line, "bench"), "lm125m_train_step");
+    EXPECT_EQ(number(line, "B"), 2);
+    EXPECT_EQ(number(line, "S"), 8);
+    EXPECT_EQ(number(line, "params"), params);
+    for (const char* key : {"step_ms", "fwd_ms", "opt_ms", "peak_gib"})
+      EXPECT_GT(number(line, key), 0) << key;
+    EXPECT_NEAR(number(line, "tok_s"), 16 / (number(line, "step_ms") * 1e-3),
+                1e-3 * number(line, "tok_s"));
+  }
+  EXPECT_EQ(variants, (std::set<std::string>{"kernels", "torch_adamw"})) << run;
+  const auto bad = testing::run_binary("xlstm-bench", "lm --device cpu --variants kernels,foo");
+  EXPECT_NE(bad.exit_code, 0) << bad;
+  EXPECT_TRUE(bad.printed("foo")) << bad;
 }
 
 // The sLSTM benchmark on the CPU with the vanilla backend: the recurrence and the layer, each with

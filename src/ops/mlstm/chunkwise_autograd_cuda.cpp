@@ -53,7 +53,8 @@ struct ChunkwiseKernelFunction : torch::autograd::Function<ChunkwiseKernelFuncti
             like(g.dfgate, fgate),
             like(g.dinitial.C, initial.C),
             like(g.dinitial.n, initial.n),
-            torch::Tensor()};
+            torch::Tensor(),   // m0: the stabiliser is a constant
+            torch::Tensor()};  // eps
   }
 };
 

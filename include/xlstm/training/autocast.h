@@ -1,4 +1,4 @@
-// RAII CUDA autocast for the training loop (the C++ side of `with torch.autocast("cuda", dtype)`).
+// RAII CUDA autocast (the C++ side of `with torch.autocast("cuda", dtype)`).
 // LibTorch 2.4 replaced the CUDA-only functions (set_enabled, set_autocast_gpu_dtype) by ones
 // that take the device type.
 #pragma once
