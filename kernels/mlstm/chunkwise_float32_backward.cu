@@ -92,8 +92,8 @@ __global__ void __launch_bounds__(simt::kThreads) scores_kernel(Params p) {
   const ChunkwiseBackwardArgs& a = p.a;
   const int c = blockIdx.x, s = blockIdx.y, S = a.shape.seq, t = threadIdx.x;
   const int DK = a.shape.qk_head_dim, DV = a.shape.v_head_dim, t0 = c * kL, valid = min(kL, S - t0);
-  extern __shared__ float smem[];
-  float *x0 = smem, *x1 = x0 + simt::kTileFloats, *x2 = x1 + simt::kTileFloats;
+  extern __shared__ float f32_smem[];
+  float *x0 = f32_smem, *x1 = x0 + simt::kTileFloats, *x2 = x1 + simt::kTileFloats;
   __shared__ Gates cg;
   __shared__ float inv_norm[kL], dden[kL];
   load_gates(p, cg, s, c, valid);
@@ -356,7 +356,7 @@ __global__ void __launch_bounds__(simt::kThreads) grads_kernel(Params p) {
   const ChunkwiseBackwardArgs& a = p.a;
   const int c = blockIdx.y, s = blockIdx.z, S = a.shape.seq, valid = min(kL, S - c * kL);
   const int key_tiles = a.shape.qk_head_dim / simt::kTile, t = threadIdx.x;
-  extern __shared__ float smem[];
+  extern __shared__ float f32_smem[];
   __shared__ Gates cg;
   __shared__ RowWeights rw;
   load_gates(p, cg, s, c, valid);
@@ -375,9 +375,9 @@ __global__ void __launch_bounds__(simt::kThreads) grads_kernel(Params p) {
   }
   __syncthreads();
   if (int(blockIdx.x) < key_tiles)
-    key_grads(p, rw, smem, blockIdx.x * simt::kTile, c, s, valid);
+    key_grads(p, rw, f32_smem, blockIdx.x * simt::kTile, c, s, valid);
   else
-    value_grads(p, rw, smem, (blockIdx.x - key_tiles) * simt::kTile, c, s, valid);
+    value_grads(p, rw, f32_smem, (blockIdx.x - key_tiles) * simt::kTile, c, s, valid);
 }
 
 __global__ void __launch_bounds__(kL) gates_kernel(Params p) {

@@ -112,8 +112,8 @@ __global__ void __launch_bounds__(kThreads) outputs_kernel(Params p) {
   const int c = blockIdx.x, bh = blockIdx.y, tid = threadIdx.x;
   const int t0 = c * kTile, valid = min(kTile, p.seq - t0);
   const std::size_t seq = p.seq, chunk = std::size_t(bh) * p.chunks + c;
-  extern __shared__ float smem[];
-  float* qs = smem;              // a 64-column slab of Q (scaled by exp(m_c - M_t) for Q C_c)
+  extern __shared__ float f32_smem[];
+  float* qs = f32_smem;          // a 64-column slab of Q (scaled by exp(m_c - M_t) for Q C_c)
   float* xs = qs + kTileFloats;  // K, V or C_c slab
   float* ps = xs + kTileFloats;  // P [t][s]
   __shared__ float b[kTile], u[kTile], M[kTile], qn[kTile], inter[kTile], inv_norm[kTile];

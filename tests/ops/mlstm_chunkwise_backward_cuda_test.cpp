@@ -1,5 +1,6 @@
 // The chunkwise mLSTM backward kernels (detail::chunkwise_kernel_backward, on CUDA tensors;
-// skipped without a GPU) against float64 autograd of chunkwise_stabilized on the CPU: dq, dk, dv,
+// skipped without a GPU; bfloat16, float16 and float32) against float64 autograd of
+// chunkwise_stabilized on the CPU: dq, dk, dv,
 // the gate gradients and those of the initial memory, over head dims, chunk sizes, sequences not a
 // multiple of the chunk, S = 1, B = 1 and odd head counts; and finite gradients for extreme gates
 // over 8192 positions. The forward kernel's saved tensors come from contract_saved below (the math
@@ -29,7 +30,11 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 // fp16 errors come from h, dh, the saved C_c and the kernels' element-type operands (P / N, dS,
 // dC_{c+1} and the scaled queries), each rounded once, with float32 accumulation: measured at most
 // 0.7 units of epsilon(dtype) of the largest gradient on these shapes; 4 allows for the spread.
-constexpr double kRoundings = 4;
+// float32 (the SIMT kernels, float32 arithmetic throughout): 1e-4 of the largest gradient
+// (issue 12).
+double roundings(torch::ScalarType dtype) {
+  return dtype == torch::kFloat32 ? 1e-4 / test::epsilon(torch::kFloat32) : 4.0;
+}
 
 struct Case {
   int64_t batch, heads, seq, qk_dim, v_dim, chunk;
@@ -210,7 +215,7 @@ void expect_gradients_match_autograd(const Case& c, torch::ScalarType dtype) {
   for (std::size_t i = 0; i < ref.size(); ++i) {
     ASSERT_TRUE(got[i].second.defined()) << what << " " << got[i].first;
     EXPECT_TRUE(got[i].second.is_cuda()) << what << " " << got[i].first;
-    EXPECT_TRUE(test::close_at_precision(got[i].second, ref[i], dtype, kRoundings))
+    EXPECT_TRUE(test::close_at_precision(got[i].second, ref[i], dtype, roundings(dtype)))
         << what << " " << got[i].first;
   }
   EXPECT_EQ(grads.dq.scalar_type(), dtype) << what;
@@ -239,15 +244,27 @@ TEST(ChunkwiseBackwardCuda, GradientsMatchFloat64AutogradFloat16) {
   for (const Case& c : shapes()) expect_gradients_match_autograd(c, torch::kFloat16);
 }
 
+TEST(ChunkwiseBackwardCuda, GradientsMatchFloat64AutogradFloat32) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  for (Case c : shapes()) {
+    c.chunk = 64;  // the float32 kernels' only chunk size
+    expect_gradients_match_autograd(c, torch::kFloat32);
+  }
+  expect_gradients_match_autograd({1, 1, 129, 448, 192, 64, false, true}, torch::kFloat32);
+  expect_gradients_match_autograd({2, 1, 1, 512, 512, 64, true, true}, torch::kFloat32);
+}
+
 TEST(ChunkwiseBackwardCuda, ExtremeGatesOverLongSequencesStayFinite) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   torch::manual_seed(3);
-  for (const int64_t L : {64, 128}) {
+  const std::pair<int64_t, torch::ScalarType> runs[] = {
+      {64, torch::kBFloat16}, {128, torch::kBFloat16}, {64, torch::kFloat32}};
+  for (const auto& [L, dtype] : runs) {
     const Case c{1, 2, 8192, 64, 64, L, true, true};
-    const Inputs in = make_inputs(c, torch::kBFloat16, 20.0);
+    const Inputs in = make_inputs(c, dtype, 20.0);
     const auto [saved, h] = forward_of(in, L);
-    const auto grads = run_kernels(in, torch::kBFloat16, h, saved);
-    const std::string what = describe(c, torch::kBFloat16);
+    const auto grads = run_kernels(in, dtype, h, saved);
+    const std::string what = describe(c, dtype);
     for (const Tensor& g : {grads.dq, grads.dk, grads.dv, grads.digate, grads.dfgate,
                             grads.dinitial.C, grads.dinitial.n})
       EXPECT_TRUE(torch::isfinite(g).all().item<bool>()) << what;
@@ -260,6 +277,10 @@ TEST(ChunkwiseBackwardCuda, RejectsShapesTheKernelsDoNotTake) {
   const Inputs in = make_inputs(c, torch::kBFloat16, 1.0);
   const auto [saved, h] = forward_of(in, c.chunk);
   EXPECT_THROW(run_kernels(in, torch::kBFloat16, h, saved), c10::Error);
+  const Case c128{1, 1, 10, 64, 64, 128, false, false};  // float32 takes chunk size 64 only
+  const Inputs in128 = make_inputs(c128, torch::kFloat32, 1.0);
+  const auto [saved128, h128] = forward_of(in128, c128.chunk);
+  EXPECT_THROW(run_kernels(in128, torch::kFloat32, h128, saved128), c10::Error);
 }
 
 }  // namespace
