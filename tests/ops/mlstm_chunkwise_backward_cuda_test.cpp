@@ -248,6 +248,11 @@ TEST(ChunkwiseBackwardCuda, GradientsMatchFloat64AutogradFloat32) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   for (Case c : shapes()) {
     c.chunk = 64;  // the float32 kernels' only chunk size
+    // S = 1 without history: where the normaliser takes |den|, h_0 = sign(q_0 . k_0) v_0 up to
+    // eps, and dq, dk, di are differences of O(1) terms that cancel to O(eps) (max |dq| ~1e-6);
+    // float32 resolves them to ~1e-7 of those terms, above 1e-4 of the cancelled result. A memory
+    // before the position makes them O(1).
+    if (c.seq == 1) c.initial = true;
     expect_gradients_match_autograd(c, torch::kFloat32);
   }
   expect_gradients_match_autograd({1, 1, 129, 448, 192, 64, false, true}, torch::kFloat32);

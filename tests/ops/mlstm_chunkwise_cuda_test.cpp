@@ -238,6 +238,7 @@ TEST(MlstmChunkwiseCuda, Float32MatchesReferencesOverShapes) {
   SKIP_WITHOUT_CUDA();
   const auto f32 = torch::kFloat32;
   expect_forward_matches(2, 3, 200, 64, 64, f32, false);   // S not a multiple of the chunk
+  expect_forward_matches(2, 1, 1, 64, 64, f32, false);     // S = 1
   expect_forward_matches(1, 1, 1, 512, 512, f32, true);    // S = 1, from a state
   expect_forward_matches(1, 3, 130, 128, 320, f32, true);  // odd heads, DHqk != DHv
   expect_forward_matches(1, 2, 150, 192, 448, f32, false);
