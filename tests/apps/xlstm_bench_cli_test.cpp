@@ -131,8 +131,9 @@ TEST(XlstmBenchCli, LmTrainingStepOnTheCpu) {
     EXPECT_EQ(number(line, "params"), params);
     for (const char* key : {"step_ms", "fwd_ms", "opt_ms", "peak_gib"})
       EXPECT_GT(number(line, key), 0) << key;
+    // tok_s is printed to 0.1, step_ms to 0.001
     EXPECT_NEAR(number(line, "tok_s"), 16 / (number(line, "step_ms") * 1e-3),
-                1e-3 * number(line, "tok_s"));
+                0.05 + 1e-4 * number(line, "tok_s"));
   }
   EXPECT_EQ(variants, (std::set<std::string>{"kernels", "torch_adamw"})) << run;
   const auto bad = testing::run_binary("xlstm-bench", "lm --device cpu --variants kernels,foo");
