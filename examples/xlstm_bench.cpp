@@ -177,9 +177,10 @@ int main(int argc, char** argv) {
   lm->add_option("--seq", lmo.seq, "sequence length")->check(size);
   lm->add_option("--amp", lmo.amp, "autocast dtype on CUDA: bf16 | f16 | none")
       ->check(CLI::IsMember({"bf16", "f16", "none"}));
-  lm->add_option("--variants", lmo.variants, "comma-separated: kernels, aten_mlstm, torch_adamw")
+  lm->add_option("--variants", lmo.variants,
+                 "comma-separated: kernels, fused_loss, aten_mlstm, torch_adamw")
       ->delimiter(',')
-      ->check(CLI::IsMember({"kernels", "aten_mlstm", "torch_adamw"}));
+      ->check(CLI::IsMember({"kernels", "fused_loss", "aten_mlstm", "torch_adamw"}));
   lm->add_option("--device", lmo.device, "torch device");
   lm->add_option("--warmup", lmo.warmup, "untimed steps first")
       ->check(xlstm::apps::whole_number(0, xlstm::apps::kMaxSize));

@@ -3,8 +3,10 @@
 // ms per step, tokens/s, peak memory (weights included, as torch.cuda.max_memory_allocated after
 // reset_peak_memory_stats) and where the time goes (the forward, the backward and the optimizer
 // step, each timed alone). Variants: `kernels` (the library's defaults: the mLSTM chunkwise
-// kernels where they apply, FusedAdamW), `aten_mlstm` (XLSTM_MLSTM_CHUNKWISE_KERNEL=0: the cell's
-// ATen forms) and `torch_adamw` (torch::optim::AdamW, one op per tensor). --config takes another
+// kernels where they apply, FusedAdamW), `fused_loss` (the same with the LM head and the cross
+// entropy as ops::linear_cross_entropy: no [B S, V] logits in memory), `aten_mlstm`
+// (XLSTM_MLSTM_CHUNKWISE_KERNEL=0: the cell's ATen forms) and `torch_adamw` (torch::optim::AdamW,
+// one op per tensor). --config takes another
 // xLSTMLMModelConfig YAML (the CLI test runs a tiny one on the CPU).
 #pragma once
 
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include <xlstm/ops/linear_cross_entropy.h>
 #include <xlstm/training/autocast.h>
 #include <xlstm/training/fused_adamw.h>
 #include <xlstm/training/metrics.h>
@@ -28,7 +31,7 @@ namespace xlstm::bench {
 struct LmBenchOptions {
   std::string device = "cuda", config, amp = "bf16";  // config empty: lm125m_config()
   int batch = 8, seq = 2048, warmup = 2, iters = 5;
-  std::vector<std::string> variants{"kernels", "aten_mlstm", "torch_adamw"};
+  std::vector<std::string> variants{"kernels", "fused_loss", "aten_mlstm", "torch_adamw"};
   bool json = false;
 };
 
@@ -62,9 +65,13 @@ inline LmStepRow measure_lm_step(const LmBenchOptions& o, const xLSTMLMModelConf
     const torch::Tensor targets = torch::randint(vocab, {o.batch, o.seq}, ids);
     const bool autocast = device.is_cuda() && o.amp != "none";
     const auto amp_dtype = o.amp == "f16" ? torch::kHalf : torch::kBFloat16;
+    ops::LinearCrossEntropyOptions fused_loss;
+    if (autocast) fused_loss.compute_dtype = amp_dtype;
     const auto loss_of_forward = [&] {
       CudaAutocast region(autocast, amp_dtype);
-      return sequence_cross_entropy(model->forward(tokens), targets);
+      if (variant != "fused_loss") return sequence_cross_entropy(model->forward(tokens), targets);
+      const torch::Tensor hidden = model->xlstm_block_stack->forward(model->embed(tokens));
+      return ops::linear_cross_entropy(hidden, model->lm_head_weight, targets, fused_loss);
     };
     const auto step = [&] {
       loss_of_forward().backward();

@@ -51,7 +51,9 @@ class xLSTMLMModelImpl : public torch::nn::Module {
   std::shared_ptr<torch::nn::Module> lm_head;
   torch::Tensor lm_head_weight;  // the parameter registered in lm_head
 
- private:
+  /// The two ends of forward(): ids [B, S] -> embeddings (dropout included), and the block
+  /// stack's output -> logits. ops::linear_cross_entropy(xlstm_block_stack->forward(embed(ids)),
+  /// lm_head_weight, targets) is the training loss without the logits in memory.
   torch::Tensor embed(const torch::Tensor& idx);
   torch::Tensor head(const torch::Tensor& x);
 };

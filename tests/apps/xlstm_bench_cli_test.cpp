@@ -114,7 +114,7 @@ TEST(XlstmBenchCli, LmTrainingStepOnTheCpu) {
   const auto run = testing::run_binary(
       "xlstm-bench",
       "--json lm --device cpu --config " + config +
-          " --batch 2 --seq 8 --warmup 0 --iters 1 --variants kernels,torch_adamw",
+          " --batch 2 --seq 8 --warmup 0 --iters 1 --variants kernels,fused_loss,torch_adamw",
       "OMP_NUM_THREADS=1 ", false);
   ASSERT_EQ(run.exit_code, 0) << run;
   torch::manual_seed(0);
@@ -135,7 +135,7 @@ TEST(XlstmBenchCli, LmTrainingStepOnTheCpu) {
     EXPECT_NEAR(number(line, "tok_s"), 16 / (number(line, "step_ms") * 1e-3),
                 0.05 + 1e-4 * number(line, "tok_s"));
   }
-  EXPECT_EQ(variants, (std::set<std::string>{"kernels", "torch_adamw"})) << run;
+  EXPECT_EQ(variants, (std::set<std::string>{"kernels", "fused_loss", "torch_adamw"})) << run;
   const auto bad = testing::run_binary("xlstm-bench", "lm --device cpu --variants kernels,foo");
   EXPECT_NE(bad.exit_code, 0) << bad;
   EXPECT_TRUE(bad.printed("foo")) << bad;
