@@ -5,12 +5,13 @@
 
 #include "../cpu_math.h"
 #include "pointwise.h"
+#include "recurrence_passes.h"
 #include "xlstm/ops/tensor_utils.h"
 
 namespace xlstm::ops::slstm {
 namespace {
 
-constexpr int64_t kGates = 4;  // cell slots i, f, z, o
+using detail::kGates;  // cell slots i, f, z, o
 
 /// Sizes of the step loop.
 struct Dims {

@@ -13,7 +13,7 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-constexpr int64_t kGates = 4;
+using detail::kGates;
 
 detail::ForwardResult run_forward(const torch::Tensor& wx, const torch::Tensor& state0,
                                   const torch::Tensor& R, const torch::Tensor& bias,
