@@ -56,12 +56,11 @@ std::pair<torch::Tensor, CellState> chunkwise_kernel(const torch::Tensor& q, con
                                                      const CellState& initial, double eps);
 
 /// Its backward: the forward's inputs, output h and saved tensors, the gradient of h and of the
-/// last memory (C and n; undefined means zero). It runs at `chunk_size`, a multiple of
-/// saved.chunk_size (<= 0: the kernels' preferred one for saved.chunk_size).
+/// last memory (C and n; undefined means zero).
 ChunkwiseKernelGradients chunkwise_kernel_backward(
     const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
     const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, const CellState& initial,
     const torch::Tensor& h, const ChunkwiseKernelSaved& saved, const torch::Tensor& dh,
-    const CellState& dlast, double eps, int64_t chunk_size = 0);
+    const CellState& dlast, double eps);
 
 }  // namespace xlstm::ops::mlstm::detail
