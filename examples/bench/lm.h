@@ -90,10 +90,7 @@ inline LmStepRow measure_lm_step(const LmBenchOptions& o, const xLSTMLMModelConf
     loss_of_forward().backward();  // gradients for the optimizer alone
     row.opt_ms = mean_ms(device, 1, o.iters, [&] { optimizer->step(); });
   } catch (const std::exception& e) {
-    row.error = e.what();
-    row.error = row.error.substr(0, row.error.find('\n'));
-    for (char& c : row.error)
-      if (c == '"' || c == '\\') c = '\'';
+    row.error = json_safe_first_line(e.what());
   }
   if (aten_mlstm) unsetenv("XLSTM_MLSTM_CHUNKWISE_KERNEL");
   return row;

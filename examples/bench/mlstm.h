@@ -67,10 +67,7 @@ inline MlstmRow measure_mlstm(const MlstmBenchOptions& o, const std::string& imp
     if (fwdbwd) row.fwdbwd_ms = mean_ms(device, o.warmup, o.iters, fwdbwd);
     row.peak_gib = peak_memory_mib(device) / 1024.0;
   } catch (const std::exception& e) {
-    row.error = e.what();
-    row.error = row.error.substr(0, row.error.find('\n'));
-    for (char& c : row.error)
-      if (c == '"' || c == '\\') c = '\'';
+    row.error = json_safe_first_line(e.what());
   }
   return row;
 }

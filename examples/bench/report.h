@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <string>
 
 #ifdef XLSTM_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -13,6 +14,15 @@
 #endif
 
 namespace xlstm::bench {
+
+/// The first line of `message`, with the characters a JSON string cannot hold as they are (" and
+/// \) replaced by ': a benchmark row's "error".
+inline std::string json_safe_first_line(const std::string& message) {
+  std::string line = message.substr(0, message.find('\n'));
+  for (char& c : line)
+    if (c == '"' || c == '\\') c = '\'';
+  return line;
+}
 
 inline void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
