@@ -23,6 +23,9 @@ namespace {
 struct BackwardParams {
   ChunkwiseBackwardArgs a;
   int num_chunks = 0;
+  // The saved memories (C, n, m) come every saved_per_chunk-th of saved_num_chunks per head: the
+  // forward may have saved them at a chunk size dividing this one.
+  int saved_num_chunks = 0, saved_per_chunk = 1;
   float key_scale = 1.f;         // 1 / sqrt(DHqk)
   void* dC_next = nullptr;       // [s, NC, DHqk, DHv] dC_{c+1}, element type
   float* dn_next = nullptr;      // [s, NC, DHqk]
@@ -35,6 +38,11 @@ struct BackwardParams {
   float* state_dot = nullptr;    // [s, NC] <dC_{c+1}, C_c> + <dn_{c+1}, n_c> (accumulated)
   float* chunk_scale = nullptr;  // [s, NC] sigma_c = max_t 1 / N_t: the operands that carry
                                  // 1 / N_t are stored divided by it (fp16 range)
+
+  // Index of the saved memory before chunk c of head s.
+  __device__ std::size_t saved_chunk(int s, int c) const {
+    return std::size_t(s) * saved_num_chunks + std::size_t(c) * saved_per_chunk;
+  }
 };
 
 struct WorkspaceLayout {
@@ -89,7 +97,7 @@ __global__ void __launch_bounds__(2 * L) scores_kernel(BackwardParams p) {
   __shared__ float inv_norm[L], dhh[L], dden[L], colsum[L];
   const std::size_t row0 = std::size_t(s) * S + t0;
   load_chunk_gates<L>(cg, a.igate + std::size_t(s) * S, a.fgate + std::size_t(s) * S,
-                      p.a.saved.row_m + std::size_t(s) * S, a.saved.chunk_m[s * p.num_chunks + c],
+                      p.a.saved.row_m + std::size_t(s) * S, a.saved.chunk_m[p.saved_chunk(s, c)],
                       t0, valid);
   const int t = threadIdx.x;
   if (t < L) {
@@ -217,12 +225,13 @@ __global__ void __launch_bounds__(kStatePassThreads, 9) state_kernel(BackwardPar
   float acc_scale = 1.f;  // dC = acc_scale * acc (the products add in units of sigma_c)
   for (int c = NC - 1; c >= 0; --c) {
     const int t0 = c * L, valid = min(L, S - t0);
-    const std::size_t row0 = std::size_t(s) * S + t0, chunk = std::size_t(s) * NC + c;
+    const std::size_t row0 = std::size_t(s) * S + t0, chunk = std::size_t(s) * NC + c,
+                      saved = p.saved_chunk(s, c);
     load_chunk_gates<L>(cg, a.igate + std::size_t(s) * S, a.fgate + std::size_t(s) * S,
-                        a.saved.row_m + std::size_t(s) * S, a.saved.chunk_m[chunk], t0, valid);
+                        a.saved.row_m + std::size_t(s) * S, a.saved.chunk_m[saved], t0, valid);
     // dC_{c+1} out, and its part of <dC_{c+1}, C_c> + <dn_{c+1}, n_c>.
     T* dC_out = static_cast<T*>(p.dC_next) + chunk * DK * DV;
-    const T* C_c = static_cast<const T*>(a.saved.chunk_C) + chunk * DK * DV;
+    const T* C_c = static_cast<const T*>(a.saved.chunk_C) + saved * DK * DV;
     float dot = 0.f;
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
@@ -235,7 +244,7 @@ __global__ void __launch_bounds__(kStatePassThreads, 9) state_kernel(BackwardPar
     dot *= acc_scale;
     if (owns_n && t < kTile) {
       p.dn_next[chunk * DK + r0 + t] = dn;
-      dot += dn * a.saved.chunk_n[chunk * DK + r0 + t];
+      dot += dn * a.saved.chunk_n[saved * DK + r0 + t];
     }
     dot = block_reduce<false>(dot, cg.scratch);
     if (t == 0 && dot != 0.f) atomicAdd(&p.state_dot[chunk], dot);
@@ -316,12 +325,13 @@ __device__ void query_key_grads(const BackwardParams& p, const ChunkGates<L>& cg
   const ChunkwiseBackwardArgs& a = p.a;
   const int DK = a.shape.qk_head_dim, DV = a.shape.v_head_dim, S = a.shape.seq, NC = p.num_chunks,
             t0 = c * L;
-  const std::size_t row0 = std::size_t(s) * S + t0, chunk = std::size_t(s) * NC + c;
+  const std::size_t row0 = std::size_t(s) * S + t0, chunk = std::size_t(s) * NC + c,
+                    saved = p.saved_chunk(s, c);
   const int warp = threadIdx.x / 32, m0 = warp * 16;
   // A stage: dh and v [L][kTileLd], C_c and dC_{c+1} rows j0 .. [64][kTileLd].
   constexpr int kV = L * kTileLd, kC = 2 * L * kTileLd, kdC = kC + kTile * kTileLd;
   float dq[8][4] = {}, dk[8][4] = {};
-  const T* C_c = static_cast<const T*>(a.saved.chunk_C) + chunk * DK * DV + std::size_t(j0) * DV;
+  const T* C_c = static_cast<const T*>(a.saved.chunk_C) + saved * DK * DV + std::size_t(j0) * DV;
   const T* dC = static_cast<const T*>(p.dC_next) + chunk * DK * DV + std::size_t(j0) * DV;
   const bool has_history = cg.m_prev > kNegInf;
   double_buffered(
@@ -349,7 +359,7 @@ __device__ void query_key_grads(const BackwardParams& p, const ChunkGates<L>& cg
   // The memory terms: dq_t = (alpha_t / N_t) C_c dh_t + alpha_t dden_t n_c (kept / key_scale
   // until the intra-chunk term joins), dk_s = w_s (dC_{c+1} v_s + dn_{c+1}), and
   // d log w_s = k_s . dk_s of these.
-  const float* n_c = a.saved.chunk_n + chunk * DK + j0;
+  const float* n_c = a.saved.chunk_n + saved * DK + j0;
   const float* dn = p.dn_next + chunk * DK + j0;
   const std::size_t rows = std::size_t(s) * NC * L + t0;
   const float sigma = p.chunk_scale[chunk], inv_sigma = 1.f / sigma,
@@ -446,8 +456,8 @@ __global__ void __launch_bounds__(2 * L) grads_kernel(BackwardParams p) {
   extern __shared__ uint4 smem_raw[];
   __shared__ ChunkGates<L> cg;
   load_chunk_gates<L>(cg, p.a.igate + std::size_t(s) * S, p.a.fgate + std::size_t(s) * S,
-                      p.a.saved.row_m + std::size_t(s) * S,
-                      p.a.saved.chunk_m[std::size_t(s) * p.num_chunks + c], c * L, valid);
+                      p.a.saved.row_m + std::size_t(s) * S, p.a.saved.chunk_m[p.saved_chunk(s, c)],
+                      c * L, valid);
   __shared__ RowWeights<L> rw;
   const int t = threadIdx.x;
   if (t < L) {
@@ -480,7 +490,8 @@ __global__ void __launch_bounds__(L) gates_kernel(BackwardParams p) {
   __shared__ float db[L];
   const std::size_t chunk = std::size_t(s) * p.num_chunks + c;
   load_chunk_gates<L>(cg, a.igate + std::size_t(s) * S, a.fgate + std::size_t(s) * S,
-                      a.saved.row_m + std::size_t(s) * S, a.saved.chunk_m[chunk], t0, valid);
+                      a.saved.row_m + std::size_t(s) * S, a.saved.chunk_m[p.saved_chunk(s, c)], t0,
+                      valid);
   const std::size_t r = std::size_t(s) * p.num_chunks * L + t0 + t;
   const float dlogw = t < valid ? p.dlog_w[r] : 0.f;
   const float di = t < valid ? p.r_colsum[r] + dlogw : 0.f;
@@ -527,10 +538,23 @@ cudaError_t launch(const BackwardParams& p, cudaStream_t stream) {
 
 }  // namespace
 
-bool chunkwise_backward_supports(const ChunkwiseShape& shape) {
+bool chunkwise_backward_supports(const ChunkwiseShape& shape, int saved_chunk_size) {
   const auto dim_ok = [](int d) { return d >= 64 && d <= 512 && d % 64 == 0; };
+  const int saved = saved_chunk_size > 0 ? saved_chunk_size : shape.chunk_size;
   return shape.element_type != ElementType::kFloat32 && dim_ok(shape.qk_head_dim) &&
-         dim_ok(shape.v_head_dim) && (shape.chunk_size == 64 || shape.chunk_size == 128);
+         dim_ok(shape.v_head_dim) && (shape.chunk_size == 64 || shape.chunk_size == 128) &&
+         saved > 0 && shape.chunk_size % saved == 0;
+}
+
+int chunkwise_backward_preferred_chunk_size(int qk_head_dim, int v_head_dim,
+                                            ElementType element_type, int saved_chunk_size) {
+  // Measured on the H200 (bf16, docs/mlstm.md): 128 beats 64 at every head dim from 64 to 512.
+  ChunkwiseShape shape;
+  shape.qk_head_dim = qk_head_dim;
+  shape.v_head_dim = v_head_dim;
+  shape.element_type = element_type;
+  shape.chunk_size = 128;
+  return chunkwise_backward_supports(shape, saved_chunk_size) ? 128 : saved_chunk_size;
 }
 
 std::size_t chunkwise_backward_workspace_bytes(const ChunkwiseShape& shape) {
@@ -539,13 +563,16 @@ std::size_t chunkwise_backward_workspace_bytes(const ChunkwiseShape& shape) {
 
 cudaError_t chunkwise_backward(const ChunkwiseBackwardArgs& args, cudaStream_t stream) {
   const ChunkwiseShape& sh = args.shape;
-  if (!chunkwise_backward_supports(sh)) return cudaErrorInvalidValue;
+  if (!chunkwise_backward_supports(sh, args.saved_chunk_size)) return cudaErrorInvalidValue;
   if (sh.seq == 0 || sh.batch * sh.heads == 0) return cudaSuccess;
   const WorkspaceLayout w = workspace_layout(sh);
   char* base = static_cast<char*>(args.workspace);
   BackwardParams p;
   p.a = args;
   p.num_chunks = sh.num_chunks();
+  const int saved_L = args.saved_chunk_size > 0 ? args.saved_chunk_size : sh.chunk_size;
+  p.saved_num_chunks = (sh.seq + saved_L - 1) / saved_L;
+  p.saved_per_chunk = sh.chunk_size / saved_L;
   p.key_scale = 1.f / std::sqrt(static_cast<float>(sh.qk_head_dim));
   p.dC_next = base + w.dC_next;
   p.dn_next = reinterpret_cast<float*>(base + w.dn_next);

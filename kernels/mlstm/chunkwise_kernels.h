@@ -77,14 +77,23 @@ struct ChunkwiseBackwardArgs {
   float *dC_initial = nullptr, *dn_initial = nullptr;
   void* workspace = nullptr;  // chunkwise_backward_workspace_bytes(shape) bytes
   float eps = 1e-6f;
+  // The chunk size `saved` was written at (0: shape.chunk_size); it divides shape.chunk_size, and
+  // the backward reads every (shape.chunk_size / it)-th saved memory (saved NC = ceil(S / it)).
+  int saved_chunk_size = 0;
 };
 
 /// Whether the kernels take these shapes (head dims, chunk size, element type).
+/// The backward's also whether it reads tensors saved at `saved_chunk_size` (0: shape.chunk_size).
 bool chunkwise_forward_supports(const ChunkwiseShape& shape);
-bool chunkwise_backward_supports(const ChunkwiseShape& shape);
+bool chunkwise_backward_supports(const ChunkwiseShape& shape, int saved_chunk_size = 0);
 
 /// The chunk size the kernels run fastest with at these head dims and element type.
 int chunkwise_preferred_chunk_size(int qk_head_dim, int v_head_dim, ElementType element_type);
+
+/// The chunk size the backward runs fastest with on tensors the forward saved at
+/// `saved_chunk_size` (a multiple of it; the saved one when no multiple is supported).
+int chunkwise_backward_preferred_chunk_size(int qk_head_dim, int v_head_dim,
+                                            ElementType element_type, int saved_chunk_size);
 
 std::size_t chunkwise_backward_workspace_bytes(const ChunkwiseShape& shape);
 

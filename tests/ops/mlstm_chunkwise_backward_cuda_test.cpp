@@ -1,8 +1,9 @@
 // The chunkwise mLSTM backward kernels (detail::chunkwise_kernel_backward, on CUDA tensors;
 // skipped without a GPU) against float64 autograd of chunkwise_stabilized on the CPU: dq, dk, dv,
 // the gate gradients and those of the initial memory, over head dims, chunk sizes, sequences not a
-// multiple of the chunk, S = 1, B = 1 and odd head counts; and finite gradients for extreme gates
-// over 8192 positions. The forward kernel's saved tensors come from contract_saved below (the math
+// multiple of the chunk, S = 1, B = 1 and odd head counts, and the backward at chunk 128 on tensors
+// saved at 64 (as the forward kernel writes them); and finite gradients for extreme gates over
+// 8192 positions. The forward kernel's saved tensors come from contract_saved below (the math
 // of kernels/mlstm/chunkwise_kernels.h in float64, then cast as the kernels keep them).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -32,15 +33,19 @@ constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 constexpr double kRoundings = 4;
 
 struct Case {
-  int64_t batch, heads, seq, qk_dim, v_dim, chunk;
+  int64_t batch, heads, seq, qk_dim, v_dim, chunk;  // chunk: the one the tensors are saved at
   bool initial, dlast;
+  int64_t backward_chunk = 0;  // the backward's chunk size; 0: `chunk`
+
+  int64_t backward_at() const { return backward_chunk > 0 ? backward_chunk : chunk; }
 };
 
 std::string describe(const Case& c, torch::ScalarType dtype) {
   return std::string(c10::toString(dtype)) + " B" + std::to_string(c.batch) + " NH" +
          std::to_string(c.heads) + " S" + std::to_string(c.seq) + " DHqk" +
          std::to_string(c.qk_dim) + " DHv" + std::to_string(c.v_dim) + " L" +
-         std::to_string(c.chunk) + (c.initial ? " initial" : "") + (c.dlast ? " dlast" : "");
+         std::to_string(c.chunk) + " backward L" + std::to_string(c.backward_at()) +
+         (c.initial ? " initial" : "") + (c.dlast ? " dlast" : "");
 }
 
 /// The forward kernel's saved tensors, from the contract's math in float64: q, k, v [B, NH, S, *],
@@ -152,9 +157,11 @@ std::pair<detail::ChunkwiseKernelSaved, Tensor> forward_of(const Inputs& in, int
   return {saved, h};
 }
 
+/// The backward kernels at chunk size `chunk` on `saved`.
 detail::ChunkwiseKernelGradients run_kernels(const Inputs& in, torch::ScalarType dtype,
                                              const Tensor& h,
-                                             const detail::ChunkwiseKernelSaved& saved) {
+                                             const detail::ChunkwiseKernelSaved& saved,
+                                             int64_t chunk) {
   const auto gpu = [](const Tensor& t, torch::ScalarType type) {
     return t.defined() ? t.to(torch::kCUDA, type) : t;
   };
@@ -164,17 +171,17 @@ detail::ChunkwiseKernelGradients run_kernels(const Inputs& in, torch::ScalarType
                                                  : CellState{};
   const CellState dlast{gpu(in.dlast.C, torch::kFloat32), gpu(in.dlast.n, torch::kFloat32),
                         Tensor()};
-  return detail::chunkwise_kernel_backward(gpu(in.q, dtype), gpu(in.k, dtype), gpu(in.v, dtype),
-                                           gpu(in.igate, torch::kFloat32),
-                                           gpu(in.fgate, torch::kFloat32), initial, gpu(h, dtype),
-                                           as_kept(saved, dtype), gpu(in.dh, dtype), dlast, kEps);
+  return detail::chunkwise_kernel_backward(
+      gpu(in.q, dtype), gpu(in.k, dtype), gpu(in.v, dtype), gpu(in.igate, torch::kFloat32),
+      gpu(in.fgate, torch::kFloat32), initial, gpu(h, dtype), as_kept(saved, dtype),
+      gpu(in.dh, dtype), dlast, kEps, chunk);
 }
 
 void expect_gradients_match_autograd(const Case& c, torch::ScalarType dtype) {
   torch::manual_seed(c.seq * 31 + c.qk_dim);
   const Inputs in = make_inputs(c, dtype, 1.0);
   const auto [saved, h] = forward_of(in, c.chunk);
-  const auto grads = run_kernels(in, dtype, h, saved);
+  const auto grads = run_kernels(in, dtype, h, saved, c.backward_at());
 
   // The float64 reference: autograd of the ATen chunkwise form.
   std::vector<Tensor> leaves = {in.q.clone().requires_grad_(), in.k.clone().requires_grad_(),
@@ -239,14 +246,65 @@ TEST(ChunkwiseBackwardCuda, GradientsMatchFloat64AutogradFloat16) {
   for (const Case& c : shapes()) expect_gradients_match_autograd(c, torch::kFloat16);
 }
 
+// Tensors saved at chunk 64 (the forward kernel's), the backward at 128: S short of, at and past
+// multiples of either, with and without a memory before and after.
+const std::vector<Case>& saved_at_64_shapes() {
+  static const std::vector<Case> cases = [] {
+    std::vector<Case> out;
+    for (const int64_t seq : {1, 63, 65, 127, 129, 200, 2048})
+      for (const bool memory : {false, true})
+        out.push_back({1, 2, seq, 64, 64, 64, memory, memory, 128});
+    out.push_back({1, 2, 300, 384, 384, 64, true, false, 128});  // the 125M-like head dims
+    out.push_back({1, 2, 333, 256, 512, 64, false, true, 128});  // the 7B head dims
+    return out;
+  }();
+  return cases;
+}
+
+TEST(ChunkwiseBackwardCuda, Chunk128OnTensorsSavedAt64MatchesFloat64AutogradBFloat16) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  for (const Case& c : saved_at_64_shapes()) expect_gradients_match_autograd(c, torch::kBFloat16);
+}
+
+TEST(ChunkwiseBackwardCuda, Chunk128OnTensorsSavedAt64MatchesFloat64AutogradFloat16) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  for (const Case& c : saved_at_64_shapes()) expect_gradients_match_autograd(c, torch::kFloat16);
+}
+
+TEST(ChunkwiseBackwardCuda, Chunk128OnTensorsSavedAt64EqualsChunk64) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(5);
+  for (const int64_t seq : {200, 2048}) {
+    const Case c{1, 2, seq, 128, 256, 64, true, true, 128};
+    const Inputs in = make_inputs(c, torch::kBFloat16, 1.0);
+    const auto [saved, h] = forward_of(in, 64);
+    const auto at_64 = run_kernels(in, torch::kBFloat16, h, saved, 64);
+    const auto at_128 = run_kernels(in, torch::kBFloat16, h, saved, 128);
+    const std::string what = describe(c, torch::kBFloat16);
+    const std::vector<std::pair<const char*, std::pair<Tensor, Tensor>>> pairs = {
+        {"dq", {at_128.dq, at_64.dq}},
+        {"dk", {at_128.dk, at_64.dk}},
+        {"dv", {at_128.dv, at_64.dv}},
+        {"digate", {at_128.digate, at_64.digate}},
+        {"dfgate", {at_128.dfgate, at_64.dfgate}},
+        {"dC_initial", {at_128.dinitial.C, at_64.dinitial.C}},
+        {"dn_initial", {at_128.dinitial.n, at_64.dinitial.n}}};
+    for (const auto& [name, got] : pairs)
+      EXPECT_TRUE(test::close_at_precision(got.first, got.second, torch::kBFloat16, kRoundings))
+          << what << " " << name;
+  }
+}
+
 TEST(ChunkwiseBackwardCuda, ExtremeGatesOverLongSequencesStayFinite) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   torch::manual_seed(3);
-  for (const int64_t L : {64, 128}) {
-    const Case c{1, 2, 8192, 64, 64, L, true, true};
+  // (saved, backward) chunk sizes
+  for (const auto& [L, backward_L] :
+       std::vector<std::pair<int64_t, int64_t>>{{64, 64}, {128, 128}, {64, 128}}) {
+    const Case c{1, 2, 8192, 64, 64, L, true, true, backward_L};
     const Inputs in = make_inputs(c, torch::kBFloat16, 20.0);
     const auto [saved, h] = forward_of(in, L);
-    const auto grads = run_kernels(in, torch::kBFloat16, h, saved);
+    const auto grads = run_kernels(in, torch::kBFloat16, h, saved, backward_L);
     const std::string what = describe(c, torch::kBFloat16);
     for (const Tensor& g : {grads.dq, grads.dk, grads.dv, grads.digate, grads.dfgate,
                             grads.dinitial.C, grads.dinitial.n})
@@ -256,10 +314,14 @@ TEST(ChunkwiseBackwardCuda, ExtremeGatesOverLongSequencesStayFinite) {
 
 TEST(ChunkwiseBackwardCuda, RejectsShapesTheKernelsDoNotTake) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  const Case c{1, 1, 10, 96, 64, 64, false, false};  // DHqk not a multiple of 64
-  const Inputs in = make_inputs(c, torch::kBFloat16, 1.0);
-  const auto [saved, h] = forward_of(in, c.chunk);
-  EXPECT_THROW(run_kernels(in, torch::kBFloat16, h, saved), c10::Error);
+  // DHqk not a multiple of 64; a backward chunk that is no multiple of the saved one
+  for (const Case& c :
+       {Case{1, 1, 10, 96, 64, 64, false, false}, Case{1, 1, 10, 64, 64, 128, false, false, 64}}) {
+    const Inputs in = make_inputs(c, torch::kBFloat16, 1.0);
+    const auto [saved, h] = forward_of(in, c.chunk);
+    EXPECT_THROW(run_kernels(in, torch::kBFloat16, h, saved, c.backward_at()), c10::Error)
+        << describe(c, torch::kBFloat16);
+  }
 }
 
 }  // namespace

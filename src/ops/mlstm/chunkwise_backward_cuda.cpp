@@ -37,7 +37,7 @@ ChunkwiseKernelGradients chunkwise_kernel_backward(
     const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
     const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, const CellState& initial,
     const torch::Tensor& h, const ChunkwiseKernelSaved& saved, const torch::Tensor& dh,
-    const CellState& dlast, double eps) {
+    const CellState& dlast, double eps, int64_t chunk_size) {
   check_cuda_tensor(kWhere, q);
   check_sequence_inputs(kWhere, q, k, v, igate_preact, fgate_preact);
   const c10::cuda::CUDAGuard guard(q.device());
@@ -54,10 +54,16 @@ ChunkwiseKernelGradients chunkwise_kernel_backward(
   shape.seq = static_cast<int>(S);
   shape.qk_head_dim = static_cast<int>(DK);
   shape.v_head_dim = static_cast<int>(DV);
-  shape.chunk_size = static_cast<int>(saved.chunk_size);
   shape.element_type = element_type(kWhere, dtype);
-  TORCH_CHECK(kern::chunkwise_backward_supports(shape), kWhere, ": the kernels do not take ", dtype,
-              " with DHqk ", DK, ", DHv ", DV, " and chunk size ", saved.chunk_size);
+  const int saved_L = static_cast<int>(saved.chunk_size);
+  TORCH_CHECK(saved_L > 0, kWhere, ": saved.chunk_size must be positive, got ", saved.chunk_size);
+  shape.chunk_size = chunk_size > 0
+                         ? static_cast<int>(chunk_size)
+                         : kern::chunkwise_backward_preferred_chunk_size(
+                               shape.qk_head_dim, shape.v_head_dim, shape.element_type, saved_L);
+  TORCH_CHECK(kern::chunkwise_backward_supports(shape, saved_L), kWhere,
+              ": the kernels do not take ", dtype, " with DHqk ", DK, ", DHv ", DV,
+              " at chunk size ", shape.chunk_size, " on tensors saved at chunk size ", saved_L);
   const bool has_initial = initial.defined();
   ChunkwiseKernelGradients grads;
   const auto f32 = q.options().dtype(torch::kFloat32);
@@ -75,7 +81,7 @@ ChunkwiseKernelGradients chunkwise_kernel_backward(
     }
     return grads;
   }
-  const int64_t NC = shape.num_chunks();
+  const int64_t NC = (S + saved_L - 1) / saved_L;  // of the saved tensors
   check_saved("chunk_C", saved.chunk_C, dtype, B * NH * NC * DK * DV);
   check_saved("chunk_n", saved.chunk_n, torch::kFloat32, B * NH * NC * DK);
   check_saved("chunk_m", saved.chunk_m, torch::kFloat32, B * NH * NC);
@@ -139,6 +145,7 @@ ChunkwiseKernelGradients chunkwise_kernel_backward(
   a.dfgate = grads.dfgate.data_ptr<float>();
   a.workspace = scratch.data_ptr();
   a.eps = static_cast<float>(eps);
+  a.saved_chunk_size = saved_L;
   check_launch(kWhere, kern::chunkwise_backward(a, at::cuda::getCurrentCUDAStream()));
   return grads;
 }

@@ -56,11 +56,12 @@ std::pair<torch::Tensor, CellState> chunkwise_kernel(const torch::Tensor& q, con
                                                      const CellState& initial, double eps);
 
 /// Its backward: the forward's inputs, output h and saved tensors, the gradient of h and of the
-/// last memory (C and n; undefined means zero).
+/// last memory (C and n; undefined means zero). It runs at `chunk_size`, a multiple of
+/// saved.chunk_size (<= 0: the kernels' preferred one for saved.chunk_size).
 ChunkwiseKernelGradients chunkwise_kernel_backward(
     const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
     const torch::Tensor& igate_preact, const torch::Tensor& fgate_preact, const CellState& initial,
     const torch::Tensor& h, const ChunkwiseKernelSaved& saved, const torch::Tensor& dh,
-    const CellState& dlast, double eps);
+    const CellState& dlast, double eps, int64_t chunk_size = 0);
 
 }  // namespace xlstm::ops::mlstm::detail
