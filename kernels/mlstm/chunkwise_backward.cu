@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "mlstm/chunkwise_backward_tiles.cuh"
+#include "mlstm/chunkwise_float32.cuh"
 #include "mlstm/chunkwise_kernels.h"
 
 namespace xlstm::kernels::mlstm {
@@ -541,9 +542,12 @@ cudaError_t launch(const BackwardParams& p, cudaStream_t stream) {
 bool chunkwise_backward_supports(const ChunkwiseShape& shape, int saved_chunk_size) {
   const auto dim_ok = [](int d) { return d >= 64 && d <= 512 && d % 64 == 0; };
   const int saved = saved_chunk_size > 0 ? saved_chunk_size : shape.chunk_size;
-  return shape.element_type != ElementType::kFloat32 && dim_ok(shape.qk_head_dim) &&
-         dim_ok(shape.v_head_dim) && (shape.chunk_size == 64 || shape.chunk_size == 128) &&
-         saved > 0 && shape.chunk_size % saved == 0;
+  // float32: chunk size 64 on tensors saved at 64 only (chunkwise_float32_backward.cu).
+  const bool chunk_ok = shape.element_type == ElementType::kFloat32
+                            ? shape.chunk_size == 64 && saved == 64
+                            : (shape.chunk_size == 64 || shape.chunk_size == 128) && saved > 0 &&
+                                  shape.chunk_size % saved == 0;
+  return dim_ok(shape.qk_head_dim) && dim_ok(shape.v_head_dim) && chunk_ok;
 }
 
 int chunkwise_backward_preferred_chunk_size(int qk_head_dim, int v_head_dim,
@@ -558,6 +562,8 @@ int chunkwise_backward_preferred_chunk_size(int qk_head_dim, int v_head_dim,
 }
 
 std::size_t chunkwise_backward_workspace_bytes(const ChunkwiseShape& shape) {
+  if (shape.element_type == ElementType::kFloat32)
+    return chunkwise_backward_float32_workspace_bytes(shape);
   return workspace_layout(shape).total;
 }
 
@@ -565,6 +571,7 @@ cudaError_t chunkwise_backward(const ChunkwiseBackwardArgs& args, cudaStream_t s
   const ChunkwiseShape& sh = args.shape;
   if (!chunkwise_backward_supports(sh, args.saved_chunk_size)) return cudaErrorInvalidValue;
   if (sh.seq == 0 || sh.batch * sh.heads == 0) return cudaSuccess;
+  if (sh.element_type == ElementType::kFloat32) return chunkwise_backward_float32(args, stream);
   const WorkspaceLayout w = workspace_layout(sh);
   char* base = static_cast<char*>(args.workspace);
   BackwardParams p;
@@ -589,7 +596,7 @@ cudaError_t chunkwise_backward(const ChunkwiseBackwardArgs& args, cudaStream_t s
   return with_element_type(sh.element_type, [&](auto zero) -> cudaError_t {
     using T = decltype(zero);
     if constexpr (std::is_same_v<T, float>) {
-      return cudaErrorInvalidValue;
+      return cudaErrorInvalidValue;  // dispatched to chunkwise_backward_float32 above
     } else {
       return sh.chunk_size == 64 ? launch<T, 64>(p, stream) : launch<T, 128>(p, stream);
     }

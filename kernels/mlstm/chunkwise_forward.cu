@@ -15,6 +15,7 @@
 #include "common/math.cuh"
 #include "common/mma.cuh"
 #include "common/smem_tiles.cuh"
+#include "mlstm/chunkwise_float32.cuh"
 #include "mlstm/chunkwise_gate_scan.cuh"
 #include "mlstm/chunkwise_kernels.h"
 
@@ -457,9 +458,8 @@ bool head_dim_supported(int d) {
 }  // namespace
 
 bool chunkwise_forward_supports(const ChunkwiseShape& shape) {
-  return shape.element_type != ElementType::kFloat32 && head_dim_supported(shape.qk_head_dim) &&
-         head_dim_supported(shape.v_head_dim) && shape.chunk_size == kL && shape.batch > 0 &&
-         shape.heads > 0 && shape.seq > 0;
+  return head_dim_supported(shape.qk_head_dim) && head_dim_supported(shape.v_head_dim) &&
+         shape.chunk_size == kL && shape.batch > 0 && shape.heads > 0 && shape.seq > 0;
 }
 
 int chunkwise_preferred_chunk_size(int /*qk_head_dim*/, int /*v_head_dim*/,
@@ -472,7 +472,7 @@ cudaError_t chunkwise_forward(const ChunkwiseForwardArgs& args, cudaStream_t str
   return with_element_type(args.shape.element_type, [&](auto tag) -> cudaError_t {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
-      return cudaErrorInvalidValue;
+      return chunkwise_forward_float32(args, stream);
     else
       return launch_forward<T>(args, stream);
   });

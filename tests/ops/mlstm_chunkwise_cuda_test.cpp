@@ -6,7 +6,10 @@
 // chunk_C 4 roundings of the element type (bf16 inputs measured within 2 on the H200, fp16
 // within 2: the products round q, k, v, P and C_c once each); the float32 statistics (n, m,
 // row_m, row_den) 1 rounding of the element type (measured 1e-4 of it: they round only inside
-// exp(u_s - M_t) with |u| up to 3000 under extreme gates).
+// exp(u_s - M_t) with |u| up to 3000 under extreme gates). float32 (the SIMT kernels, float32
+// arithmetic throughout): 1e-4 of max |reference| for every tensor (issue 12; measured <= 7e-6 on
+// the H200); under extreme gates 1e-2 (measured 2.2e-3 for h at S = 8192: u_s = i_s - b_s reaches
+// 3000, whose float32 rounding, 1e-4 absolute, moves exp(u_s - M_t) by that much relatively).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -136,6 +139,13 @@ Reference contract_reference(const Inputs& x, const CellState& initial) {
   return r;
 }
 
+/// The roundings of close_at_precision for `dtype`: `of_element_type` for bfloat16 / float16;
+/// for float32 1e-4 relative, 1e-2 under extreme gates.
+double roundings(torch::ScalarType dtype, double of_element_type, bool extreme) {
+  if (dtype != torch::kFloat32) return of_element_type;
+  return (extreme ? 1e-2 : 1e-4) / test::epsilon(torch::kFloat32);
+}
+
 /// close_at_precision over the finite entries, which must be where the reference's are.
 ::testing::AssertionResult close_where_finite(const torch::Tensor& actual,
                                               const torch::Tensor& reference,
@@ -167,31 +177,45 @@ void expect_forward_matches(int64_t B, int64_t NH, int64_t S, int64_t DQ, int64_
                            (with_initial ? " from a state" : "") + (extreme ? " extreme" : "");
   EXPECT_EQ(out.h.scalar_type(), dtype) << what;
   EXPECT_TRUE(torch::isfinite(out.h).all().item<bool>()) << what;
-  EXPECT_TRUE(test::close_at_precision(out.h, ref.h, dtype, 4)) << what << ": h";
+  EXPECT_TRUE(test::close_at_precision(out.h, ref.h, dtype, roundings(dtype, 4, extreme)))
+      << what << ": h";
   // The library's own float64 forms agree with the contract's math.
   auto [h_chunkwise, last_chunkwise] = chunkwise_stabilized(
       f64(x.q), f64(x.k), f64(x.v), f64(x.igate), f64(x.fgate), f64(initial), kChunk, kEps);
-  EXPECT_TRUE(test::close_at_precision(out.h, h_chunkwise, dtype, 4)) << what << ": h (ATen)";
+  EXPECT_TRUE(test::close_at_precision(out.h, h_chunkwise, dtype, roundings(dtype, 4, extreme)))
+      << what << ": h (ATen)";
   if (!with_initial && S <= 512) {
     const torch::Tensor h_parallel =
         parallel_stabilized(f64(x.q), f64(x.k), f64(x.v), f64(x.igate), f64(x.fgate));
-    EXPECT_TRUE(test::close_at_precision(out.h, h_parallel, dtype, 4)) << what << ": h (parallel)";
+    EXPECT_TRUE(test::close_at_precision(out.h, h_parallel, dtype, roundings(dtype, 4, extreme)))
+        << what << ": h (parallel)";
   }
-  EXPECT_TRUE(test::close_at_precision(out.last.C, last_chunkwise.C, dtype, 4)) << what << ": C";
-  EXPECT_TRUE(test::close_at_precision(out.last.n, last_chunkwise.n, dtype, 1)) << what << ": n";
-  EXPECT_TRUE(test::close_at_precision(out.last.m, last_chunkwise.m, dtype, 1)) << what << ": m";
+  EXPECT_TRUE(
+      test::close_at_precision(out.last.C, last_chunkwise.C, dtype, roundings(dtype, 4, extreme)))
+      << what << ": C";
+  EXPECT_TRUE(
+      test::close_at_precision(out.last.n, last_chunkwise.n, dtype, roundings(dtype, 1, extreme)))
+      << what << ": n";
+  EXPECT_TRUE(
+      test::close_at_precision(out.last.m, last_chunkwise.m, dtype, roundings(dtype, 1, extreme)))
+      << what << ": m";
   const ChunkwiseKernelSaved& saved = out.saved;
   EXPECT_EQ(saved.chunk_size, kChunk) << what;
   EXPECT_EQ(saved.chunk_C.scalar_type(), dtype) << what;
-  EXPECT_TRUE(test::close_at_precision(saved.chunk_C, ref.saved.chunk_C, dtype, 4))
+  EXPECT_TRUE(test::close_at_precision(saved.chunk_C, ref.saved.chunk_C, dtype,
+                                       roundings(dtype, 4, extreme)))
       << what << ": chunk_C";
-  EXPECT_TRUE(test::close_at_precision(saved.chunk_n, ref.saved.chunk_n, dtype, 1))
+  EXPECT_TRUE(test::close_at_precision(saved.chunk_n, ref.saved.chunk_n, dtype,
+                                       roundings(dtype, 1, extreme)))
       << what << ": chunk_n";
-  EXPECT_TRUE(close_where_finite(saved.chunk_m, ref.saved.chunk_m, dtype, 1))
+  EXPECT_TRUE(
+      close_where_finite(saved.chunk_m, ref.saved.chunk_m, dtype, roundings(dtype, 1, extreme)))
       << what << ": chunk_m";
-  EXPECT_TRUE(test::close_at_precision(saved.row_m, ref.saved.row_m, dtype, 1))
+  EXPECT_TRUE(
+      test::close_at_precision(saved.row_m, ref.saved.row_m, dtype, roundings(dtype, 1, extreme)))
       << what << ": row_m";
-  EXPECT_TRUE(test::close_at_precision(saved.row_den, ref.saved.row_den, dtype, 1))
+  EXPECT_TRUE(test::close_at_precision(saved.row_den, ref.saved.row_den, dtype,
+                                       roundings(dtype, 1, extreme)))
       << what << ": row_den";
 }
 
@@ -208,6 +232,23 @@ TEST(MlstmChunkwiseCuda, ForwardMatchesReferencesOverShapes) {
     expect_forward_matches(1, 1, 100, 512, 64, dtype, false);
   }
   expect_forward_matches(8, 4, 2048, 384, 384, torch::kBFloat16, false);  // the 125M shape
+}
+
+TEST(MlstmChunkwiseCuda, Float32MatchesReferencesOverShapes) {
+  SKIP_WITHOUT_CUDA();
+  const auto f32 = torch::kFloat32;
+  expect_forward_matches(2, 3, 200, 64, 64, f32, false);   // S not a multiple of the chunk
+  expect_forward_matches(2, 1, 1, 64, 64, f32, false);     // S = 1
+  expect_forward_matches(1, 1, 1, 512, 512, f32, true);    // S = 1, from a state
+  expect_forward_matches(1, 3, 130, 128, 320, f32, true);  // odd heads, DHqk != DHv
+  expect_forward_matches(1, 2, 150, 192, 448, f32, false);
+  expect_forward_matches(1, 1, 129, 448, 192, f32, true);
+  expect_forward_matches(1, 8, 2048, 256, 512, f32, false);  // the 7B shape
+  expect_forward_matches(2, 4, 256, 384, 384, f32, true);    // the 125M head dims
+  expect_forward_matches(1, 1, 100, 512, 64, f32, false);
+  expect_forward_matches(1, 1, 70, 320, 64, f32, true);
+  expect_forward_matches(1, 2, 8192, 128, 128, f32, false, /*extreme=*/true);
+  expect_forward_matches(1, 3, 333, 64, 448, f32, true, /*extreme=*/true);
 }
 
 TEST(MlstmChunkwiseCuda, LongSequenceWithExtremeGatesStaysFinite) {
@@ -247,8 +288,10 @@ TEST(MlstmChunkwiseCuda, AppliesOnlyWhereTheKernelsDo) {
   };
   const torch::Tensor q = qkv(70, 128, cuda), v = qkv(70, 192, cuda);
   EXPECT_TRUE(detail::chunkwise_kernel_applies(q, q, v, false));
-  EXPECT_FALSE(detail::chunkwise_kernel_applies(q.to(torch::kFloat32), q.to(torch::kFloat32),
-                                                v.to(torch::kFloat32), false));
+  EXPECT_TRUE(detail::chunkwise_kernel_applies(q.to(torch::kFloat32), q.to(torch::kFloat32),
+                                               v.to(torch::kFloat32), true));
+  EXPECT_FALSE(detail::chunkwise_kernel_applies(q.to(torch::kDouble), q.to(torch::kDouble),
+                                                v.to(torch::kDouble), false));
   EXPECT_FALSE(detail::chunkwise_kernel_applies(q.cpu(), q.cpu(), v.cpu(), false));
   EXPECT_FALSE(detail::chunkwise_kernel_applies(qkv(70, 96, cuda), qkv(70, 96, cuda), v, false));
   EXPECT_FALSE(detail::chunkwise_kernel_applies(qkv(70, 576, cuda), qkv(70, 576, cuda), v, false));

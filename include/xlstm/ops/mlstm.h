@@ -48,8 +48,8 @@ std::pair<torch::Tensor, CellState> recurrent_step_stabilized(
     const CellState* out = nullptr);
 
 /// Whether chunkwise_stabilized runs these inputs on the CUDA kernels (kernels/mlstm/): a build
-/// with CUDA, CUDA inputs of a dtype and head dims the kernels take (bfloat16 / float16), every
-/// tensor on one device, the backward kernels too when a gradient is needed, and the
+/// with CUDA, CUDA inputs of a dtype and head dims the kernels take (bfloat16 / float16 / float32),
+/// every tensor on one device, the backward kernels too when a gradient is needed, and the
 /// environment variable XLSTM_MLSTM_CHUNKWISE_KERNEL not "0". The kernels choose their own
 /// chunk size (every chunk size computes the same, up to rounding).
 bool chunkwise_uses_kernels(const torch::Tensor& queries, const torch::Tensor& keys,

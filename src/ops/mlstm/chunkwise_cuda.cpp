@@ -62,7 +62,7 @@ ChunkwiseKernelForward chunkwise_kernel_forward(const torch::Tensor& q, const to
   const kern::ChunkwiseShape shape = chunkwise_shape(q, v, chunk_size);
   TORCH_CHECK(kern::chunkwise_forward_supports(shape), kWhere, ": no kernel for q ", q.sizes(),
               ", v ", v.sizes(), ", dtype ", q.scalar_type(), ", chunk size ", shape.chunk_size,
-              " (bfloat16 / float16, head dims 64 .. 512 in steps of 64)");
+              " (bfloat16 / float16 / float32, head dims 64 .. 512 in steps of 64)");
   TORCH_CHECK(k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type(), kWhere,
               ": q, k and v must share a dtype, got ", q.scalar_type(), ", ", k.scalar_type(), ", ",
               v.scalar_type());
