@@ -20,6 +20,21 @@ bool use_row_loop(const torch::Tensor& x, const torch::Tensor& weight, const tor
 
 }  // namespace
 
+torch::Tensor block_diagonal_weight(const torch::Tensor& weight) {
+  TORCH_CHECK(weight.dim() == 3, "block_diagonal_weight: expected [NH, O, I], got ",
+              weight.sizes());
+  const int64_t heads = weight.size(0), O = weight.size(1), I = weight.size(2);
+  // dense[h * O + o, g * I + i] = weight[h, o, i] * (h == g)
+  const torch::Tensor eye = torch::eye(heads, weight.options()).view({heads, 1, heads, 1});
+  return (weight.unsqueeze(2) * eye).reshape({heads * O, heads * I});
+}
+
+bool headwise_uses_dense_product(const torch::Tensor& x, const torch::Tensor& weight) {
+  const int64_t rows = x.size(-1) > 0 ? x.numel() / x.size(-1) : 0;
+  return x.is_cuda() && weight.size(0) > 1 && weight.size(2) <= kDenseHeadwiseMaxBlock &&
+         rows >= kDenseHeadwiseMinRows;
+}
+
 LinearHeadwiseExpandImpl::LinearHeadwiseExpandImpl(LinearHeadwiseExpandConfig config_)
     : config(std::move(config_)) {
   config.finalize();
@@ -62,6 +77,11 @@ torch::Tensor LinearHeadwiseExpandImpl::forward(const torch::Tensor& x) {
       }
     });
     return y;
+  }
+  if (headwise_uses_dense_product(x, weight)) {
+    const torch::Tensor y =
+        torch::linear(x.to(dtype), block_diagonal_weight(weight.to(dtype)), cast_to(bias, dtype));
+    return y.to(x.scalar_type());
   }
   const torch::Tensor per_head = x.to(dtype).reshape({-1, heads, weight.size(2)}).transpose(0, 1);
   torch::Tensor y =

@@ -76,6 +76,58 @@ TEST(LinearHeadwiseExpand, GradientsAndReducedPrecision) {
   }
 }
 
+TEST(LinearHeadwiseExpand, BlockDiagonalWeightHoldsTheHeadsOnItsDiagonal) {
+  torch::manual_seed(3);
+  const auto weight = torch::randn({3, 2, 4}, torch::requires_grad());
+  const auto dense = block_diagonal_weight(weight);
+  ASSERT_EQ(dense.sizes(), (std::vector<int64_t>{6, 12}));
+  EXPECT_TRUE(torch::equal(dense, torch::block_diag({weight[0], weight[1], weight[2]})));
+  // The dense product is the headwise one, and so are the weight's gradients.
+  auto layer = make_headwise(12, 3, 0.5, false);
+  const auto x = torch::randn({5, 12}, torch::requires_grad());
+  const auto y = layer(x);
+  const auto dy = torch::randn_like(y);
+  const auto [dx, dw] = [&] {
+    const auto g = torch::autograd::grad({y}, {x, layer->weight}, {dy});
+    return std::make_pair(g[0], g[1]);
+  }();
+  const auto y_dense = torch::linear(x, block_diagonal_weight(layer->weight));
+  const auto g = torch::autograd::grad({y_dense}, {x, layer->weight}, {dy});
+  EXPECT_LT(test::max_rel_diff(y_dense, y), 1e-6);
+  EXPECT_LT(test::max_rel_diff(g[0], dx), 1e-6);
+  EXPECT_LT(test::max_rel_diff(g[1], dw), 1e-6);
+  EXPECT_FALSE(headwise_uses_dense_product(x, layer->weight));  // on the CPU: the batched products
+}
+
+TEST(LinearHeadwiseExpandCuda, DenseProductEqualsTheCpuHeadwiseOne) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(4);
+  auto layer = make_headwise(64, 16, 1.0, true);  // blocks of 4, as the 125M LM's q / k / v
+  {
+    torch::NoGradGuard no_grad;
+    layer->bias.normal_();
+  }
+  const auto x = torch::randn({2, 537, 64});  // enough rows for the dense product
+  const auto dy = torch::randn({2, 537, 64});
+  const auto run = [&](torch::Device device) {
+    layer->to(device);
+    layer->zero_grad();
+    const auto xd = x.to(device).detach().requires_grad_();
+    const auto y = layer(xd);
+    y.backward(dy.to(device));
+    return std::vector<torch::Tensor>{y.cpu(), xd.grad().cpu(), layer->weight.grad().cpu(),
+                                      layer->bias.grad().cpu()};
+  };
+  const auto cpu = run(torch::kCPU);
+  layer->to(torch::kCUDA);
+  EXPECT_TRUE(headwise_uses_dense_product(x.cuda(), layer->weight));
+  EXPECT_FALSE(headwise_uses_dense_product(x.cuda().narrow(1, 0, 8), layer->weight));  // a step
+  const auto cuda = run(torch::kCUDA);
+  const char* names[] = {"y", "dx", "dweight", "dbias"};
+  for (size_t i = 0; i < cpu.size(); ++i)
+    EXPECT_LT(test::max_rel_diff(cuda[i], cpu[i]), 1e-5) << names[i];
+}
+
 TEST(LinearHeadwiseExpand, RejectsBadInput) {
   auto layer = make_headwise(8, 4, 1.0, false);
   EXPECT_THROW(layer(torch::randn({2, 6})), c10::Error);
