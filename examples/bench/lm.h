@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
+#include <xlstm/components/autocast.h>
 #include <xlstm/ops/linear_cross_entropy.h>
-#include <xlstm/training/autocast.h>
 #include <xlstm/training/fused_adamw.h>
 #include <xlstm/training/metrics.h>
 

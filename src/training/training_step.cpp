@@ -1,6 +1,6 @@
 #include "training_step.h"
 
-#include "xlstm/training/autocast.h"
+#include "xlstm/components/autocast.h"
 
 #include <tuple>
 

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "support/small_models.h"
+#include "xlstm/components/autocast.h"
 #include "xlstm/ops/linear_cross_entropy.h"
-#include "xlstm/training/autocast.h"
 #include "xlstm/training/metrics.h"
 #include "xlstm/xlstm_lm_model.h"
 

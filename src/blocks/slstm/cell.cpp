@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "xlstm/components/autocast.h"
 #include "xlstm/components/choice.h"
 #include "xlstm/components/dtype.h"
 #include "xlstm/components/init.h"
@@ -114,7 +115,12 @@ std::pair<torch::Tensor, torch::Tensor> sLSTMCellImpl::forward(const torch::Tens
   TORCH_CHECK(wx.dim() == 3 && wx.size(2) == config.input_dim(), "sLSTMCell: expected input [",
               batch_first_input_ ? "B, S, " : "S, B, ", config.input_dim(),
               "] (4 * hidden_size), got ", wx.sizes());
-  const torch::Tensor wx_sb = batch_first_input_ ? wx.transpose(0, 1) : wx;
+  torch::Tensor wx_sb = batch_first_input_ ? wx.transpose(0, 1) : wx;
+  // Under CUDA autocast the official cuda cell (enable_automatic_mixed_precision) casts its input
+  // to dtype_w: the recurrence then runs its bf16 / fp16 kernel (states stay float32 inside).
+  if (backend_ == slstm::Backend::kCuda && wx.is_cuda() &&
+      config.enable_automatic_mixed_precision && cuda_autocast_enabled())
+    wx_sb = wx_sb.to(dtype_from_name(*config.dtype_w));
   const int64_t B = wx_sb.size(1);
   torch::Tensor state0 = state;
   if (state0.defined()) {
@@ -123,7 +129,7 @@ std::pair<torch::Tensor, torch::Tensor> sLSTMCellImpl::forward(const torch::Tens
                 "sLSTMCell: expected state [", config.num_states, ", ", B, ", ", config.hidden_size,
                 "], got ", state0.sizes());
   } else {
-    state0 = torch::zeros({config.num_states, B, config.hidden_size}, wx.options());
+    state0 = torch::zeros({config.num_states, B, config.hidden_size}, wx_sb.options());
   }
   auto [y, final_state] = slstm::run_recurrence(backend_, wx_sb, state0, _recurrent_kernel_, _bias_,
                                                 recurrence_options());

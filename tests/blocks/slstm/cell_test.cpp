@@ -4,6 +4,7 @@
 
 #include "support/tensor_compare.h"
 #include "xlstm/blocks/slstm/cell.h"
+#include "xlstm/components/autocast.h"
 #include "xlstm/config/error.h"
 
 namespace xlstm {
@@ -126,6 +127,37 @@ TEST(sLSTMCell, CudaBackendFallsBackToVanillaOnCpu) {
   sLSTMCell cuda(cell_config(8, 2, "cuda"));
   const torch::Tensor wx = torch::randn({2, 4, 32});
   EXPECT_EQ(max_abs_diff(cuda(wx).first, vanilla(wx).first), 0.0);
+}
+
+TEST(sLSTMCellCuda, UnderAutocastRunsInDtypeWAsTheOfficialCudaCell) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(5);
+  sLSTMCell cell(cell_config(128, 4, "cuda"));
+  cell->to(torch::kCUDA);
+  const auto wx = torch::randn({2, 9, 4 * 128}, torch::kCUDA);
+  const auto [y32, state32] = cell(wx);
+  EXPECT_EQ(y32.scalar_type(), torch::kFloat32);  // no autocast: the input's dtype
+  for (const auto& [dtype_w, expected] :
+       {std::pair<std::string, torch::ScalarType>{"bfloat16", torch::kBFloat16},
+        {"float32", torch::kFloat32}}) {
+    auto config = cell->config;
+    config.dtype_w = dtype_w;
+    config.dtype_s = dtype_w;
+    sLSTMCell cast(config);
+    cast->to(torch::kCUDA);
+    {
+      torch::NoGradGuard no_grad;
+      for (const auto& item : cell->named_parameters())
+        cast->named_parameters()[item.key()].copy_(item.value());
+    }
+    CudaAutocast region(true, torch::kBFloat16);
+    const auto [y, state] = cast(wx);
+    EXPECT_EQ(y.scalar_type(), expected) << dtype_w;
+    // bf16 inputs and recurrent products (8 bits of mantissa) through 9 steps: within 5% of the
+    // largest float32 output (a wrong cast or layout is off by O(1)).
+    const double tolerance = expected == torch::kFloat32 ? 1e-5 : 5e-2;
+    EXPECT_LT(test::max_rel_diff(y.to(torch::kFloat32), y32), tolerance) << dtype_w;
+  }
 }
 
 TEST(sLSTMCell, RejectsBadShapes) {

@@ -24,7 +24,8 @@ class sLSTMCellImpl : public torch::nn::Module, public io::CheckpointAdapter {
   /// wx [B, S, 4H] (input_shape "BSGNH"; [S, B, 4H] for "SBGNH"): the gate pre-activations from the
   /// input projections, gate-major (slots i, f, z, o). state [4, B, H] = (y, c, n, m), undefined
   /// for the zero state. Returns (y in output_shape, [B, NH, S, DH] for "BNSH"; final state [4, B,
-  /// H]), both in wx's dtype.
+  /// H]), both in wx's dtype (in dtype_w under CUDA autocast with the cuda backend and
+  /// enable_automatic_mixed_precision, as the official cuda cell).
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& wx,
                                                   const torch::Tensor& state = {});
   /// One step: wx with S = 1. Returns the new state (the official cell's `step` returns the state

@@ -12,17 +12,26 @@ namespace xlstm {
 #define XLSTM_AUTOCAST_DEVICE_API 1
 #endif
 
+/// Whether CUDA autocast is on in this thread (`torch.is_autocast_enabled()`).
+inline bool cuda_autocast_enabled() {
+#ifdef XLSTM_AUTOCAST_DEVICE_API
+  return at::autocast::is_autocast_enabled(at::kCUDA);
+#else
+  return at::autocast::is_enabled();
+#endif
+}
+
 class CudaAutocast {
  public:
   CudaAutocast(bool enabled, at::ScalarType dtype) : enabled_(enabled) {
     if (!enabled_) return;
 #ifdef XLSTM_AUTOCAST_DEVICE_API
-    was_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
+    was_enabled_ = cuda_autocast_enabled();
     old_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
     at::autocast::set_autocast_enabled(at::kCUDA, true);
     at::autocast::set_autocast_dtype(at::kCUDA, dtype);
 #else
-    was_enabled_ = at::autocast::is_enabled();
+    was_enabled_ = cuda_autocast_enabled();
     old_dtype_ = at::autocast::get_autocast_gpu_dtype();
     at::autocast::set_enabled(true);
     at::autocast::set_autocast_gpu_dtype(dtype);
