@@ -19,11 +19,6 @@ torch::ScalarType loss_dtype(torch::ScalarType compute) {
   return compute == torch::kHalf || compute == torch::kBFloat16 ? torch::kFloat32 : compute;
 }
 
-/// The logits of rows [r0, r0 + n) of h against w (both in the compute dtype), in loss_dtype.
-torch::Tensor chunk_logits(const torch::Tensor& h, const torch::Tensor& w, int64_t r0, int64_t n) {
-  return torch::matmul(h.narrow(0, r0, n), w.t()).to(loss_dtype(h.scalar_type()));
-}
-
 /// Inputs hidden [N, D], weight [V, D], targets [N]; saves hidden, weight, targets, the per-row
 /// log-sum-exp and the count of counted targets.
 struct LinearCrossEntropyFunction : torch::autograd::Function<LinearCrossEntropyFunction> {
@@ -41,12 +36,15 @@ struct LinearCrossEntropyFunction : torch::autograd::Function<LinearCrossEntropy
     torch::Tensor loss_sum = torch::zeros({}, lse.options());
     for (int64_t r0 = 0; r0 < rows; r0 += step) {
       const int64_t n = std::min(step, rows - r0);
-      const torch::Tensor logits = chunk_logits(h, w, r0, n);
-      const torch::Tensor row_lse = logits.logsumexp(-1);
-      lse.narrow(0, r0, n).copy_(row_lse);
-      const torch::Tensor picked =
-          logits.gather(1, safe_targets.narrow(0, r0, n).unsqueeze(1)).squeeze(1);
-      loss_sum += ((row_lse - picked) * counted.narrow(0, r0, n)).sum();
+      const torch::Tensor logits = torch::matmul(h.narrow(0, r0, n), w.t());
+      const torch::Tensor target = safe_targets.narrow(0, r0, n).unsqueeze(1);
+      // One fused pass: log_softmax in loss_dtype; the row's log-sum-exp (for the backward) is
+      // its target's logit minus its log-probability.
+      const torch::Tensor log_p = torch::log_softmax(logits, 1, loss_dtype(dtype));
+      const torch::Tensor picked_log_p = log_p.gather(1, target).squeeze(1);
+      const torch::Tensor picked_logit = logits.gather(1, target).squeeze(1).to(lse.scalar_type());
+      lse.narrow(0, r0, n).copy_(picked_logit - picked_log_p);
+      loss_sum -= (picked_log_p * counted.narrow(0, r0, n)).sum();
     }
     const torch::Tensor count = counted.sum().to(lse.scalar_type());
     ctx->save_for_backward({hidden, weight, safe_targets, counted, lse, count});
@@ -68,15 +66,17 @@ struct LinearCrossEntropyFunction : torch::autograd::Function<LinearCrossEntropy
     torch::Tensor dw = torch::zeros(weight.sizes(), weight.options().dtype(lse.scalar_type()));
     for (int64_t r0 = 0; r0 < rows; r0 += step) {
       const int64_t n = std::min(step, rows - r0);
-      // d loss / d logits = (softmax - one-hot) * [counted] / count
-      torch::Tensor dlogits =
-          (chunk_logits(h, w, r0, n) - lse.narrow(0, r0, n).unsqueeze(1)).exp_();
-      dlogits.scatter_add_(1, targets.narrow(0, r0, n).unsqueeze(1),
-                           torch::full({n, 1}, -1.0, dlogits.options()));
-      dlogits.mul_((counted.narrow(0, r0, n).unsqueeze(1) * scale));
-      const torch::Tensor d = dlogits.to(dtype);
+      // d loss / d logits = (softmax - one-hot) * [counted] / count, in three passes over the
+      // chunk: logits - lse (taken to loss_dtype by promotion), exp, the scale written in dtype.
+      torch::Tensor softmax =
+          torch::sub(torch::matmul(h.narrow(0, r0, n), w.t()), lse.narrow(0, r0, n).unsqueeze(1))
+              .exp_();
+      softmax.scatter_add_(1, targets.narrow(0, r0, n).unsqueeze(1),
+                           torch::full({n, 1}, -1.0, softmax.options()));
+      torch::Tensor d = torch::empty(softmax.sizes(), softmax.options().dtype(dtype));
+      torch::mul_out(d, softmax, counted.narrow(0, r0, n).unsqueeze(1) * scale);
       dh.narrow(0, r0, n).copy_(torch::matmul(d, w));
-      dw.add_(torch::matmul(d.t(), h.narrow(0, r0, n)).to(dw.scalar_type()));
+      dw.add_(torch::matmul(d.t(), h.narrow(0, r0, n)));
     }
     return {dh.to(hidden.scalar_type()),
             dw.to(weight.scalar_type()),
