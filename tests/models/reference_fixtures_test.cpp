@@ -8,6 +8,7 @@
 #include <torch/version.h>
 
 #include "model_kinds.h"
+#include "support/fixture_gradients.h"
 #include "support/fixtures.h"
 #include "support/tolerance.h"
 #include "xlstm/io/state_dict.h"
@@ -110,34 +111,19 @@ TEST_P(ReferenceFixture, ChunkwiseAndPiecewiseForward) {
   EXPECT_LE(max_rel_diff(torch::cat({head, tail}, 1), f.at("output")), kTolerance);
 }
 
-/// Gradients of L = sum(model(input) * probe) for every named parameter, plus "input" for a stack.
-std::map<std::string, torch::Tensor> gradients(apps::AppModel& model, const Case& f,
-                                               torch::ScalarType dtype) {
-  model.module().to(dtype);
-  auto input = f.at("input").clone();
-  const bool stack = input.is_floating_point();
-  if (stack) input = input.to(dtype).requires_grad_(true);
-  (model.forward(input) * f.at("probe").to(dtype)).sum().backward();
-  std::map<std::string, torch::Tensor> grads;
-  for (const auto& item : model.module().named_parameters())
-    grads[item.key()] = item.value().grad();
-  if (stack) grads["input"] = input.grad();
-  return grads;
-}
-
 // Every gradient within 1e-5 of the reference, or, where the float32 reference is itself less
 // precise than that, within 1e-5 plus its own error: the distance from the reference to our
 // float64 gradient, which must be within 1e-5 of the reference too.
 TEST_P(ReferenceFixture, Gradients) {
   auto& f = fixture();
-  auto ours = gradients(*f.model, f, torch::kFloat);
+  auto ours = testing::fixture_gradients(*f.model, f.tensors, torch::kFloat);
   auto expected = strip_prefix(f.tensors, "grad.");
   ASSERT_FALSE(expected.empty());
   if (ours.count("input")) expected["input"] = f.at("input_grad");
 
   auto exact_model = apps::build_model(f.dir + "/config.yaml");
   io::load_state_dict(exact_model->module(), strip_prefix(f.tensors, "state."));
-  auto exact = gradients(*exact_model, f, torch::kDouble);
+  auto exact = testing::fixture_gradients(*exact_model, f.tensors, torch::kDouble);
   for (const auto& [name, grad] : expected) {
     ASSERT_TRUE(ours.count(name) && ours[name].defined()) << name;
     const double reference_error = max_rel_diff(exact[name], grad);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "model_kinds.h"
+#include "support/fixture_gradients.h"
 #include "support/fixtures.h"
 #include "support/tolerance.h"
 #include "xlstm/blocks/mlstm/layer.h"
@@ -113,6 +114,33 @@ TEST_P(ReferenceFixtureCuda, BFloat16WholeModelCloseToTheFloat32Fixture) {
     const auto output = model->forward(input);
     EXPECT_EQ(output.scalar_type(), torch::kBFloat16);
     EXPECT_TRUE(test::close_at_precision(output, tensors.at("output"), torch::kBFloat16, 8));
+  }
+}
+
+// Each official fixture in float32 on CUDA with the default mLSTM backend, which runs the
+// chunkwise kernels where they apply (readme_stack: head dim 64; the others' heads are smaller and
+// take the ATen forms): the output and every gradient within the kernels' 1e-4 of the fixture.
+TEST_P(ReferenceFixtureCuda, Float32OutputAndGradientsWithTheDefaultBackendMatchTheFixture) {
+  SKIP_WITHOUT_CUDA();
+  constexpr double kKernelTolerance = 1e-4;
+  const std::string dir = testing::reference_dir(GetParam());
+  const auto tensors = io::load_safetensors(dir + "/tensors.safetensors");
+  auto model = apps::build_model(dir + "/config.yaml");
+  io::load_state_dict(model->module(), io::strip_prefix(tensors, "state."));
+  model->module().eval();
+  {
+    torch::NoGradGuard no_grad;
+    model->module().to(torch::kCUDA);
+    auto input = tensors.at("input").cuda();
+    EXPECT_LE(testing::max_rel_diff(model->forward(input).cpu(), tensors.at("output")),
+              kKernelTolerance);
+  }
+  auto grads = testing::fixture_gradients(*model, tensors, torch::kFloat, torch::kCUDA);
+  auto expected = io::strip_prefix(tensors, "grad.");
+  if (grads.count("input")) expected["input"] = tensors.at("input_grad");
+  for (const auto& [name, grad] : expected) {
+    ASSERT_TRUE(grads.count(name) && grads[name].defined()) << name;
+    EXPECT_LE(testing::max_rel_diff(grads[name].cpu(), grad), kKernelTolerance) << name;
   }
 }
 
