@@ -5,7 +5,7 @@
 # of 1 (dist). Logs go to $OUT (or ./gpu-check-out).
 #
 # Usage:  bash scripts/gpu-check.sh [PART...]   (from any folder)
-#   PARTs: tests sanitize bench peers train-speed dist generate large mlstm lm
+#   PARTs: tests sanitize bench peers train-speed dist generate large mlstm lm lm-profile
 #          (default: tests sanitize bench peers)
 #   generate: xlstm-bench generate (125M-like LM: step ms plain / in place / CUDA graph, prefill,
 #   bandwidth bound) and bench_peers.py lm_step in the same command, then the ratios.
@@ -14,6 +14,8 @@
 #   then the ratios.
 #   lm: xlstm-bench lm (the 125M-like LM's training step, B8 S2048, bf16 autocast, AdamW: ours with
 #   the kernels, with the ATen mLSTM forms, with torch::optim::AdamW) and bench_peers.py lm_train.
+#   lm-profile: Nsight Compute's kernel durations over one `xlstm-bench lm --variants kernels` step
+#   ($out/lm_profile.csv.gz), summed by scripts/kernel_times.py (where the step's GPU time goes).
 #   large: xlstm-bench large (7B shape: prefill, decode ms/token) and bench_peers.py large (the
 #   official package, Triton kernels) and hf_large (transformers, without the official package).
 # Environment:
@@ -43,7 +45,7 @@ peers_py() {
 
 targets=""
 { has tests || has sanitize; } && targets="xlstm_tests xlstm-run"
-{ has bench || has generate || has large || has mlstm || has lm; } && targets="$targets xlstm-bench"
+{ has bench || has generate || has large || has mlstm || has lm || has lm-profile; } && targets="$targets xlstm-bench"
 { has train-speed || has dist; } && targets="$targets xlstm-train"
 bash scripts/gpu-build.sh $targets || exit 1
 
@@ -90,6 +92,15 @@ if has lm; then
     { tail -5 "$out/lm.err"; status=1; }
   [[ -f "$peers/bench_peers.py" ]] && peers_py lm_train 2>>"$out/peers.err" | tee -a "$out/lm.jsonl"
   python3 scripts/bench_ratios.py "$out/lm.jsonl" | tee "$out/lm_ratios.txt"
+fi
+
+if has lm-profile; then
+  step "lm-profile: ncu kernel durations over one xlstm-bench lm step"
+  rm -f "$out/lm_profile.csv" "$out/lm_profile.csv.gz"
+  ncu --clock-control none --metrics gpu__time_duration.sum --csv --log-file "$out/lm_profile.csv" \
+    "$build/bin/xlstm-bench" lm --variants kernels --warmup 0 --iters 1 \
+    >"$out/lm_profile.log" 2>&1 || { tail -5 "$out/lm_profile.log"; status=1; }
+  gzip -f "$out/lm_profile.csv" && python3 scripts/kernel_times.py "$out/lm_profile.csv.gz" --kernels 12
 fi
 
 if has large; then
