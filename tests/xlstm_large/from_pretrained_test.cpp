@@ -9,6 +9,7 @@
 
 #include "io/temp_dir.h"
 #include "support/tensor_compare.h"
+#include "support/tolerance.h"
 #include "xlstm/generation/generate.h"
 #include "xlstm/io/safetensors.h"
 #include "xlstm/xlstm_large/from_pretrained.h"
@@ -121,7 +122,11 @@ TEST(Pretrained, FusedWeightModeGivesTheSameLogits) {
       names.end());
   const Reference ref = reference_of("hf_tiny");
   torch::NoGradGuard no_grad;
-  EXPECT_LT(test::max_rel_diff(model->forward(ref.ids), single->forward(ref.ids)), 1e-6);
+  // The fused q / k / v / gate product sums its 128 terms in another order than the four single
+  // ones (the BLAS picks its kernel by the matrix shape: 1.5e-6, 13 roundings, on an AMD EPYC
+  // with OpenBLAS), and the two blocks carry that on: 32 float32 roundings of the logits' scale.
+  EXPECT_TRUE(test::close_at_precision(model->forward(ref.ids), single->forward(ref.ids),
+                                       torch::kFloat, 32));
 }
 
 TEST(Pretrained, LoadsInTheRequestedDtype) {
