@@ -32,9 +32,14 @@ GROUPS = [
 
 def rows_of(path):
     opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        lines = f.read().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith('"ID"'))
+    try:
+        with opener(path, "rt") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SystemExit(f"kernel_times.py: cannot read {path}: {e}")
+    start = next((i for i, line in enumerate(lines) if line.startswith('"ID"')), None)
+    if start is None:
+        raise SystemExit(f"kernel_times.py: {path} has no ncu CSV table (no \"ID\" header line)")
     for r in csv.DictReader(lines[start:]):
         yield r["Kernel Name"], float(r["Metric Value"].replace(",", "")) / 1e6  # ns -> ms
 

@@ -25,13 +25,12 @@ class CudaAutocast {
  public:
   CudaAutocast(bool enabled, at::ScalarType dtype) : enabled_(enabled) {
     if (!enabled_) return;
-#ifdef XLSTM_AUTOCAST_DEVICE_API
     was_enabled_ = cuda_autocast_enabled();
+#ifdef XLSTM_AUTOCAST_DEVICE_API
     old_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
     at::autocast::set_autocast_enabled(at::kCUDA, true);
     at::autocast::set_autocast_dtype(at::kCUDA, dtype);
 #else
-    was_enabled_ = cuda_autocast_enabled();
     old_dtype_ = at::autocast::get_autocast_gpu_dtype();
     at::autocast::set_enabled(true);
     at::autocast::set_autocast_gpu_dtype(dtype);
