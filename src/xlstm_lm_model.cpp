@@ -46,6 +46,14 @@ std::pair<torch::Tensor, xLSTMBlockStackState> xLSTMLMModelImpl::forward_with_st
   return {head(x), std::move(next)};
 }
 
+std::pair<torch::Tensor, xLSTMBlockStackState> xLSTMLMModelImpl::last_logits_with_state(
+    const torch::Tensor& idx, const xLSTMBlockStackState& state) {
+  TORCH_CHECK(idx.dim() == 2 && idx.size(1) > 0,
+              "xLSTMLMModel: expected token ids [B, S] with S > 0, got ", idx.sizes());
+  auto [x, next] = xlstm_block_stack->forward_with_state(embed(idx), state);
+  return {head(x.narrow(1, x.size(1) - 1, 1)), std::move(next)};
+}
+
 std::pair<torch::Tensor, xLSTMBlockStackState> xLSTMLMModelImpl::step(
     const torch::Tensor& idx, const xLSTMBlockStackState& state) {
   auto [x, next] = xlstm_block_stack->step(embed(idx), state);

@@ -28,6 +28,10 @@ class xLSTMLMModelImpl : public torch::nn::Module {
   /// Continues from `state` and returns the final state (see xLSTMBlockStack::forward_with_state).
   std::pair<torch::Tensor, xLSTMBlockStackState> forward_with_state(
       const torch::Tensor& idx, const xLSTMBlockStackState& state = {});
+  /// forward_with_state with the head over the last position only: (logits [B, 1, vocab_size],
+  /// the state after the last token), what a prefill for generation needs.
+  std::pair<torch::Tensor, xLSTMBlockStackState> last_logits_with_state(
+      const torch::Tensor& idx, const xLSTMBlockStackState& state = {});
   /// One position: ids [B, 1] -> logits [B, 1, vocab_size].
   std::pair<torch::Tensor, xLSTMBlockStackState> step(const torch::Tensor& idx,
                                                       const xLSTMBlockStackState& state = {});

@@ -42,4 +42,9 @@ constexpr int kMaxStepHeadDim = 4096;
 /// Queues the step on `stream`.
 cudaError_t step(const StepArgs& args, cudaStream_t stream);
 
+/// Queues the memory kernel alone: C' and h from scratch[3 s + 0, 1, 2] = (f, i / sqrt(DHqk),
+/// normaliser) of each head s, written by a gate stage of the caller's (the layer step kernels');
+/// n and m are left as they are, the gate pre-activations unread.
+cudaError_t step_memory(const StepArgs& args, cudaStream_t stream);
+
 }  // namespace xlstm::kernels::mlstm

@@ -130,30 +130,42 @@ __global__ void memory_kernel(StepArgs a) {
   }
 }
 
-template <typename T, typename G>
-cudaError_t launch(const StepArgs& a, cudaStream_t stream) {
-  const int heads = a.batch * a.heads;
-  gate_kernel<T, G><<<heads, kGateThreads, 0, stream>>>(a);
-  cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) return err;
-  const dim3 grid(heads, (a.v_head_dim + kTileColumns - 1) / kTileColumns);
+template <typename T>
+cudaError_t launch_memory(const StepArgs& a, cudaStream_t stream) {
+  const dim3 grid(a.batch * a.heads, (a.v_head_dim + kTileColumns - 1) / kTileColumns);
   const dim3 block(kTileColumns, kRowGroups);
   const size_t smem = (2 * size_t(a.qk_head_dim) + kRowGroups * kTileColumns) * sizeof(float);
   memory_kernel<T><<<grid, block, smem, stream>>>(a);
   return cudaGetLastError();
 }
 
+template <typename T, typename G>
+cudaError_t launch(const StepArgs& a, cudaStream_t stream) {
+  gate_kernel<T, G><<<a.batch * a.heads, kGateThreads, 0, stream>>>(a);
+  const cudaError_t err = cudaGetLastError();
+  return err != cudaSuccess ? err : launch_memory<T>(a, stream);
+}
+
+bool valid(const StepArgs& a) {
+  return a.batch > 0 && a.heads > 0 && a.qk_head_dim > 0 && a.v_head_dim > 0 &&
+         a.qk_head_dim <= kMaxStepHeadDim;
+}
+
 }  // namespace
 
 cudaError_t step(const StepArgs& args, cudaStream_t stream) {
-  if (args.batch <= 0 || args.heads <= 0 || args.qk_head_dim <= 0 || args.v_head_dim <= 0 ||
-      args.qk_head_dim > kMaxStepHeadDim)
-    return cudaErrorInvalidValue;
+  if (!valid(args)) return cudaErrorInvalidValue;
   return with_element_type(args.element_type, [&](auto zero) {
     return with_element_type(args.gate_element_type, [&](auto gate_zero) {
       return launch<decltype(zero), decltype(gate_zero)>(args, stream);
     });
   });
+}
+
+cudaError_t step_memory(const StepArgs& args, cudaStream_t stream) {
+  if (!valid(args)) return cudaErrorInvalidValue;
+  return with_element_type(args.element_type,
+                           [&](auto zero) { return launch_memory<decltype(zero)>(args, stream); });
 }
 
 }  // namespace xlstm::kernels::mlstm

@@ -364,6 +364,15 @@ std::pair<torch::Tensor, xLSTMLargeState> xLSTMLargeImpl::forward_with_state(
   return {head(x), std::move(next)};
 }
 
+std::pair<torch::Tensor, xLSTMLargeState> xLSTMLargeImpl::last_logits_with_state(
+    const torch::Tensor& ids, const xLSTMLargeState& state) {
+  TORCH_CHECK(ids.dim() == 2 && ids.size(1) > 0 && ids.scalar_type() == torch::kLong,
+              "xLSTMLarge: expected token ids int64 [B, S] with S > 0, got ", ids.scalar_type(),
+              " ", ids.sizes());
+  auto [x, next] = backbone(embedding(ids), state);
+  return {head(x.narrow(1, x.size(1) - 1, 1)), std::move(next)};
+}
+
 std::pair<torch::Tensor, xLSTMLargeState> xLSTMLargeImpl::step(const torch::Tensor& ids,
                                                                const xLSTMLargeState& state) {
   TORCH_CHECK(ids.dim() == 2 && ids.size(1) == 1, "xLSTMLarge::step: expected ids [B, 1], got ",

@@ -50,6 +50,11 @@ TEST(Prefill, ContinuingFromAStateEqualsStepping) {
   const auto [stepped_logits, stepped_state] = step_through(model, ids);
   expect_states_near(state, stepped_state, 1e-10, "21 + 29 tokens");
   EXPECT_LE(test::max_rel_diff(logits.select(1, 28), stepped_logits), 1e-10);
+  // The head over the last position only (what generate's prefill runs): the same.
+  const auto [last, last_state] = model->last_logits_with_state(ids.narrow(1, 21, 29), head_state);
+  EXPECT_EQ(last.sizes(), c10::IntArrayRef({3, 1, logits.size(2)}));
+  EXPECT_LE(test::max_rel_diff(last.select(1, 0), logits.select(1, 28)), 1e-12);
+  expect_states_near(last_state, state, 1e-12, "last logits only");
 }
 
 TEST(Prefill, PromptsOfUnequalLengthEqualEachAlone) {

@@ -113,6 +113,11 @@ TEST(LargeModel, ContinuedCallsAndStepsEqualOneCall) {
   auto [first, state] = model->forward_with_state(ids.narrow(1, 0, 6));
   auto [second, end] = model->forward_with_state(ids.narrow(1, 6, 5), state);
   EXPECT_LT(test::max_rel_diff(torch::cat({first, second}, 1), whole), 1e-12);
+  // The head over the last position only (generation's prefill): the same logits and state.
+  auto [last, last_end] = model->last_logits_with_state(ids.narrow(1, 6, 5), state);
+  EXPECT_EQ(last.sizes(), c10::IntArrayRef({3, 1, config.vocab_size}));
+  EXPECT_LT(test::max_rel_diff(last, second.narrow(1, 4, 1)), 1e-12);
+  EXPECT_LT(test::max_rel_diff(last_end.blocks.back().C, end.blocks.back().C), 1e-12);
   // One token at a time, functional and in place.
   xLSTMLargeState functional, in_place = model->zero_state(3);
   std::vector<torch::Tensor> stepped, stepped_in_place;

@@ -1,14 +1,15 @@
 // Text generation over any recurrent language model with
-//   model->forward_with_state(ids [B, S], state) -> (logits [B, S, V], state) and
-//   model->step(ids [B, 1], state)               -> (logits [B, 1, V], state),
+//   model->last_logits_with_state(ids [B, S], state) -> (logits [B, 1, V] of the last position,
+//                                                        state) and
+//   model->step(ids [B, 1], state)                   -> (logits [B, 1, V], state),
 // a torch module (holder) with config.vocab_size, whose state type has empty() (the zero state) and
 // a StateRows specialisation (state_rows.h). xLSTMLMModel is one; another model family plugs in the
 // same way.
 //
-// Prompts are prefilled with forward_with_state (the parallel / chunkwise form, never a step per
-// prompt token), prompts of one length together; then the batch is stepped one token at a time.
-// The returned state covers each prompt and all of its returned tokens, so passing it back with the
-// next prompts continues every sequence (multi-turn).
+// Prompts are prefilled with last_logits_with_state (the parallel / chunkwise form, never a step
+// per prompt token, the head over the last position only), prompts of one length together; then the
+// batch is stepped one token at a time. The returned state covers each prompt and all of its
+// returned tokens, so passing it back with the next prompts continues every sequence (multi-turn).
 #pragma once
 
 #include <algorithm>
@@ -100,8 +101,8 @@ std::pair<torch::Tensor, ModelState<Model>> prefill(
                 ids.data_ptr<int64_t>() + r * length);
     const auto row_index = torch::tensor(rows, torch::kLong);
     const State start = state.empty() ? State{} : StateRows<State>::select(state, row_index);
-    auto [group_logits, group_state] = model->forward_with_state(ids.to(device), start);
-    logits.push_back(group_logits.select(1, static_cast<int64_t>(length) - 1));
+    auto [group_logits, group_state] = model->last_logits_with_state(ids.to(device), start);
+    logits.push_back(group_logits.select(1, 0));
     states.push_back(std::move(group_state));
     order.insert(order.end(), rows.begin(), rows.end());
   }

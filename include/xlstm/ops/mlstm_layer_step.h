@@ -46,4 +46,19 @@ struct LayerStepResult {
 LayerStepResult layer_step_cpu(const LayerStepWeights& w, const torch::Tensor& x_inner,
                                const LayerStepState& state, const LayerStepState* out = nullptr);
 
+/// Whether layer_step_cuda takes this step (never in a build without CUDA): x_inner [B, 1, 2F] and
+/// every weight CUDA tensors of one device and one dtype (float32, bfloat16, float16), the shapes
+/// above with square headwise blocks, a conv of at least one tap, the state defined (the cell
+/// memory float32, the conv window of x_inner's dtype; `out`, when given, alike and contiguous),
+/// sizes the kernels take (kernels/mlstm/layer_step_kernels.h), no gradient needed, and the
+/// environment variable XLSTM_MLSTM_STEP_KERNEL not "0".
+bool layer_step_cuda_applies(const LayerStepWeights& w, const torch::Tensor& x_inner,
+                             const LayerStepState& state, const LayerStepState* out = nullptr);
+
+/// layer_step_cpu's step by the CUDA layer step kernels (three launches), the cell memory in
+/// float32: the same results up to the order of the sums, each value rounded to x_inner's dtype
+/// where mLSTMLayer's ATen step stores it. Throws unless layer_step_cuda_applies.
+LayerStepResult layer_step_cuda(const LayerStepWeights& w, const torch::Tensor& x_inner,
+                                const LayerStepState& state, const LayerStepState* out = nullptr);
+
 }  // namespace xlstm::ops::mlstm

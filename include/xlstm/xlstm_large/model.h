@@ -158,6 +158,10 @@ class xLSTMLargeImpl : public torch::nn::Module, public io::CheckpointAdapter {
   /// The same, continuing from `state`, with the state after the last token.
   std::pair<torch::Tensor, xLSTMLargeState> forward_with_state(const torch::Tensor& ids,
                                                                const xLSTMLargeState& state = {});
+  /// forward_with_state with the head over the last position only: (logits [B, 1, vocab_size],
+  /// the state after the last token), what a prefill for generation needs.
+  std::pair<torch::Tensor, xLSTMLargeState> last_logits_with_state(
+      const torch::Tensor& ids, const xLSTMLargeState& state = {});
   /// One position: ids [B, 1] -> (logits [B, 1, vocab_size], state).
   std::pair<torch::Tensor, xLSTMLargeState> step(const torch::Tensor& ids,
                                                  const xLSTMLargeState& state = {});

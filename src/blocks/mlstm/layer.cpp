@@ -2,6 +2,7 @@
 
 #include "xlstm/components/dtype.h"
 #include "xlstm/components/init.h"
+#include "xlstm/ops/decode.h"
 #include "xlstm/ops/mlstm_layer_step.h"
 #include "xlstm/ops/tensor_utils.h"
 
@@ -14,6 +15,16 @@ LinearHeadwiseExpandConfig qkv_config(const mLSTMLayerConfig& config) {
   headwise.num_heads = config._inner_embedding_dim / config.qkv_proj_blocksize;
   headwise.bias = config.bias;
   return headwise;
+}
+
+/// linear(x) with the layer's parameters cast to x's dtype; a step's few rows on CUDA take the
+/// matrix-vector kernels of ops/decode.h where they apply.
+torch::Tensor project(const torch::Tensor& x, const torch::nn::Linear& layer, bool stepping) {
+  if (stepping && x.is_cuda()) {
+    const ops::LinearWeights map{layer->weight, layer->bias};
+    if (ops::decode_kernels_take(x, map)) return ops::linear_concat(x, map);
+  }
+  return linear_as_input(x, layer);
 }
 
 }  // namespace
@@ -110,9 +121,7 @@ void mLSTMLayerImpl::check_in_place_state(const mLSTMState& state, int64_t batch
                 ", got ", t.sizes());
 }
 
-std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::fused_step(const torch::Tensor& x_inner,
-                                                                const mLSTMState& state,
-                                                                bool in_place) const {
+ops::mlstm::LayerStepWeights mLSTMLayerImpl::step_weights() const {
   const auto& cell = *mlstm_cell;
   ops::mlstm::LayerStepWeights w;
   w.conv_weight = conv1d->conv->weight;
@@ -132,10 +141,25 @@ std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::fused_step(const torch::Ten
   w.learnable_skip = learnable_skip;
   w.num_heads = config.num_heads;
   w.norm_eps = cell.outnorm->options.eps();
+  return w;
+}
+
+c10::optional<std::pair<torch::Tensor, mLSTMState>> mLSTMLayerImpl::fused_step(
+    const torch::Tensor& x_inner, const mLSTMState& state, bool in_place) const {
+  const bool on_cpu = fused_step_applies(x_inner, state);
+  const bool maybe_cuda = !on_cpu && x_inner.is_cuda() && conv1d->conv &&
+                          !conv1d->config.channel_mixing && q_proj->weight.dim() == 3;
+  if (!on_cpu && !maybe_cuda) return c10::nullopt;
+  const ops::mlstm::LayerStepWeights w = step_weights();
   const ops::mlstm::LayerStepState current{{state.C, state.n, state.m}, state.conv};
-  const ops::mlstm::LayerStepResult r =
-      ops::mlstm::layer_step_cpu(w, x_inner, current, in_place ? &current : nullptr);
-  return {r.h, {r.state.cell.C, r.state.cell.n, r.state.cell.m, r.state.conv}};
+  const ops::mlstm::LayerStepState* out = in_place ? &current : nullptr;
+  if (!on_cpu && !ops::mlstm::layer_step_cuda_applies(w, x_inner, current, out))
+    return c10::nullopt;
+  const ops::mlstm::LayerStepResult r = on_cpu
+                                            ? ops::mlstm::layer_step_cpu(w, x_inner, current, out)
+                                            : ops::mlstm::layer_step_cuda(w, x_inner, current, out);
+  return std::make_pair(r.h,
+                        mLSTMState{r.state.cell.C, r.state.cell.n, r.state.cell.m, r.state.conv});
 }
 
 std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::run(const torch::Tensor& x,
@@ -150,10 +174,10 @@ std::pair<torch::Tensor, mLSTMState> mLSTMLayerImpl::run(const torch::Tensor& x,
   if (in_place) check_in_place_state(state, x.size(0));
   const torch::Tensor input = x.to(compute_dtype(x));
 
-  const torch::Tensor x_inner = linear_as_input(input, proj_up);  // [B, S, 2 * D_inner]
-  if (stepping && fused_step_applies(x_inner, state)) {
-    auto [h, next] = fused_step(x_inner, state, in_place);
-    return {dropout(linear_as_input(h, proj_down)).to(x.scalar_type()), next};
+  const torch::Tensor x_inner = project(input, proj_up, stepping);  // [B, S, 2 * D_inner]
+  if (stepping) {
+    if (auto fused = fused_step(x_inner, state, in_place))
+      return {dropout(project(fused->first, proj_down, true)).to(x.scalar_type()), fused->second};
   }
   const torch::Tensor x_mlstm = x_inner.narrow(-1, 0, inner);
   const torch::Tensor z = x_inner.narrow(-1, inner, inner);

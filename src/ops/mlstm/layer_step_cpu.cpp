@@ -140,4 +140,18 @@ LayerStepResult layer_step_cpu(const LayerStepWeights& weights, const torch::Ten
   return r;
 }
 
+#ifndef XLSTM_WITH_CUDA
+// A build without CUDA (the definitions with CUDA: layer_step_cuda.cpp).
+bool layer_step_cuda_applies(const LayerStepWeights&, const torch::Tensor&, const LayerStepState&,
+                             const LayerStepState*) {
+  return false;
+}
+
+LayerStepResult layer_step_cuda(const LayerStepWeights&, const torch::Tensor&,
+                                const LayerStepState&, const LayerStepState*) {
+  TORCH_CHECK(false,
+              "mlstm::layer_step_cuda: this build has no CUDA (configure with XLSTM_CUDA=ON)");
+}
+#endif
+
 }  // namespace xlstm::ops::mlstm

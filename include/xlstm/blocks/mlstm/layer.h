@@ -11,6 +11,7 @@
 #include "xlstm/components/conv.h"
 #include "xlstm/components/linear_headwise.h"
 #include "xlstm/config/mlstm.h"
+#include "xlstm/ops/mlstm_layer_step.h"
 
 namespace xlstm {
 
@@ -64,10 +65,14 @@ class mLSTMLayerImpl : public SequenceLayer<mLSTMState> {
   /// Whether the step can take ops::mlstm::layer_step_cpu (x_inner = proj_up(x)): CPU, float32 /
   /// float64 throughout, a depthwise conv, square q / k / v projections, and no gradient needed.
   bool fused_step_applies(const torch::Tensor& x_inner, const mLSTMState& state) const;
-  /// ops::mlstm::layer_step_cpu on this layer's weights: the gated cell output [B, 1, D_inner];
-  /// `in_place`: the next state written into `state`'s tensors.
-  std::pair<torch::Tensor, mLSTMState> fused_step(const torch::Tensor& x_inner,
-                                                  const mLSTMState& state, bool in_place) const;
+  /// The layer's tensors as ops::mlstm's layer steps take them.
+  ops::mlstm::LayerStepWeights step_weights() const;
+  /// The gated cell output [B, 1, D_inner] and the next state by ops::mlstm::layer_step_cpu, or
+  /// on CUDA by layer_step_cuda where it applies; nullopt where neither does. `in_place`: the
+  /// next state written into `state`'s tensors.
+  c10::optional<std::pair<torch::Tensor, mLSTMState>> fused_step(const torch::Tensor& x_inner,
+                                                                 const mLSTMState& state,
+                                                                 bool in_place) const;
   /// Throws unless `state` is a preallocated state for a batch of `batch` (step_in_place).
   void check_in_place_state(const mLSTMState& state, int64_t batch) const;
 };
