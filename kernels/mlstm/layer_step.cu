@@ -1,10 +1,12 @@
 // The mLSTM layer step kernels (layer_step_kernels.h). Per batch row b, with F features, NH heads
 // of DH, headwise blocks of size P = F / QH and KS conv taps:
-//   inputs_kernel (one block per row): the conv window shifted by x_mlstm (the next conv state),
-//     silu(conv) = x_act, q / k = headwise(x_act), v = headwise(x_mlstm), the gate
-//     pre-activations i~, f~ = W cat(q, k, v) + b, then per head m' = max(log sigmoid(f~) + m, i~),
-//     f = exp(log sigmoid(f~) + m - m'), i = exp(i~ - m') / sqrt(DH) (paper eqs. 15-17),
-//     n' = f n + i k and the normaliser max(|n'^T q|, exp(-m')) + eps;
+//   features_kernel (blocks of whole headwise blocks of a row): the conv window shifted by
+//     x_mlstm (the next conv state), silu(conv) = x_act, q / k = headwise(x_act),
+//     v = headwise(x_mlstm);
+//   gates_kernel (one block per row and head): the gate pre-activations i~, f~ = W cat(q, k, v)
+//     + b, m' = max(log sigmoid(f~) + m, i~), f = exp(log sigmoid(f~) + m - m'),
+//     i = exp(i~ - m') / sqrt(DH) (paper eqs. 15-17), n' = f n + i k and the normaliser
+//     max(|n'^T q|, exp(-m')) + eps;
 //   step_memory (mlstm_step.cu): C' = f C + i k v^T and h~ = C'^T q / normaliser (eqs. 19-21);
 //   output_kernel (one block per row and head): layer norm of h~ over the head, times the norm
 //     weight (+ bias), + learnable_skip * x_act, times silu(z).
@@ -20,10 +22,10 @@
 namespace xlstm::kernels::mlstm {
 namespace {
 
-constexpr int kInputThreads = 512;
+constexpr int kFeatureThreads = 256;
+constexpr int kGateThreads = 256;
 constexpr int kOutputThreads = 128;
-constexpr int kMaxHeads = 64;
-constexpr size_t kMaxInputSharedBytes = 200 * 1024;
+constexpr size_t kMaxFeatureSharedBytes = 200 * 1024;
 constexpr size_t kDefaultSharedBytes = 48 * 1024;
 
 template <typename T>
@@ -56,23 +58,20 @@ __device__ float block_sum(float v, float* warp_sums) {
   return total;
 }
 
+// Features [first, first + count) of row blockIdx.x, count a multiple of the headwise block size
+// P: the conv and x_act, then q, k, v of the same features (their inputs are in this range).
 template <typename T>
-__global__ void inputs_kernel(LayerStepArgs a, T* qkv_out, T* x_act_out, float* gate_scratch) {
-  extern __shared__ float shared[];
-  __shared__ float warp_sums[32];
-  __shared__ float gates[2 * kMaxHeads];  // i~ of every head, then f~
-  __shared__ float f_act[kMaxHeads], i_scale[kMaxHeads], m_new[kMaxHeads];
-  const int b = blockIdx.x, F = a.features, KS = a.conv_taps, NH = a.heads, DH = F / NH;
-  const int P = F / a.qkv_blocks;
-  float* x_act = shared;        // [F]
-  float* x_mlstm = shared + F;  // [F]
-  float* qkv = shared + 2 * F;  // [3F]
+__global__ void features_kernel(LayerStepArgs a, int per_block, T* qkv_out, T* x_act_out) {
+  extern __shared__ float shared[];  // x_act, x_mlstm [per_block each]
+  const int b = blockIdx.x, F = a.features, KS = a.conv_taps, P = F / a.qkv_blocks;
+  const int first = blockIdx.y * per_block, count = min(per_block, F - first);
+  float* x_act = shared;
+  float* x_mlstm = shared + per_block;
   const T* x = static_cast<const T*>(a.x_inner) + int64_t(b) * 2 * F;
   const T* conv_in = static_cast<const T*>(a.conv_in) + int64_t(b) * KS * F;
   T* conv_out = static_cast<T*>(a.conv_out) + int64_t(b) * KS * F;
-
-  for (int f = threadIdx.x; f < F; f += blockDim.x) {
-    const float xf = to_float(x[f]);
+  for (int j = threadIdx.x; j < count; j += blockDim.x) {
+    const int f = first + j;
     float acc = 0.f;
     // Window k is input k + 1 of the old window, the last one x; each entry is read before the
     // same thread overwrites it (in place).
@@ -83,21 +82,20 @@ __global__ void inputs_kernel(LayerStepArgs a, T* qkv_out, T* x_act_out, float* 
     }
     float conv = rounded<T>(acc);
     if (a.conv_bias) conv = rounded<T>(conv + load<T>(a.conv_bias, f));
-    x_act[f] = rounded<T>(silu(conv));
-    x_mlstm[f] = xf;
-    x_act_out[int64_t(b) * F + f] = from_float<T>(x_act[f]);
+    x_act[j] = rounded<T>(silu(conv));
+    x_mlstm[j] = to_float(x[f]);
+    x_act_out[int64_t(b) * F + f] = from_float<T>(x_act[j]);
   }
   __syncthreads();
-
   T* qkv_row = qkv_out + int64_t(b) * 3 * F;
-  for (int f = threadIdx.x; f < F; f += blockDim.x) {
-    const int first = f / P * P;  // the block's first input
+  for (int j = threadIdx.x; j < count; j += blockDim.x) {
+    const int f = first + j, inputs = j / P * P;  // the headwise block's first input
     float q = 0.f, k = 0.f, v = 0.f;
-    for (int j = 0; j < P; ++j) {
-      const int64_t w = int64_t(f) * P + j;
-      q += x_act[first + j] * load<T>(a.q_weight, w);
-      k += x_act[first + j] * load<T>(a.k_weight, w);
-      v += x_mlstm[first + j] * load<T>(a.v_weight, w);
+    for (int i = 0; i < P; ++i) {
+      const int64_t w = int64_t(f) * P + i;
+      q += x_act[inputs + i] * load<T>(a.q_weight, w);
+      k += x_act[inputs + i] * load<T>(a.k_weight, w);
+      v += x_mlstm[inputs + i] * load<T>(a.v_weight, w);
     }
     q = rounded<T>(q);
     k = rounded<T>(k);
@@ -105,52 +103,48 @@ __global__ void inputs_kernel(LayerStepArgs a, T* qkv_out, T* x_act_out, float* 
     if (a.q_bias) q = rounded<T>(q + load<T>(a.q_bias, f));
     if (a.k_bias) k = rounded<T>(k + load<T>(a.k_bias, f));
     if (a.v_bias) v = rounded<T>(v + load<T>(a.v_bias, f));
-    qkv[f] = q;
-    qkv[F + f] = k;
-    qkv[2 * F + f] = v;
     qkv_row[f] = from_float<T>(q);
     qkv_row[F + f] = from_float<T>(k);
     qkv_row[2 * F + f] = from_float<T>(v);
   }
-  __syncthreads();
+}
 
-  for (int g = 0; g < 2 * NH; ++g) {
-    const bool input_gate = g < NH;
-    const int hd = input_gate ? g : g - NH;
-    const void* weight = input_gate ? a.igate_weight : a.fgate_weight;
-    const void* bias = input_gate ? a.igate_bias : a.fgate_bias;
-    float partial = 0.f;
-    for (int c = threadIdx.x; c < 3 * F; c += blockDim.x)
-      partial += qkv[c] * load<T>(weight, int64_t(hd) * 3 * F + c);
-    const float total = block_sum(partial, warp_sums);
-    if (threadIdx.x == 0) gates[g] = rounded<T>(total + (bias ? load<T>(bias, hd) : 0.f));
+// Head blockIdx.x % NH of row blockIdx.x / NH: its gate pre-activations from cat(q, k, v), the
+// stabilised gates, n' and the normaliser.
+template <typename T>
+__global__ void gates_kernel(LayerStepArgs a, const T* qkv_in, float* gate_scratch) {
+  __shared__ float warp_sums[32];
+  const int s = blockIdx.x, F = a.features, NH = a.heads, DH = F / NH, b = s / NH, hd = s % NH;
+  const T* qkv = qkv_in + int64_t(b) * 3 * F;
+  const T* i_weight = static_cast<const T*>(a.igate_weight) + int64_t(hd) * 3 * F;
+  const T* f_weight = static_cast<const T*>(a.fgate_weight) + int64_t(hd) * 3 * F;
+  float i_partial = 0.f, f_partial = 0.f;
+  for (int c = threadIdx.x; c < 3 * F; c += blockDim.x) {
+    const float value = to_float(qkv[c]);
+    i_partial += value * to_float(i_weight[c]);
+    f_partial += value * to_float(f_weight[c]);
   }
-  __syncthreads();
-  if (threadIdx.x < NH) {
-    const int hd = threadIdx.x, s = b * NH + hd;
-    const float log_f_plus_m = log_sigmoid(gates[NH + hd]) + a.m_in[s];
-    const float m = fmaxf(log_f_plus_m, gates[hd]);
-    f_act[hd] = expf(log_f_plus_m - m);
-    i_scale[hd] = expf(gates[hd] - m) / sqrtf(static_cast<float>(DH));
-    m_new[hd] = m;
-    a.m_out[s] = m;
+  const float i_pre = rounded<T>(block_sum(i_partial, warp_sums) +
+                                 (a.igate_bias ? load<T>(a.igate_bias, hd) : 0.f));
+  const float f_pre = rounded<T>(block_sum(f_partial, warp_sums) +
+                                 (a.fgate_bias ? load<T>(a.fgate_bias, hd) : 0.f));
+  const float log_f_plus_m = log_sigmoid(f_pre) + a.m_in[s];
+  const float m_new = fmaxf(log_f_plus_m, i_pre);
+  const float f_act = expf(log_f_plus_m - m_new);
+  const float i_scale = expf(i_pre - m_new) / sqrtf(static_cast<float>(DH));
+  float partial = 0.f;  // of n'^T q
+  for (int d = threadIdx.x; d < DH; d += blockDim.x) {
+    const int64_t i = int64_t(s) * DH + d;
+    const float n = i_scale * to_float(qkv[F + hd * DH + d]) + f_act * a.n_in[i];
+    a.n_out[i] = n;
+    partial += to_float(qkv[hd * DH + d]) * n;
   }
-  __syncthreads();
-  for (int hd = 0; hd < NH; ++hd) {
-    const int s = b * NH + hd;
-    float partial = 0.f;  // of n'^T q
-    for (int d = threadIdx.x; d < DH; d += blockDim.x) {
-      const int64_t i = int64_t(s) * DH + d;
-      const float n = i_scale[hd] * qkv[F + hd * DH + d] + f_act[hd] * a.n_in[i];
-      a.n_out[i] = n;
-      partial += qkv[hd * DH + d] * n;
-    }
-    const float denominator = block_sum(partial, warp_sums);
-    if (threadIdx.x == 0) {
-      gate_scratch[3 * s] = f_act[hd];
-      gate_scratch[3 * s + 1] = i_scale[hd];
-      gate_scratch[3 * s + 2] = fmaxf(fabsf(denominator), expf(-m_new[hd])) + a.cell_eps;
-    }
+  const float denominator = block_sum(partial, warp_sums);  // its syncs: m_in read by all
+  if (threadIdx.x == 0) {
+    a.m_out[s] = m_new;
+    gate_scratch[3 * s] = f_act;
+    gate_scratch[3 * s + 1] = i_scale;
+    gate_scratch[3 * s + 2] = fmaxf(fabsf(denominator), expf(-m_new)) + a.cell_eps;
   }
 }
 
@@ -198,13 +192,19 @@ cudaError_t launch(const LayerStepArgs& a, cudaStream_t stream) {
   T* x_act = qkv + rows * 3 * F;
   T* h_tilde = x_act + rows * F;
   float* gate_scratch = reinterpret_cast<float*>(static_cast<char*>(a.workspace) + value_bytes(a));
-  const size_t smem = 5 * F * sizeof(float);
+  // Whole headwise blocks per CUDA block, about kFeatureThreads features.
+  const int P = a.features / a.qkv_blocks;
+  const int per_block = P * max(1, kFeatureThreads / P);
+  const dim3 feature_grid(a.batch, (a.features + per_block - 1) / per_block);
+  const size_t smem = 2 * size_t(per_block) * sizeof(float);
   cudaError_t err = cudaSuccess;
   if (smem > kDefaultSharedBytes)
-    err = cudaFuncSetAttribute(inputs_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    err = cudaFuncSetAttribute(features_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                static_cast<int>(smem));
   if (err != cudaSuccess) return err;
-  inputs_kernel<T><<<a.batch, kInputThreads, smem, stream>>>(a, qkv, x_act, gate_scratch);
+  features_kernel<T><<<feature_grid, kFeatureThreads, smem, stream>>>(a, per_block, qkv, x_act);
+  if ((err = cudaGetLastError()) != cudaSuccess) return err;
+  gates_kernel<T><<<a.batch * a.heads, kGateThreads, 0, stream>>>(a, qkv, gate_scratch);
   if ((err = cudaGetLastError()) != cudaSuccess) return err;
 
   StepArgs cell;
@@ -233,10 +233,10 @@ size_t layer_step_workspace_bytes(const LayerStepArgs& args) {
 }
 
 bool layer_step_supported(int features, int heads, int qkv_blocks, int conv_taps) {
-  return features > 0 && heads > 0 && heads <= kMaxHeads && features % heads == 0 &&
-         qkv_blocks > 0 && features % qkv_blocks == 0 && conv_taps > 0 &&
-         features / heads <= kMaxStepHeadDim &&
-         5 * size_t(features) * sizeof(float) <= kMaxInputSharedBytes;
+  // features_kernel holds two floats per feature of whole headwise blocks in shared memory.
+  return features > 0 && heads > 0 && features % heads == 0 && qkv_blocks > 0 &&
+         features % qkv_blocks == 0 && conv_taps > 0 && features / heads <= kMaxStepHeadDim &&
+         2 * size_t(features / qkv_blocks) * sizeof(float) <= kMaxFeatureSharedBytes;
 }
 
 cudaError_t layer_step(const LayerStepArgs& args, cudaStream_t stream) {

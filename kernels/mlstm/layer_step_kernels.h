@@ -1,9 +1,9 @@
 // Launch API of the mLSTM layer step kernels: one position of the layer between its up- and its
-// down-projection (what ops::mlstm::layer_step_cpu computes on the CPU) in three kernels instead
+// down-projection (what ops::mlstm::layer_step_cpu computes on the CPU) in four kernels instead
 // of some thirty ATen ones: the inputs of the cell (causal conv window and kernel, SiLU, headwise
-// q / k / v, the gate pre-activations from cat(q, k, v), the stabilised gates and the normaliser
-// n), then the memory C (step_memory of mlstm_kernels.h), then the per-head output norm with the
-// learnable skip and the output gate silu(z). Raw pointers and a stream only; the bridge is
+// q / k / v), the gate pre-activations from cat(q, k, v) with the stabilised gates and n, then the
+// memory C (step_memory of mlstm_kernels.h), then the per-head output norm with the learnable
+// skip and the output gate silu(z). Raw pointers and a stream only; the bridge is
 // src/ops/mlstm/layer_step_cuda.cpp.
 #pragma once
 
@@ -45,8 +45,8 @@ struct LayerStepArgs {
 /// Bytes of workspace `step` needs.
 size_t layer_step_workspace_bytes(const LayerStepArgs& args);
 
-/// Whether the kernels take these sizes (the first kernel holds 5F floats of a row in shared
-/// memory; DH within the memory kernel's limit).
+/// Whether the kernels take these sizes (the first kernel holds two floats per feature of a
+/// headwise block in shared memory; DH within the memory kernel's limit).
 bool layer_step_supported(int features, int heads, int qkv_blocks, int conv_taps);
 
 /// Queues the step on `stream`.

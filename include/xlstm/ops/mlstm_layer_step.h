@@ -55,7 +55,7 @@ LayerStepResult layer_step_cpu(const LayerStepWeights& w, const torch::Tensor& x
 bool layer_step_cuda_applies(const LayerStepWeights& w, const torch::Tensor& x_inner,
                              const LayerStepState& state, const LayerStepState* out = nullptr);
 
-/// layer_step_cpu's step by the CUDA layer step kernels (three launches), the cell memory in
+/// layer_step_cpu's step by the CUDA layer step kernels (four launches), the cell memory in
 /// float32: the same results up to the order of the sums, each value rounded to x_inner's dtype
 /// where mLSTMLayer's ATen step stores it. Throws unless layer_step_cuda_applies.
 LayerStepResult layer_step_cuda(const LayerStepWeights& w, const torch::Tensor& x_inner,
