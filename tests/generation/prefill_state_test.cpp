@@ -57,6 +57,22 @@ TEST(Prefill, ContinuingFromAStateEqualsStepping) {
   expect_states_near(last_state, state, 1e-12, "last logits only");
 }
 
+TEST(Prefill, LastLogitsNameBadIds) {
+  torch::NoGradGuard no_grad;
+  auto model = tiny_lm();
+  const auto message = [&](const torch::Tensor& ids) {
+    try {
+      model->last_logits_with_state(ids);
+    } catch (const c10::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message(torch::zeros({2, 0}, torch::kLong)).find("S > 0, got [2, 0]"),
+            std::string::npos);
+  EXPECT_NE(message(torch::zeros({2, 3})).find("int64 token ids"), std::string::npos);
+}
+
 TEST(Prefill, PromptsOfUnequalLengthEqualEachAlone) {
   auto model = tiny_lm();
   const std::vector<std::vector<int64_t>> prompts = {

@@ -135,6 +135,23 @@ TEST(LargeModel, ContinuedCallsAndStepsEqualOneCall) {
   }
 }
 
+TEST(LargeModel, LastLogitsNameBadIds) {
+  auto model = random_model(small_config());
+  torch::NoGradGuard no_grad;
+  const auto message = [&](const torch::Tensor& ids) {
+    try {
+      model->last_logits_with_state(ids);
+    } catch (const c10::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message(torch::zeros({2, 0}, torch::kLong)).find("S > 0, got Long [2, 0]"),
+            std::string::npos);
+  EXPECT_NE(message(torch::zeros({2, 3})).find("int64 [B, S]"), std::string::npos);
+  EXPECT_NE(message(torch::zeros({3}, torch::kLong)).find("[3]"), std::string::npos);
+}
+
 TEST(LargeModel, ParallelKernelsStartFromNoStateChunkwiseOnesFromZero) {
   // Without a state, a chunkwise kernel (and mode "inference") starts from C = n = 0, m = 0, a
   // parallel one from no state (m = -inf): with a very negative input gate the stabiliser m
