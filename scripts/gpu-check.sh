@@ -171,10 +171,11 @@ if [[ -s "$out/bench.jsonl" ]]; then
   python3 scripts/bench_ratios.py "$out/bench.jsonl"
 fi
 if has sanitize; then
-  # Small cases of both kernels (float32 FMA and bf16 tensor-core paths, cut / clip, one step).
+  # Small cases of the sLSTM kernels (float32 FMA and bf16 tensor-core paths, cut / clip, one
+  # step), and chains of kernels that overlap their predecessors (dependent_launch.cuh).
   step "compute-sanitizer memcheck"
   compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20 "$build/tests/xlstm_tests" \
-    --gtest_filter='SlstmCudaRecurrence.SingleStep:SlstmCudaRecurrence.*GradientOptions:SlstmCudaRecurrence.StepsChainLikeTheSequence:SlstmCudaRecurrence.InferenceEqualsTraining' \
+    --gtest_filter='SlstmCudaRecurrence.SingleStep:SlstmCudaRecurrence.*GradientOptions:SlstmCudaRecurrence.StepsChainLikeTheSequence:SlstmCudaRecurrence.InferenceEqualsTraining:DecodeCuda.OverlappingChainEqualsTheSynchronisedChain:MlstmLayerStepCuda.LayerStepEqualsItsAtenStep' \
     >"$out/sanitize.log" 2>&1
   rc=$?
   grep -E 'ERROR SUMMARY|^\[  (PASSED|FAILED)|Invalid|out of bounds' "$out/sanitize.log" | head -20

@@ -2,7 +2,9 @@
 // Tensor-core kernel (bfloat16 / float16): a block of 8 warps per tile of 16 rows of W (8 gate and
 // the 8 matching up rows for the gated SiLU); the warps split the input size. Each thread loads 16
 // bytes (8 consecutive k) of rows gid and gid + 8 and the same 8 k of x row gid, kUnroll loads per
-// row in flight, and feeds them to two m16n8k16 products: a dot product may take its k in any
+// row a step, the next step's weights in flight during this step's products (the first step's
+// issued before the wait for the kernel that writes x: common/dependent_launch.cuh), and feeds
+// them to two m16n8k16 products: a dot product may take its k in any
 // order, so the 8 loaded k are assigned to the mma's k slots 2tig, 2tig + 1, 2tig + 8, 2tig + 9 of
 // two products, the same for W and x. x (a few kilobytes, shared by every block) is read through
 // L1; W is streamed past it. The warps' partial sums meet in shared memory, where the epilogue
@@ -11,6 +13,7 @@
 #include <cstdint>
 
 #include "common/convert.cuh"
+#include "common/dependent_launch.cuh"
 #include "common/mma.cuh"
 #include "gemv/gemv_kernels.h"
 
@@ -19,7 +22,7 @@ namespace {
 
 constexpr int kWarps = 8;  // per block
 constexpr int kThreads = kWarps * 32;
-constexpr int kUnroll = 2;     // 16-byte loads per W row a thread has in flight (2 and 8 measured
+constexpr int kUnroll = 2;     // 16-byte loads per W row and step of a thread (2 and 8 measured
                                // alike on the H200: docs/xlstm_large.md)
 constexpr int kTileRows = 16;  // rows of W per block of the tensor-core kernel (the mma's M)
 constexpr int kChunk = 8;      // k per 16-byte load
@@ -92,15 +95,15 @@ __device__ __forceinline__ void store_output(const GemvArgs& a, int outputs, int
 
 __device__ __forceinline__ uint4 load_streaming(const void* p) {
   uint4 r;
-  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-      : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-      : "l"(p));
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+               : "l"(p));
   return r;
 }
 
 // kXTiles tiles of 8 rows of x (M <= 8 * kXTiles).
 template <typename T, int kXTiles>
-__global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(GemvArgs a, int outputs) {
+__global__ void __launch_bounds__(kThreads, 3) gemv_mma_kernel(GemvArgs a, int outputs) {
   __shared__ float partial[kWarps][kTileRows][8 * kXTiles];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gid = lane / 4, tig = lane % 4;
   const bool gated = a.epilogue == Epilogue::kGatedSilu;
@@ -121,21 +124,39 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(GemvArgs a, int o
   float acc[kXTiles][4] = {};
   const int chunks = a.input_size / kChunk;
   constexpr int kStride = kWarps * 4;  // chunks per step of all warps
-  // The loop runs alike for the whole warp (mma.sync needs every lane); loads past the end are
-  // predicated off and read as zeros.
-  for (int step = warp * 4; step < chunks; step += kUnroll * kStride) {
-    uint4 lo[kUnroll], hi[kUnroll], xv[kXTiles][kUnroll];
+  constexpr int kAdvance = kUnroll * kStride;
+  // W rows gid and gid + 8 at the kUnroll chunks of `step` (zeros past the end).
+  const auto load_weights = [&](int step, uint4(&lo)[kUnroll], uint4(&hi)[kUnroll]) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int c = step + tig + u * kStride;
       const bool in = c < chunks;
       lo[u] = in && w_lo ? load_streaming(w_lo + c * kChunk) : make_uint4(0, 0, 0, 0);
       hi[u] = in && w_hi ? load_streaming(w_hi + c * kChunk) : make_uint4(0, 0, 0, 0);
+    }
+  };
+  // The weights are constant: their first loads may be in flight while the kernel before this one
+  // (which writes x) finishes.
+  uint4 lo[kUnroll], hi[kUnroll];
+  load_weights(warp * 4, lo, hi);
+  wait_for_previous_kernels();
+  let_next_kernel_start();
+  // The loop runs alike for the whole warp (mma.sync needs every lane); loads past the end are
+  // predicated off and read as zeros. The next step's weights are loaded before this step's
+  // products.
+  for (int step = warp * 4; step < chunks; step += kAdvance) {
+    uint4 xv[kXTiles][kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int c = step + tig + u * kStride;
 #pragma unroll
       for (int t = 0; t < kXTiles; ++t)
-        xv[t][u] = in && x_rows[t] ? __ldg(reinterpret_cast<const uint4*>(x_rows[t] + c * kChunk))
-                                   : make_uint4(0, 0, 0, 0);
+        xv[t][u] = c < chunks && x_rows[t]
+                       ? __ldg(reinterpret_cast<const uint4*>(x_rows[t] + c * kChunk))
+                       : make_uint4(0, 0, 0, 0);
     }
+    uint4 lo_next[kUnroll], hi_next[kUnroll];
+    load_weights(step + kAdvance, lo_next, hi_next);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const unsigned a0[4] = {lo[u].x, hi[u].x, lo[u].y, hi[u].y};
@@ -145,6 +166,8 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(GemvArgs a, int o
         mma_16816<T>(acc[t], a0, xv[t][u].x, xv[t][u].y);
         mma_16816<T>(acc[t], a1, xv[t][u].z, xv[t][u].w);
       }
+      lo[u] = lo_next[u];
+      hi[u] = hi_next[u];
     }
   }
 #pragma unroll
@@ -171,6 +194,8 @@ __global__ void __launch_bounds__(kThreads, 2) gemv_mma_kernel(GemvArgs a, int o
 
 template <typename T>
 __global__ void __launch_bounds__(kThreads) gemv_fma_kernel(GemvArgs a, int outputs) {
+  wait_for_previous_kernels();
+  let_next_kernel_start();
   const int j = blockIdx.x * kWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (j >= outputs) return;
   const bool gated = a.epilogue == Epilogue::kGatedSilu;
@@ -213,28 +238,29 @@ bool loads_fit(const GemvArgs& a) {
 }
 
 template <typename T>
+cudaError_t launch_fma(const GemvArgs& a, int outputs, cudaStream_t stream) {
+  return launch_overlapping(gemv_fma_kernel<T>, (outputs + kWarps - 1) / kWarps, kThreads, 0,
+                            stream, a, outputs);
+}
+
+template <typename T>
 cudaError_t launch(const GemvArgs& a, cudaStream_t stream) {
   const int outputs = output_count(a);
   constexpr bool kTensorCores = sizeof(T) == 2;
   if (kTensorCores && loads_fit(a)) {
     const int tile_outputs = a.epilogue == Epilogue::kGatedSilu ? kTileRows / 2 : kTileRows;
     const int blocks = (outputs + tile_outputs - 1) / tile_outputs;
-    if (a.input_rows <= 8)
-      gemv_mma_kernel<T, 1><<<blocks, kThreads, 0, stream>>>(a, outputs);
-    else
-      gemv_mma_kernel<T, 2><<<blocks, kThreads, 0, stream>>>(a, outputs);
-  } else {
-    gemv_fma_kernel<T><<<(outputs + kWarps - 1) / kWarps, kThreads, 0, stream>>>(a, outputs);
+    return a.input_rows <= 8
+               ? launch_overlapping(gemv_mma_kernel<T, 1>, blocks, kThreads, 0, stream, a, outputs)
+               : launch_overlapping(gemv_mma_kernel<T, 2>, blocks, kThreads, 0, stream, a, outputs);
   }
-  return cudaGetLastError();
+  return launch_fma<T>(a, outputs, stream);
 }
 
 // The tensor-core kernel exists for the 16-bit types only.
 template <>
 cudaError_t launch<float>(const GemvArgs& a, cudaStream_t stream) {
-  const int outputs = output_count(a);
-  gemv_fma_kernel<float><<<(outputs + kWarps - 1) / kWarps, kThreads, 0, stream>>>(a, outputs);
-  return cudaGetLastError();
+  return launch_fma<float>(a, output_count(a), stream);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <cmath>
 
 #include "common/convert.cuh"
+#include "common/dependent_launch.cuh"
 #include "mlstm/layer_step_kernels.h"
 #include "mlstm/mlstm_kernels.h"
 
@@ -63,6 +64,8 @@ __device__ float block_sum(float v, float* warp_sums) {
 template <typename T>
 __global__ void features_kernel(LayerStepArgs a, int per_block, T* qkv_out, T* x_act_out) {
   extern __shared__ float shared[];  // x_act, x_mlstm [per_block each]
+  wait_for_previous_kernels();
+  let_next_kernel_start();
   const int b = blockIdx.x, F = a.features, KS = a.conv_taps, P = F / a.qkv_blocks;
   const int first = blockIdx.y * per_block, count = min(per_block, F - first);
   float* x_act = shared;
@@ -114,6 +117,8 @@ __global__ void features_kernel(LayerStepArgs a, int per_block, T* qkv_out, T* x
 template <typename T>
 __global__ void gates_kernel(LayerStepArgs a, const T* qkv_in, float* gate_scratch) {
   __shared__ float warp_sums[32];
+  wait_for_previous_kernels();
+  let_next_kernel_start();
   const int s = blockIdx.x, F = a.features, NH = a.heads, DH = F / NH, b = s / NH, hd = s % NH;
   const T* qkv = qkv_in + int64_t(b) * 3 * F;
   const T* i_weight = static_cast<const T*>(a.igate_weight) + int64_t(hd) * 3 * F;
@@ -151,6 +156,8 @@ __global__ void gates_kernel(LayerStepArgs a, const T* qkv_in, float* gate_scrat
 template <typename T>
 __global__ void output_kernel(LayerStepArgs a, const T* h_tilde, const T* x_act) {
   __shared__ float warp_sums[32];
+  wait_for_previous_kernels();
+  let_next_kernel_start();
   const int s = blockIdx.x, F = a.features, NH = a.heads, DH = F / NH, b = s / NH, hd = s % NH;
   const T* h = h_tilde + int64_t(s) * DH;  // [B, NH, DH]: row b's features hd * DH ...
   float sum = 0.f;
@@ -202,10 +209,12 @@ cudaError_t launch(const LayerStepArgs& a, cudaStream_t stream) {
     err = cudaFuncSetAttribute(features_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                static_cast<int>(smem));
   if (err != cudaSuccess) return err;
-  features_kernel<T><<<feature_grid, kFeatureThreads, smem, stream>>>(a, per_block, qkv, x_act);
-  if ((err = cudaGetLastError()) != cudaSuccess) return err;
-  gates_kernel<T><<<a.batch * a.heads, kGateThreads, 0, stream>>>(a, qkv, gate_scratch);
-  if ((err = cudaGetLastError()) != cudaSuccess) return err;
+  err = launch_overlapping(features_kernel<T>, feature_grid, kFeatureThreads, smem, stream, a,
+                           per_block, qkv, x_act);
+  if (err != cudaSuccess) return err;
+  err = launch_overlapping(gates_kernel<T>, a.batch * a.heads, kGateThreads, 0, stream, a, qkv,
+                           gate_scratch);
+  if (err != cudaSuccess) return err;
 
   StepArgs cell;
   cell.batch = a.batch;
@@ -222,8 +231,8 @@ cudaError_t launch(const LayerStepArgs& a, cudaStream_t stream) {
   cell.scratch = gate_scratch;
   if ((err = step_memory(cell, stream)) != cudaSuccess) return err;
 
-  output_kernel<T><<<a.batch * a.heads, kOutputThreads, 0, stream>>>(a, h_tilde, x_act);
-  return cudaGetLastError();
+  return launch_overlapping(output_kernel<T>, a.batch * a.heads, kOutputThreads, 0, stream, a,
+                            h_tilde, x_act);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "common/convert.cuh"
+#include "common/dependent_launch.cuh"
 #include "mlstm/mlstm_kernels.h"
 
 namespace xlstm::kernels::mlstm {
@@ -47,6 +48,8 @@ __device__ __forceinline__ const T* head_start(const void* base, int64_t batch_s
 
 template <typename T, typename G>
 __global__ void gate_kernel(StepArgs a) {
+  wait_for_previous_kernels();
+  let_next_kernel_start();
   const int s = blockIdx.x, DH = a.qk_head_dim, b = s / a.heads, hd = s % a.heads;
   const size_t row = size_t(s) * DH;
   const T* q = head_start<T>(a.q, a.q_batch_stride, b, hd, DH);
@@ -83,6 +86,8 @@ __global__ void gate_kernel(StepArgs a) {
 template <typename T>
 __global__ void memory_kernel(StepArgs a) {
   extern __shared__ float shared[];  // q, i k [DHqk each], partial sums [kRowGroups][kTileColumns]
+  wait_for_previous_kernels();
+  let_next_kernel_start();
   const int s = blockIdx.x, DH = a.qk_head_dim, DV = a.v_head_dim, b = s / a.heads,
             hd = s % a.heads;
   float* q_s = shared;
@@ -135,14 +140,13 @@ cudaError_t launch_memory(const StepArgs& a, cudaStream_t stream) {
   const dim3 grid(a.batch * a.heads, (a.v_head_dim + kTileColumns - 1) / kTileColumns);
   const dim3 block(kTileColumns, kRowGroups);
   const size_t smem = (2 * size_t(a.qk_head_dim) + kRowGroups * kTileColumns) * sizeof(float);
-  memory_kernel<T><<<grid, block, smem, stream>>>(a);
-  return cudaGetLastError();
+  return launch_overlapping(memory_kernel<T>, grid, block, smem, stream, a);
 }
 
 template <typename T, typename G>
 cudaError_t launch(const StepArgs& a, cudaStream_t stream) {
-  gate_kernel<T, G><<<a.batch * a.heads, kGateThreads, 0, stream>>>(a);
-  const cudaError_t err = cudaGetLastError();
+  const cudaError_t err =
+      launch_overlapping(gate_kernel<T, G>, a.batch * a.heads, kGateThreads, 0, stream, a);
   return err != cudaSuccess ? err : launch_memory<T>(a, stream);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/dependent_launch.cuh"
 #include "norms/norms_kernels.h"
 #include "norms/packed.cuh"
 
@@ -18,6 +19,8 @@ int blocks_for(int64_t items) {
 
 template <typename T, int N>
 __global__ void gated_silu_kernel(GatedSiluArgs a) {
+  wait_for_previous_kernels();
+  let_next_kernel_start();
   const int64_t packs_per_row = a.features / N, total = int64_t(a.rows) * packs_per_row;
   const T* gate = static_cast<const T*>(a.gate);
   const T* z = static_cast<const T*>(a.z);
@@ -40,9 +43,8 @@ __global__ void gated_silu_kernel(GatedSiluArgs a) {
 
 template <typename T, int N>
 cudaError_t launch_gated_silu_packs(const GatedSiluArgs& a, cudaStream_t stream) {
-  gated_silu_kernel<T, N>
-      <<<blocks_for(int64_t(a.rows) * (a.features / N)), kThreads, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch_overlapping(gated_silu_kernel<T, N>, blocks_for(int64_t(a.rows) * (a.features / N)),
+                            kThreads, 0, stream, a);
 }
 
 template <typename T>
@@ -58,6 +60,8 @@ cudaError_t launch_gated_silu(const GatedSiluArgs& a, cudaStream_t stream) {
 
 template <typename T>
 __global__ void soft_cap_kernel(SoftCapArgs a) {
+  wait_for_previous_kernels();
+  let_next_kernel_start();
   const T* x = static_cast<const T*>(a.x);
   T* y = static_cast<T*>(a.y);
   const float inverse_cap = 1.f / a.cap;
@@ -70,8 +74,7 @@ __global__ void soft_cap_kernel(SoftCapArgs a) {
 
 template <typename T>
 cudaError_t launch_soft_cap(const SoftCapArgs& a, cudaStream_t stream) {
-  soft_cap_kernel<T><<<blocks_for(a.count), kThreads, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch_overlapping(soft_cap_kernel<T>, blocks_for(a.count), kThreads, 0, stream, a);
 }
 
 }  // namespace

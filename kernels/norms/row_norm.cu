@@ -4,6 +4,7 @@
 // normalised, scaled, shifted and gated output, packs of 16 bytes where the rows allow.
 #include <algorithm>
 
+#include "common/dependent_launch.cuh"
 #include "common/math.cuh"
 #include "norms/norms_kernels.h"
 #include "norms/packed.cuh"
@@ -28,6 +29,8 @@ __device__ float block_sum(float v) {
 
 template <typename T, int N>
 __global__ void row_norm_kernel(RowNormArgs a) {
+  wait_for_previous_kernels();
+  let_next_kernel_start();
   const int D = a.row_size, packs = D / N;
   const int64_t row_offset = int64_t(blockIdx.x) * D;
   const T* x = static_cast<const T*>(a.x) + row_offset;
@@ -89,8 +92,7 @@ __global__ void row_norm_kernel(RowNormArgs a) {
 template <typename T, int N>
 cudaError_t launch_packs(const RowNormArgs& a, cudaStream_t stream) {
   const int threads = std::min(kMaxThreads, round_up(a.row_size / N, 32));
-  row_norm_kernel<T, N><<<a.rows, threads, 0, stream>>>(a);
-  return cudaGetLastError();
+  return launch_overlapping(row_norm_kernel<T, N>, a.rows, threads, 0, stream, a);
 }
 
 template <typename T>

@@ -12,10 +12,13 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "support/environment.h"
 #include "support/kernel_compare.h"
+#include "xlstm/generation/step_graph.h"
 #include "xlstm/ops/decode.h"
+#include "xlstm/ops/norms.h"
 
 namespace xlstm::ops {
 namespace {
@@ -167,6 +170,51 @@ TEST(DecodeCuda, SoftCappedStepReadsTheProjectionInPlace) {
         EXPECT_LE(test::max_abs_diff(result.second.m, reference.second.m), 1e-5) << what;
       }
     }
+}
+
+// The decode and norm kernels may start before the kernel in front of them ends (programmatic
+// dependent launch on sm_90, kernels/common/dependent_launch.cuh). A chain of them where each
+// reads the one before (a feed-forward stack: RMSNorm, gated SiLU, residual sum, soft-cap) must
+// give bitwise what it gives with the device synchronised after every kernel, run eagerly and
+// replayed as a CUDA graph (the kernels sum in a fixed order).
+TEST(DecodeCuda, OverlappingChainEqualsTheSynchronisedChain) {
+  SKIP_DECODE_WITHOUT_CUDA();
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(4);
+  const auto dtype = torch::kBFloat16;
+  const int64_t B = 2, D = 1024, F = 1536, layers = 40;
+  struct Layer {
+    torch::Tensor norm;
+    LinearWeights gate, up, down;
+  };
+  std::vector<Layer> stack;
+  for (int64_t l = 0; l < layers; ++l)
+    stack.push_back({decode_random({D}, dtype, 0.2) + 1, decode_map(F, D, dtype, false),
+                     decode_map(F, D, dtype, true), decode_map(D, F, dtype, false)});
+  const auto head = decode_map(300, D, dtype, false);
+  const auto x0 = decode_random({B, 1, D}, dtype);
+  const auto run = [&](bool synchronise) {
+    const auto after = [&](torch::Tensor t) {
+      if (synchronise) torch::cuda::synchronize();
+      return t;
+    };
+    torch::Tensor x = x0;
+    for (const Layer& layer : stack) {
+      const auto h = after(rms_norm(x, layer.norm, {}, 1e-6, true));
+      const auto u = after(linear_gated_silu(h, layer.gate, layer.up));
+      x = after(soft_cap(after(linear_add(u, layer.down, x)), 30.0));
+    }
+    return linear_soft_cap(x, head, 15.0);
+  };
+  const torch::Tensor synchronised = run(true);
+  ASSERT_GT(synchronised.abs().max().item<float>(), 0.1f);
+  EXPECT_TRUE(torch::equal(run(false), synchronised)) << "eager chain";
+  std::string why_not;
+  const auto graph =
+      generation::capture_cuda_graph([&] { return run(false); }, torch::kCUDA, 1, &why_not);
+  ASSERT_TRUE(graph) << why_not;
+  for (int replay = 0; replay < 3; ++replay)
+    EXPECT_TRUE(torch::equal(graph->replay(), synchronised)) << "graph replay " << replay;
 }
 
 }  // namespace
