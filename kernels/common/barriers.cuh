@@ -28,9 +28,11 @@ __device__ __forceinline__ void cluster_wait() {
 
 // Cluster mode: the address of `p` (this block's shared memory) in the block of cluster rank
 // `rank`.
-__device__ __forceinline__ const float* cluster_peer(const float* p, int rank) {
+template <typename V>
+__device__ __forceinline__ V* cluster_peer(V* p, int rank) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  return static_cast<const float*>(__cluster_map_shared_rank(const_cast<float*>(p), rank));
+  return static_cast<V*>(
+      __cluster_map_shared_rank(const_cast<void*>(static_cast<const void*>(p)), rank));
 #else
   return p;
 #endif

@@ -232,7 +232,10 @@ __global__ void __launch_bounds__(kThreads, 1) forward_kernel(ForwardParams p) {
 // sequence, y_{t-1} (rounded to the input dtype) staged in shared memory as the B operand (one
 // n-tile: up to 8 batch rows). Warp w owns m-tile w % M (16 gate rows) and k-part w / M; the
 // partial products meet in shared memory, where one thread per (unit, batch row) applies the update
-// with its states in registers. Global exchange only.
+// with its states in registers. The exchange is global, or (inference on sm_90) through a
+// thread-block cluster per group: the owner of y_t writes it, rounded, straight into the B operand
+// buffer of every block of the cluster (two buffers, by step parity), and one cluster barrier per
+// step replaces the global one and the staging of y_t from L2.
 struct MmaShape {
   int m_tiles, k_parts, k_tiles_per_part;
 };
@@ -247,13 +250,35 @@ inline MmaShape mma_shape(int units, int head_dim) {
 
 inline bool mma_fits(const Plan& plan, int head_dim) {
   const MmaShape m = mma_shape(plan.units, head_dim);
-  return !plan.cluster && head_dim % 16 == 0 && plan.units % 4 == 0 && m.m_tiles >= 1 &&
-         m.m_tiles <= kWarps && plan.batch_tile <= 8 && m.k_tiles_per_part <= kMmaMaxKTiles;
+  return head_dim % 16 == 0 && plan.units % 4 == 0 && m.m_tiles >= 1 && m.m_tiles <= kWarps &&
+         plan.batch_tile <= 8 && m.k_tiles_per_part <= kMmaMaxKTiles;
 }
 
+// The B operand buffers (two in cluster mode) and the partial products.
 inline std::size_t mma_smem_bytes(const Plan& plan, int head_dim) {
   const MmaShape m = mma_shape(plan.units, head_dim);
-  return 8 * (head_dim + 8) * 2 + sizeof(float) * m.k_parts * 4 * plan.units * 9;
+  return (plan.cluster ? 2 : 1) * 8 * (head_dim + 8) * 2 +
+         sizeof(float) * m.k_parts * 4 * plan.units * 9;
+}
+
+// The cluster plan of the tensor-core kernel: batch tiles of up to 8 rows, the fewest blocks per
+// group (a power of two up to 16) whose units fit the kernel's warps (slices == 0: none fits).
+inline Plan mma_cluster_plan(const Sizes& s) {
+  Plan plan;
+  plan.cluster = true;
+  plan.batch_tile = std::min(s.batch, 8);
+  plan.groups = s.num_heads * ceil_div(s.batch, plan.batch_tile);
+  for (int slices = 1; slices <= kMaxClusterBlocks; slices *= 2) {
+    plan.units = round_up(ceil_div(s.head_dim, slices), 4);
+    plan.slices = ceil_div(s.head_dim, plan.units);
+    if (plan.slices == slices && mma_fits(plan, s.head_dim)) {
+      plan.tiles = plan.units * ceil_div(plan.batch_tile, kBatchGroup);
+      plan.smem_bytes = mma_smem_bytes(plan, s.head_dim);
+      return plan;
+    }
+  }
+  plan.slices = 0;
+  return plan;
 }
 
 template <typename T>
@@ -265,8 +290,9 @@ __global__ void __launch_bounds__(kThreads, 1) forward_mma_kernel(ForwardParams 
   const int U = sp.units;
   const int dh = p.head_dim, H = p.hidden, ldy = dh + 8;
   const std::size_t bh = static_cast<std::size_t>(p.batch) * H;
-  T* yh = reinterpret_cast<T*>(smem4);  // [8][dh + 8]: y_{t-1}, batch rows >= nb zero
-  float* cbuf = reinterpret_cast<float*>(yh + 8 * ldy);  // [k_parts][4U][9] partial products
+  // [buffers][8][dh + 8]: y_{t-1}, batch rows >= nb zero (cluster mode: two, by step parity)
+  T* yh = reinterpret_cast<T*>(smem4);
+  float* cbuf = reinterpret_cast<float*>(yh + (sp.cluster ? 2 : 1) * 8 * ldy);  // [k_parts][4U][9]
   const int tid = threadIdx.x, warp = tid / 32;
   const int m_tiles = U / 4, k_parts = max(1, kWarps / m_tiles);
   const int k_per_part = (dh / 16 + k_parts - 1) / k_parts;
@@ -313,8 +339,14 @@ __global__ void __launch_bounds__(kThreads, 1) forward_mma_kernel(ForwardParams 
   const bool zero_start = *p.start_from_zero != 0;
   __syncthreads();
 
+  if (sp.cluster) {  // the peers write into buffer 1 once every block has started
+    for (int i = tid; i < 8 * ldy; i += kThreads) yh[8 * ldy + i] = from_float<T>(0.f);
+    cluster_arrive();
+    cluster_wait();
+  }
   for (int t = 0; t < p.steps; ++t) {
-    if (mma_warp) mma_rows<T>(a, yh, ldy, kt0, nkt, cbuf + (kp * 4 * U + mt * 16) * 9);
+    const T* y_prev = yh + (sp.cluster ? t % 2 : 0) * 8 * ldy;
+    if (mma_warp) mma_rows<T>(a, y_prev, ldy, kt0, nkt, cbuf + (kp * 4 * U + mt * 16) * 9);
     __syncthreads();
     if (owner) {
       float raw[4];
@@ -327,10 +359,24 @@ __global__ void __launch_bounds__(kThreads, 1) forward_mma_kernel(ForwardParams 
       float gates[4];
       const float y = step_forward(p, raw, t == 0 && zero_start, c, n, m, gates);
       y_out[t * bh + idx] = from_float<T>(y);
-      __stcg(published_y(p, t) + idx, y);
+      if (sp.cluster) {
+        // y_t into the next buffer of every block of the group (this block included).
+        T* y_next = yh + ((t + 1) % 2) * 8 * ldy + bl * ldy + u0 + u;
+        if (t + 1 < p.steps)
+          for (int rank = 0; rank < sp.slices; ++rank)
+            *cluster_peer(y_next, rank) = from_float<T>(y);
+      } else {
+        __stcg(published_y(p, t) + idx, y);
+      }
       save_step(p, t, idx, y, c, n, m, gates, false);
     }
     if (t + 1 == p.steps) break;
+    if (sp.cluster) {
+      cluster_arrive();
+      load_wx(t + 1);
+      cluster_wait();  // the next buffer holds y_t; cbuf is free again
+      continue;
+    }
     group_arrive(p.counters + group);
     load_wx(t + 1);
     group_wait(p.counters + group, static_cast<unsigned>(sp.slices * (t + 1)));
@@ -375,6 +421,24 @@ cudaError_t forward(const ForwardArgs& a, void* workspace, cudaStream_t stream) 
   return with_element_type(a.element_type, [&](auto zero) {
     using T = decltype(zero);
     if constexpr (!std::is_same_v<T, float>) {
+      if (a.use_tensor_cores && !a.use_cluster && a.cluster_for_inference && !a.saved_states &&
+          lim.major >= 9) {
+        const Plan plan = mma_cluster_plan(s);
+        if (plan.slices > 8 &&
+            (err = cudaFuncSetAttribute(forward_mma_kernel<T>,
+                                        cudaFuncAttributeNonPortableClusterSizeAllowed, 1)) !=
+                cudaSuccess)
+          return err;
+        // (the global launches set the kernel's dynamic shared memory limit to their own size)
+        if (plan.slices != 0 &&
+            (err = cudaFuncSetAttribute(forward_mma_kernel<T>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        static_cast<int>(plan.smem_bytes))) != cudaSuccess)
+          return err;
+        if (plan.slices != 0 &&
+            clusters_at_once(forward_mma_kernel<T>, kThreads, plan.slices, plan.smem_bytes) >= 1)
+          return launch_clusters(forward_mma_kernel<T>, p, plan, stream);
+      }
       if (a.use_tensor_cores && !a.use_cluster) {
         Plan plan = global_plan(Direction::kForward, s, lim);
         if (plan.slices != 0 && plan.units % 4 != 0) {  // whole m-tiles: 4 units = 16 gate rows

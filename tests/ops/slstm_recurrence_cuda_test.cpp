@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "support/environment.h"
 #include "xlstm/ops/slstm_recurrence.h"
 
 #ifdef XLSTM_WITH_CUDA
@@ -285,6 +286,8 @@ TEST(SlstmCudaRecurrence, StepsChainLikeTheSequence) {
   EXPECT_LE(rel_err(state, final_seq.to(torch::kFloat64)), 1e-6);
 }
 
+// Inference and training run the same kernel (training also saves the states) when inference
+// exchanges through global memory as training does (XLSTM_SLSTM_CUDA_EXCHANGE=global).
 TEST(SlstmCudaRecurrence, InferenceEqualsTraining) {
   SKIP_WITHOUT_GPU();
   torch::manual_seed(3);
@@ -294,10 +297,46 @@ TEST(SlstmCudaRecurrence, InferenceEqualsTraining) {
   auto [y_train, s_train] =
       xlstm::ops::slstm::recurrence_cuda(wx, bf(in.state0), bf(in.r), bf(in.bias), options_for(4));
   torch::NoGradGuard no_grad;
-  auto [y_inf, s_inf] = xlstm::ops::slstm::recurrence_cuda(bf(in.wx), bf(in.state0), bf(in.r),
-                                                           bf(in.bias), options_for(4));
+  auto [y_inf, s_inf] =
+      xlstm::test::with_environment("XLSTM_SLSTM_CUDA_EXCHANGE", "global", [&] {
+        return xlstm::ops::slstm::recurrence_cuda(bf(in.wx), bf(in.state0), bf(in.r), bf(in.bias),
+                                                  options_for(4));
+      });
   EXPECT_TRUE(torch::equal(y_train, y_inf));
   EXPECT_TRUE(torch::equal(s_train, s_inf));
+}
+
+// By default the tensor-core forward of inference exchanges y_t through a thread-block cluster
+// per group on sm_90: against the float64 reference (the half-precision tolerance of the other
+// tests) and against the global exchange, which sums the k-parts of R y in another split (so y
+// differs by roundings that the recurrence carries): batch tiles of 1 to 8 rows and two tiles,
+// head dims 16 to 256 (clusters of 1 to 8 blocks), one step and long sequences, both 16-bit types.
+TEST(SlstmCudaRecurrence, ClusterInferenceMatchesReferenceAndGlobalExchange) {
+  SKIP_WITHOUT_GPU();
+  torch::NoGradGuard no_grad;
+  for (torch::ScalarType dtype : {torch::kBFloat16, torch::kFloat16})
+    for (const Case& c : {Case{4, 192, 1, 300, dtype, true}, Case{2, 64, 5, 40, dtype},
+                          Case{1, 16, 8, 33, dtype, true}, Case{3, 256, 11, 20, dtype},
+                          Case{8, 48, 3, 1, dtype, true}, Case{2, 128, 2, 2048, dtype}}) {
+      SCOPED_TRACE(testing::Message() << dtype << " NH " << c.heads << " DH " << c.head_dim
+                                      << " B " << c.batch << " S " << c.steps);
+      torch::manual_seed(c.head_dim + c.batch);
+      const Inputs in = make_inputs(c);
+      const auto run = [&] {
+        const auto cast = [&](const Tensor& t) { return t.to(dtype); };
+        return xlstm::ops::slstm::recurrence_cuda(cast(in.wx), cast(in.state0), cast(in.r),
+                                                  cast(in.bias), options_for(c.heads));
+      };
+      const auto [y, state] = run();
+      const auto [y_global, state_global] =
+          xlstm::test::with_environment("XLSTM_SLSTM_CUDA_EXCHANGE", "global", run);
+      const auto [y_ref, state_ref] = reference(in, options_for(c.heads));
+      EXPECT_LE(rel_err(y, y_ref), 2e-2) << "y";
+      EXPECT_LE(rel_err(state, state_ref), 2e-2) << "final state";
+      EXPECT_LE(rel_err(y, y_global.to(torch::kFloat64)), 2e-2) << "y against the global exchange";
+      EXPECT_LE(rel_err(state, state_global.to(torch::kFloat64)), 2e-2)
+          << "final state against the global exchange";
+    }
 }
 
 TEST(SlstmCudaRecurrence, RejectsUnsupportedInputs) {

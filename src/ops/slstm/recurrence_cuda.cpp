@@ -41,11 +41,16 @@ void check_inputs(const Tensor& wx, const Tensor& state0, const Tensor& r, const
   TORCH_CHECK(why.empty(), kWhere, ": unsupported sizes: ", why);
 }
 
-// XLSTM_SLSTM_CUDA_EXCHANGE=cluster lets the kernels exchange through thread-block clusters on
-// sm_90 (default: through global memory, which measured faster; docs/slstm_cuda.md).
-bool use_cluster() {
+// XLSTM_SLSTM_CUDA_EXCHANGE=cluster lets every kernel exchange through thread-block clusters on
+// sm_90, =global none; by default only the tensor-core forward of inference does, where it fits
+// (docs/slstm_cuda.md).
+std::string exchange_mode() {
   const char* mode = std::getenv("XLSTM_SLSTM_CUDA_EXCHANGE");
-  return mode != nullptr && std::string(mode) == "cluster";
+  return mode ? mode : "";
+}
+
+bool use_cluster() {
+  return exchange_mode() == "cluster";
 }
 
 // XLSTM_SLSTM_CUDA_TENSOR_CORES=0 keeps the bf16 / fp16 recurrent products (forward R y and
@@ -98,6 +103,7 @@ ForwardResult run_forward(const Tensor& wx_in, const Tensor& state0, const Tenso
   a.saved_gates = save ? out.saved_gates.data_ptr<float>() : nullptr;
   a.forward_clipval = forward_clipval;
   a.use_cluster = use_cluster();
+  a.cluster_for_inference = exchange_mode() != "global";
   a.use_tensor_cores = use_tensor_cores();
   const Tensor ws = workspace(kern::forward_workspace_bytes(s), wx);
   check_launch("sLSTM cuda forward kernel",
