@@ -67,10 +67,4 @@ __device__ __forceinline__ void store_pair(T* dst, float lo, float hi) {
   *reinterpret_cast<unsigned*>(dst) = pack2<T>(lo, hi);
 }
 
-// `v` rounded to T and back: the value a tensor of T holds after an op computed it in float32.
-template <typename T>
-__device__ __forceinline__ float rounded(float v) {
-  return to_float(from_float<T>(v));
-}
-
 }  // namespace xlstm::kernels

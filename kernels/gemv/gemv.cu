@@ -27,6 +27,11 @@ constexpr int kUnroll = 2;     // 16-byte loads per W row and step of a thread (
 constexpr int kTileRows = 16;  // rows of W per block of the tensor-core kernel (the mma's M)
 constexpr int kChunk = 8;      // k per 16-byte load
 
+template <typename T>
+__device__ __forceinline__ float rounded(float v) {
+  return to_float(from_float<T>(v));
+}
+
 int weight_rows(const GemvArgs& a) {
   int rows = 0;
   for (int p = 0; p < a.part_count; ++p) rows += a.parts[p].rows;

@@ -17,7 +17,6 @@
 
 #include "common/convert.cuh"
 #include "common/dependent_launch.cuh"
-#include "common/math.cuh"
 #include "mlstm/layer_step_kernels.h"
 #include "mlstm/mlstm_kernels.h"
 
@@ -31,12 +30,33 @@ constexpr size_t kMaxFeatureSharedBytes = 200 * 1024;
 constexpr size_t kDefaultSharedBytes = 48 * 1024;
 
 template <typename T>
+__device__ __forceinline__ float rounded(float v) {
+  return to_float(from_float<T>(v));
+}
+
+template <typename T>
 __device__ __forceinline__ float load(const void* p, int64_t i) {
   return to_float(static_cast<const T*>(p)[i]);
 }
 
 __device__ __forceinline__ float silu(float x) {
   return x / (1.f + expf(-x));
+}
+
+__device__ __forceinline__ float log_sigmoid(float x) {
+  return x < 0.f ? x - log1pf(expf(x)) : -log1pf(expf(-x));
+}
+
+// The sum of v over the block (in a fixed order, so bitwise reproducible), for every thread.
+// warp_sums: 32 floats of shared memory.
+__device__ float block_sum(float v, float* warp_sums) {
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  __syncthreads();  // warp_sums no longer read by a previous call
+  if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = v;
+  __syncthreads();
+  float total = 0.f;
+  for (int w = 0; w < int(blockDim.x / 32); ++w) total += warp_sums[w];
+  return total;
 }
 
 // Features [first, first + count) of row blockIdx.x, count a multiple of the headwise block size
@@ -113,7 +133,7 @@ __global__ void gates_kernel(LayerStepArgs a, const T* qkv_in, float* gate_scrat
                                  (a.igate_bias ? load<T>(a.igate_bias, hd) : 0.f));
   const float f_pre = rounded<T>(block_sum(f_partial, warp_sums) +
                                  (a.fgate_bias ? load<T>(a.fgate_bias, hd) : 0.f));
-  const float log_f_plus_m = exact_log_sigmoid(f_pre) + a.m_in[s];
+  const float log_f_plus_m = log_sigmoid(f_pre) + a.m_in[s];
   const float m_new = fmaxf(log_f_plus_m, i_pre);
   const float f_act = expf(log_f_plus_m - m_new);
   const float i_scale = expf(i_pre - m_new) / sqrtf(static_cast<float>(DH));

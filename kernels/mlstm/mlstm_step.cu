@@ -10,7 +10,6 @@
 
 #include "common/convert.cuh"
 #include "common/dependent_launch.cuh"
-#include "common/math.cuh"
 #include "mlstm/mlstm_kernels.h"
 
 namespace xlstm::kernels::mlstm {
@@ -20,6 +19,15 @@ constexpr int kGateThreads = 256;
 constexpr int kTileColumns = 32;  // columns of C per block (one per lane)
 constexpr int kRowGroups = 4;     // warps per block, each over a range of rows
 constexpr int kRowBatch = 16;     // rows loaded before any is stored (keeps loads in flight)
+
+__device__ __forceinline__ float log_sigmoid(float x) {
+  return x < 0.f ? x - log1pf(expf(x)) : -log1pf(expf(-x));
+}
+
+template <typename G>
+__device__ __forceinline__ float rounded(float v) {
+  return to_float(from_float<G>(v));
+}
 
 // Pre-activation (b, h) of a gate, soft-capped when cap > 0 as ATen's cap * tanh(x / cap) on
 // tensors of G computes it (the division a product with 1 / cap, each step rounded).
@@ -48,7 +56,7 @@ __global__ void gate_kernel(StepArgs a) {
   const T* k = head_start<T>(a.k, a.k_batch_stride, b, hd, DH);
   const float f_pre =
       gate_preact<G>(a.fgate, a.fgate_batch_stride, a.fgate_head_stride, b, hd, a.gate_soft_cap);
-  const float log_f_plus_m = exact_log_sigmoid(f_pre) + a.m_in[s];
+  const float log_f_plus_m = log_sigmoid(f_pre) + a.m_in[s];
   const float i_pre =
       gate_preact<G>(a.igate, a.igate_batch_stride, a.igate_head_stride, b, hd, a.gate_soft_cap);
   const float m_new = fmaxf(log_f_plus_m, i_pre);

@@ -1,5 +1,6 @@
 // What the norm kernels share: packs of N elements loaded and stored as one access (16 bytes when
-// the rows allow it) and the exact logistic function ATen uses.
+// the rows allow it), float32 values rounded to an element type as a stored tensor would be, and
+// the exact logistic function ATen uses.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,12 @@ __device__ __forceinline__ Pack<T, N> load_pack(const T* base, int64_t pack_inde
 template <typename T, int N>
 __device__ __forceinline__ void store_pack(T* base, int64_t pack_index, const Pack<T, N>& pack) {
   reinterpret_cast<Pack<T, N>*>(base)[pack_index] = pack;
+}
+
+// `v` rounded to T and back: the value a tensor of T holds after an op computed it in float32.
+template <typename T>
+__device__ __forceinline__ float rounded(float v) {
+  return to_float(from_float<T>(v));
 }
 
 // 1 / (1 + exp(-x)) with the accurate exp (ATen's sigmoid; common/math.cuh's uses __expf).

@@ -14,9 +14,21 @@ namespace {
 
 constexpr int kMaxThreads = 256;
 
+// The sum of `v` over the block, returned to every thread (blockDim.x a multiple of 32).
+__device__ float block_sum(float v) {
+  __shared__ float warp_sums[kMaxThreads / 32];
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  __syncthreads();  // a previous call's readers are done with warp_sums
+  if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = v;
+  __syncthreads();
+  const int warps = static_cast<int>(blockDim.x) / 32;
+  float total = 0.f;
+  for (int w = 0; w < warps; ++w) total += warp_sums[w];
+  return total;
+}
+
 template <typename T, int N>
 __global__ void row_norm_kernel(RowNormArgs a) {
-  __shared__ float warp_sums[kMaxThreads / 32];
   wait_for_previous_kernels();
   let_next_kernel_start();
   const int D = a.row_size, packs = D / N;
@@ -33,7 +45,7 @@ __global__ void row_norm_kernel(RowNormArgs a) {
       sum += layer ? v : v * v;
     }
   }
-  sum = block_sum(sum, warp_sums);
+  sum = block_sum(sum);
   float mean = 0.f, mean_square = sum / D;  // mean_square: of x - mean
   if (layer) {
     mean = sum / D;
@@ -46,7 +58,7 @@ __global__ void row_norm_kernel(RowNormArgs a) {
         squares += centred * centred;
       }
     }
-    mean_square = block_sum(squares, warp_sums) / D;
+    mean_square = block_sum(squares) / D;
   }
   const float inverse_rms = rsqrtf(mean_square + a.eps);
 
